@@ -1,0 +1,57 @@
+// Telling one process from another that later got the same PID.
+import * as fs from 'node:fs';
+
+export interface ProcessIdentity {
+  pid: number;
+  /** Linux: clock ticks since boot (field 22 of /proc/PID/stat); elsewhere null */
+  start: number | null;
+  /** Linux: the kernel's boot id; elsewhere null */
+  boot: string | null;
+}
+
+export function identify(pid: number): ProcessIdentity | null {
+  if (!isAlive(pid)) return null;
+  return { pid, start: startTicks(pid), boot: bootId() };
+}
+
+/** True when `id` still names the same living process (PID reuse is caught on Linux). */
+export function isSameProcess(id: ProcessIdentity): boolean {
+  if (!isAlive(id.pid)) return false;
+  if (process.platform !== 'linux') return true;
+  return startTicks(id.pid) === id.start && bootId() === id.boot;
+}
+
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function startTicks(pid: number): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return null;
+  }
+}
+
+let boot: string | null | undefined;
+function bootId(): string | null {
+  if (boot === undefined) {
+    try {
+      boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      boot = null;
+    }
+  }
+  return boot;
+}

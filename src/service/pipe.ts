@@ -1,0 +1,148 @@
+// The control pipe: a private Unix socket (a named pipe on Windows) that takes one JSON request
+// per line and answers each with its id. A bad line gets an error answer; the connection goes on.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { lineSplitter } from '../protocol/framing';
+import { Answer, encode, Id, MAX_FRAME, parseRequest, PROTOCOL_VERSION, ProtocolError, Request } from '../protocol/messages';
+import { MAX_SOCKET_PATH } from '../platform/home';
+
+export type Handler = (req: Request) => Promise<unknown>;
+
+export interface PipeLimits {
+  maxConnections: number;
+  /** a connection with nothing in flight and nothing received for this long is closed */
+  idleMs: number;
+  /** requests in flight on one connection before it is no longer read */
+  maxInFlight: number;
+}
+
+export const DEFAULT_LIMITS: PipeLimits = { maxConnections: 256, idleMs: 120_000, maxInFlight: 256 };
+
+export interface PipeServer {
+  path: string;
+  /** stops taking connections, waits for the answers in flight, then closes every connection */
+  close(): Promise<void>;
+}
+
+export class PipeBusy extends Error {}
+
+export async function listenPipe(pipe: string, handle: Handler, limits: PipeLimits = DEFAULT_LIMITS): Promise<PipeServer> {
+  if (process.platform !== 'win32') await preparePosixPath(pipe);
+
+  const sockets = new Set<net.Socket>();
+  const inFlight = new Set<Promise<unknown>>();
+  const server = net.createServer((socket) => serve(socket, handle, limits, sockets, inFlight));
+  server.maxConnections = limits.maxConnections;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new PipeBusy(`another service is listening on ${pipe}`));
+      else reject(err);
+    });
+    // The socket file must never exist with wider rights, not even for a moment.
+    const oldMask = process.platform === 'win32' ? null : process.umask(0o177);
+    server.listen(pipe, () => {
+      if (oldMask !== null) process.umask(oldMask);
+      resolve();
+    });
+  });
+  if (process.platform !== 'win32') fs.chmodSync(pipe, 0o600);
+
+  return {
+    path: pipe,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        Promise.allSettled([...inFlight]).then(() => {
+          for (const s of sockets) s.end();
+        });
+      });
+    },
+  };
+}
+
+function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets: Set<net.Socket>, inFlight: Set<Promise<unknown>>): void {
+  sockets.add(socket);
+  let pending = 0;
+  let paused = false;
+  socket.setTimeout(limits.idleMs, () => {
+    if (pending === 0) socket.destroy();
+  });
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => socket.destroy());
+
+  const send = (answer: Answer) => {
+    if (socket.destroyed || !socket.writable) return;
+    socket.write(encode(answer));
+  };
+  const fail = (id: Id | null, e: unknown) => {
+    const err = e instanceof ProtocolError ? e : new ProtocolError('internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
+    send({ v: PROTOCOL_VERSION, id: id ?? err.id, ok: false, error: { code: err.code, message: err.message } });
+  };
+
+  socket.on('data', lineSplitter(MAX_FRAME, {
+    line(text) {
+      let req: Request;
+      try {
+        req = parseRequest(text);
+      } catch (e) {
+        fail(null, e);
+        return;
+      }
+      pending++;
+      if (pending >= limits.maxInFlight && !paused) {
+        paused = true;
+        socket.pause();
+      }
+      const work = Promise.resolve()
+        .then(() => handle(req))
+        .then(
+          (result) => send({ v: PROTOCOL_VERSION, id: req.id, ok: true, result: result ?? null }),
+          (e) => fail(req.id, e),
+        )
+        .finally(() => {
+          inFlight.delete(work);
+          pending--;
+          if (paused && pending < limits.maxInFlight / 2) {
+            paused = false;
+            socket.resume();
+          }
+        });
+      inFlight.add(work);
+    },
+    oversized() {
+      fail(null, new ProtocolError('too_large', `message longer than ${MAX_FRAME} bytes; it was dropped`));
+    },
+  }));
+}
+
+/**
+ * POSIX: the socket's folder must be ours and private (0700), since socket permissions alone are
+ * not honoured everywhere; a socket file left by a crash is removed, a live one is refused.
+ */
+async function preparePosixPath(pipe: string): Promise<void> {
+  if (Buffer.byteLength(pipe) > MAX_SOCKET_PATH) {
+    throw new Error(`socket path ${pipe} is ${Buffer.byteLength(pipe)} bytes; at most ${MAX_SOCKET_PATH} fit in a Unix socket address`);
+  }
+  const dir = path.dirname(pipe);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  const uid = process.getuid!();
+  if (!st.isDirectory() || st.uid !== uid) {
+    throw new Error(`the socket folder ${dir} is not a folder owned by this user (uid ${uid}); refusing to use it`);
+  }
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+
+  if (!fs.existsSync(pipe)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(pipe);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new PipeBusy(`another service is listening on ${pipe}`);
+  fs.rmSync(pipe, { force: true });
+}
