@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(home.config);
   } catch (e) {
-    if (e instanceof ConfigInvalid) die(EXIT.config, `the config is broken; not starting:\n${e.message}`);
+    if (e instanceof ConfigInvalid) {
+      const n = e.problems.length;
+      die(EXIT.config, `${n} mistake${n === 1 ? '' : 's'} in the config; not starting\n${e.message}`);
+    }
     throw e;
   }
   for (const dir of [home.state, home.log]) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
