@@ -1,0 +1,572 @@
+#!/usr/bin/env node
+// Benchmark: what one ARMLOG costs a script, how many log requests the service takes, and what
+// the idle service costs in memory. Needs a built dist/ (`npm run build`); builds nothing itself.
+//
+//   node bench/cli-latency.js [--runs N] [--warmup N] [--requests N] [--rounds N] [--inflight N] [--check]
+//
+// 1. end-to-end latency: `node bin/armlog.js x` against a real armsd in a temporary ARMS_HOME,
+//    interleaved run by run with `node -e 0` (same load for both), with the environment as it is
+//    and with NODE_EXTRA_CA_CERTS removed from the children's environment;
+// 2. throughput: ARMLOG requests ("log" op, same arguments ARMLOG sends) over 1 and 16 pipelined
+//    connections of the in-process client (dist/client/client.js), against armsd and against a
+//    trivial NDJSON echo server in a child process (the ceiling of client + socket);
+// 3. memory: RSS/PSS of armsd after the throughput runs, of a freshly started idle armsd, and of a
+//    bare `net.createServer().listen(sock)` node process.
+// Prints a summary and writes bench/results/cli-latency.json. Talks only to Unix sockets in its own
+// temporary folder, which it removes at the end, together with every process it started.
+'use strict';
+
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const RESULTS = path.join(__dirname, 'results', 'cli-latency.json');
+const NODE = process.execPath;
+
+const TARGETS = {
+  latencyMedianRatio: 1.5, // median(armlog) / median(node -e 0), environment as it is
+  throughputTotal: 10_000, // ARMLOG requests per second, 1 and 16 connections
+};
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+function parseOptions(argv) {
+  const o = { runs: 40, warmup: 5, requests: 20_000, rounds: 3, inflight: 128, check: false, json: RESULTS };
+  const ints = { '--runs': 'runs', '--warmup': 'warmup', '--requests': 'requests', '--rounds': 'rounds', '--inflight': 'inflight' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.exit(0);
+    } else if (a === '--check') o.check = true;
+    else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
+    else if (ints[a]) {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < (a === '--warmup' ? 0 : 1) || n > 1_000_000) fail(`${a} needs a whole number (got "${argv[i]}")`);
+      o[ints[a]] = n;
+    } else fail(`unknown argument "${a}" (try --help)`);
+  }
+  if (o.runs > 1000) fail('--runs: at most 1000');
+  if (o.rounds > 20) fail('--rounds: at most 20');
+  if (o.inflight > 256) fail('--inflight: at most 256 (the service stops reading a connection at 256 in flight)');
+  return o;
+}
+
+function fail(msg) {
+  process.stderr.write(`cli-latency: ${msg}\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// dist/ must be there: this benchmark measures the built commands
+
+const DIST = {
+  client: path.join(ROOT, 'dist', 'client', 'client.js'),
+  home: path.join(ROOT, 'dist', 'platform', 'home.js'),
+  armlog: path.join(ROOT, 'dist', 'commands', 'armlog.js'),
+  service: path.join(ROOT, 'dist', 'service', 'main.js'),
+};
+const BIN = { armlog: path.join(ROOT, 'bin', 'armlog.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
+
+function checkDist() {
+  const missing = [...Object.values(DIST), ...Object.values(BIN)].filter((f) => !fs.existsSync(f));
+  if (missing.length > 0) {
+    fail(
+      `the built commands are missing (${missing.map((f) => path.relative(ROOT, f)).join(', ')}).\n` +
+        `  Build first: "npm run build" (or run "npm run bench", which builds and then runs every benchmark).`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// statistics
+
+function sorted(xs) {
+  return [...xs].sort((a, b) => a - b);
+}
+function median(xs) {
+  const s = sorted(xs);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+/** nearest-rank percentile */
+function pct(xs, p) {
+  const s = sorted(xs);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+function mean(xs) {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+function summary(xs) {
+  return { n: xs.length, median: r2(median(xs)), p95: r2(pct(xs, 95)), mean: r2(mean(xs)), min: r2(Math.min(...xs)), max: r2(Math.max(...xs)) };
+}
+function r2(x) {
+  return Math.round(x * 100) / 100;
+}
+function r3(x) {
+  return Math.round(x * 1000) / 1000;
+}
+function msSince(t0) {
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Rejects after `ms`: every wait in this file is bounded. */
+function within(ms, what, promise) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// processes this benchmark starts: all are stopped at the end, whatever happens
+
+const children = new Set();
+let tempHome = null;
+
+function startChild(args, env, label) {
+  const proc = spawn(NODE, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d) => {
+    if (out.length < 20_000) out += d;
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
+  const child = { proc, label, exited, output: () => out, alive: true };
+  exited.then(() => {
+    child.alive = false;
+    children.delete(child);
+  });
+  children.add(child);
+  return child;
+}
+
+async function stopChild(child, graceMs = 5000) {
+  if (!child.alive) return child.exited;
+  child.proc.kill('SIGTERM');
+  try {
+    return await within(graceMs, `${child.label} stop`, child.exited);
+  } catch {
+    child.proc.kill('SIGKILL');
+    return within(2000, `${child.label} kill`, child.exited).catch(() => ({ code: null, signal: 'SIGKILL' }));
+  }
+}
+
+/** Last resort on exit: nothing may be left running, nor the temp home left behind. */
+function cleanupSync() {
+  for (const c of children) {
+    try {
+      c.proc.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  children.clear();
+  if (tempHome) {
+    fs.rmSync(tempHome, { recursive: true, force: true });
+    tempHome = null;
+  }
+}
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    process.stderr.write(`cli-latency: ${sig}; stopping what was started\n`);
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// the service
+
+function childEnv(home, { withoutCerts = false } = {}) {
+  const env = { ...process.env, ARMS_HOME: home };
+  delete env.ARMS_PIPE;
+  delete env.ARMS_GROUPNAME;
+  if (withoutCerts) delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+async function startService(client, home, env, label = 'armsd') {
+  const pipe = require(DIST.home).resolveHome(env).pipe;
+  const svc = startChild([BIN.armsd], env, label);
+  svc.pipe = pipe;
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (!svc.alive) throw new Error(`${label} exited before answering ping:\n${svc.output()}`);
+    try {
+      const info = await client.call(pipe, 'ping', {}, 2000);
+      svc.startMs = msSince(t0);
+      svc.info = info;
+      return svc;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${label} did not answer ping on ${pipe} within 15 s (${e.message}):\n${svc.output()}`);
+      await sleep(20);
+    }
+  }
+}
+
+async function stopService(client, svc) {
+  if (!svc.alive) return;
+  try {
+    await client.call(svc.pipe, 'stop', { pid: process.pid }, 3000);
+    await within(5000, `${svc.label} stop`, svc.exited);
+  } catch {
+    await stopChild(svc);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. end-to-end latency
+
+/** One command, start to exit, timed here; a failed run stops the benchmark. */
+function timeRun(args, env) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(NODE, args, { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], timeout: 15_000, killSignal: 'SIGKILL' });
+  const ms = msSince(t0);
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : r.signal ? `signal ${r.signal}` : `exit ${r.status}`;
+    throw new Error(`"node ${args.join(' ')}" failed (${why}): ${String(r.stderr ?? '').trim()}`);
+  }
+  return ms;
+}
+
+function measureLatency(env, opts) {
+  const commands = { armlog: [BIN.armlog, 'x'], node: ['-e', '0'] };
+  for (let i = 0; i < opts.warmup; i++) for (const args of Object.values(commands)) timeRun(args, env);
+  const samples = { armlog: [], node: [] };
+  const t0 = Date.now();
+  for (let i = 0; i < opts.runs; i++) {
+    // alternate which goes first, so neither always follows the other
+    const order = i % 2 ? ['node', 'armlog'] : ['armlog', 'node'];
+    for (const k of order) samples[k].push(timeRun(commands[k], env));
+    if (Date.now() - t0 > 300_000) throw new Error('latency runs took more than 5 minutes; the machine is too busy to measure');
+  }
+  const a = summary(samples.armlog);
+  const n = summary(samples.node);
+  return {
+    armlog: a,
+    nodeE0: n,
+    ratioMedian: r3(median(samples.armlog) / median(samples.node)),
+    ratioP95: r3(pct(samples.armlog, 95) / pct(samples.node, 95)),
+    overheadMedianMs: r2(median(samples.armlog) - median(samples.node)),
+    samplesMs: { armlog: samples.armlog.map(r2), nodeE0: samples.node.map(r2) },
+  };
+}
+
+/** The IPC part alone: connect + one log request + close, in this process (no node start). */
+async function measureRoundTrip(client, pipe, n = 200) {
+  const args = logArgs();
+  for (let i = 0; i < 20; i++) await client.call(pipe, 'log', args, 5000);
+  const xs = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await client.call(pipe, 'log', args, 5000);
+    xs.push(msSince(t0));
+  }
+  return summary(xs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. throughput
+
+/** The arguments ARMLOG "x" sends (src/commands/armlog.ts). */
+function logArgs() {
+  return { message: 'x', level: 'INFO', alert: false, pid: process.pid, ppid: process.ppid, source: 'ARMLOG' };
+}
+
+/** `total` requests spread over `conns` connections, at most `inflight` unanswered on each. */
+async function blast(client, pipe, op, args, conns, total, inflight) {
+  const connections = await within(10_000, `opening ${conns} connections`, Promise.all(Array.from({ length: conns }, () => client.connect(pipe, 5000))));
+  try {
+    const per = Math.ceil(total / conns);
+    const t0 = process.hrtime.bigint();
+    await within(
+      120_000,
+      `${total} ${op} requests over ${conns} connection(s)`,
+      Promise.all(
+        connections.map(
+          (conn, ci) =>
+            new Promise((resolve, reject) => {
+              const quota = Math.min(per, total - ci * per);
+              let sent = 0;
+              let done = 0;
+              let failed = false;
+              const pump = () => {
+                while (!failed && sent < quota && sent - done < inflight) {
+                  sent++;
+                  conn.request(op, args, 30_000).then(
+                    () => {
+                      done++;
+                      if (done === quota) resolve();
+                      else pump();
+                    },
+                    (e) => {
+                      failed = true;
+                      reject(e);
+                    },
+                  );
+                }
+              };
+              if (quota <= 0) resolve();
+              else pump();
+            }),
+        ),
+      ),
+    );
+    const seconds = msSince(t0) / 1000;
+    return { requests: total, seconds: Math.round(seconds * 1000) / 1000, perSecond: Math.round(total / seconds) };
+  } finally {
+    for (const c of connections) c.close();
+  }
+}
+
+/** Rounds of `blast`; the median round is the figure. */
+async function throughput(client, pipe, conns, opts) {
+  await blast(client, pipe, 'log', logArgs(), conns, Math.min(2000, opts.requests), opts.inflight); // warm-up (JIT, buffers)
+  const rounds = [];
+  for (let i = 0; i < opts.rounds; i++) rounds.push(await blast(client, pipe, 'log', logArgs(), conns, opts.requests, opts.inflight));
+  return { connections: conns, inflightPerConnection: opts.inflight, perSecond: median(rounds.map((r) => r.perSecond)), rounds };
+}
+
+// The reference: a trivial NDJSON server that answers every line with ok/null, in a process of its
+// own like armsd (so the benchmark's client does not share its CPU).
+const ECHO_SERVER = `
+const net = require('net');
+const sock = process.argv[1];
+const server = net.createServer((s) => {
+  let rest = '';
+  s.on('error', () => s.destroy());
+  s.on('data', (d) => {
+    const lines = (rest + d).split('\\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      if (!line) continue;
+      const id = JSON.parse(line).id;
+      s.write('{"v":1,"id":' + JSON.stringify(id) + ',"ok":true,"result":null}\\n');
+    }
+  });
+});
+server.listen(sock, () => process.stdout.write('listening\\n'));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+/** A node process that only listens: the floor for what any node service costs. */
+const BARE_SERVER = `require('net').createServer().listen(process.argv[1])`;
+
+async function startListener(client, label, script, sock, env) {
+  const child = startChild(['-e', script, sock], env, label);
+  const deadline = Date.now() + 10_000;
+  const net = require('node:net');
+  for (;;) {
+    if (!child.alive) throw new Error(`${label} exited:\n${child.output()}`);
+    const up = await new Promise((resolve) => {
+      const s = net.connect(sock);
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (up) return child;
+    if (Date.now() > deadline) throw new Error(`${label} did not listen on ${sock} within 10 s:\n${child.output()}`);
+    await sleep(20);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. memory
+
+/** RSS and PSS in MiB (smaps_rollup, Linux); null where the kernel does not tell. */
+function memoryOf(pid) {
+  const out = { rssMiB: null, pssMiB: null };
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (name) => {
+      const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+      return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : null;
+    };
+    out.rssMiB = kb('Rss');
+    out.pssMiB = kb('Pss');
+  } catch {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+      if (m) out.rssMiB = Math.round((Number(m[1]) / 1024) * 10) / 10;
+    } catch {
+      /* not Linux */
+    }
+  }
+  return out;
+}
+
+const SETTLE_MS = 2000;
+
+async function settledMemory(pid) {
+  await sleep(SETTLE_MS);
+  return memoryOf(pid);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0] ? cpus[0].model.trim() : 'unknown',
+    cpus: cpus.length,
+    totalMemGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadAvgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS ?? null,
+  };
+}
+
+function countLoggedByArmlog(home) {
+  try {
+    return fs
+      .readFileSync(path.join(home, 'log', 'cluster.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"src":"ARMLOG"') && l.includes('"msg":"x"')).length;
+  } catch {
+    return 0;
+  }
+}
+
+const fmt = (x, w = 8) => String(x).padStart(w);
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  checkDist();
+  const client = require(DIST.client);
+  const started = new Date();
+  const result = {
+    benchmark: 'cli-latency',
+    date: started.toISOString(),
+    machine: machine(),
+    options: { runs: opts.runs, warmup: opts.warmup, requests: opts.requests, rounds: opts.rounds, inflight: opts.inflight },
+    targets: TARGETS,
+  };
+  if (opts.runs < 30) process.stderr.write(`cli-latency: note: --runs ${opts.runs} is below the 30 runs the acceptance figure needs\n`);
+
+  tempHome = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-bench-'));
+  const env = childEnv(tempHome);
+  const envNoCerts = childEnv(tempHome, { withoutCerts: true });
+  const say = (s) => process.stdout.write(s + '\n');
+  const m = result.machine;
+  say(`ARMS benchmark: cli-latency  (${m.cpuModel}, ${m.cpus} CPUs, ${m.totalMemGiB} GiB, ${m.os}, node ${m.node}, load ${m.loadAvgAtStart.join(' ')})`);
+  say(`temporary home ${tempHome}; NODE_EXTRA_CA_CERTS=${m.nodeExtraCaCerts ?? '(not set)'}`);
+
+  let svc = await startService(client, tempHome, env);
+  say(`armsd pid ${svc.proc.pid} answered ping ${svc.startMs.toFixed(0)} ms after spawn`);
+
+  // 1. latency
+  const before = countLoggedByArmlog(tempHome);
+  say(`\n1. end-to-end latency: ${opts.runs} runs each after ${opts.warmup} warm-ups, armlog and node -e 0 interleaved`);
+  result.latency = {};
+  for (const [name, e] of [['env', env], ['noExtraCaCerts', envNoCerts]]) {
+    const t = measureLatency(e, opts);
+    result.latency[name] = t;
+    const title = name === 'env' ? 'environment as is' : 'env -u NODE_EXTRA_CA_CERTS';
+    say(`   ${title}:`);
+    say(`     ${'ms'.padEnd(14)}${fmt('median')}${fmt('p95')}${fmt('mean')}${fmt('min')}${fmt('max')}`);
+    for (const [k, s] of [['armlog x', t.armlog], ['node -e 0', t.nodeE0]]) {
+      say(`     ${k.padEnd(14)}${fmt(s.median.toFixed(1))}${fmt(s.p95.toFixed(1))}${fmt(s.mean.toFixed(1))}${fmt(s.min.toFixed(1))}${fmt(s.max.toFixed(1))}`);
+    }
+    say(`     ratio median ${t.ratioMedian.toFixed(2)}  (p95 ${t.ratioP95.toFixed(2)}), armlog costs ${t.overheadMedianMs.toFixed(1)} ms more than node -e 0`);
+  }
+  const logged = countLoggedByArmlog(tempHome) - before;
+  const expected = 2 * (opts.runs + opts.warmup);
+  if (logged !== expected) throw new Error(`armlog runs exited 0 but ${logged} of ${expected} lines are in the cluster log`);
+  result.latency.linesLogged = logged;
+  result.latency.roundTripInProcess = await measureRoundTrip(client, svc.pipe);
+  const rt = result.latency.roundTripInProcess;
+  say(`   IPC alone (in-process connect + log + close, ${rt.n} times): median ${rt.median.toFixed(2)} ms, p95 ${rt.p95.toFixed(2)} ms`);
+  const lat = result.latency.env;
+  result.latency.target = { ratioMedian: TARGETS.latencyMedianRatio, measured: lat.ratioMedian, met: lat.ratioMedian <= TARGETS.latencyMedianRatio };
+
+  // 2. throughput
+  say(`\n2. throughput: ${opts.requests} ARMLOG requests per round, median of ${opts.rounds} rounds, up to ${opts.inflight} in flight per connection`);
+  const echoSock = path.join(tempHome, 'echo.sock');
+  const echo = await startListener(client, 'echo server', ECHO_SERVER, echoSock, env);
+  result.throughput = { armsd: {}, echo: {}, ratio: {} };
+  for (const conns of [1, 16]) {
+    const a = await throughput(client, svc.pipe, conns, opts);
+    const b = await throughput(client, echoSock, conns, opts);
+    result.throughput.armsd[conns] = a;
+    result.throughput.echo[conns] = b;
+    result.throughput.ratio[conns] = Math.round((a.perSecond / b.perSecond) * 1000) / 1000;
+    say(`   ${String(conns).padStart(2)} connection${conns > 1 ? 's' : ' '}: armsd ${fmt(a.perSecond, 7)} req/s   echo server ${fmt(b.perSecond, 7)} req/s   armsd/echo ${result.throughput.ratio[conns].toFixed(2)}`);
+  }
+  await stopChild(echo);
+  const tput = result.throughput;
+  result.throughput.target = {
+    perSecond: TARGETS.throughputTotal,
+    measured: { 1: tput.armsd[1].perSecond, 16: tput.armsd[16].perSecond },
+    met: tput.armsd[1].perSecond >= TARGETS.throughputTotal && tput.armsd[16].perSecond >= TARGETS.throughputTotal,
+  };
+
+  // 3. memory
+  say(`\n3. memory (MiB, ${SETTLE_MS / 1000} s after the last request / after start)`);
+  result.memory = { afterThroughput: await settledMemory(svc.proc.pid) };
+  await stopService(client, svc);
+  for (const [name, e] of [['env', env], ['noExtraCaCerts', envNoCerts]]) {
+    svc = await startService(client, tempHome, e, 'armsd (fresh)');
+    const fresh = await settledMemory(svc.proc.pid);
+    await stopService(client, svc);
+    const bareSock = path.join(tempHome, 'bare.sock');
+    const bare = await startListener(client, 'bare node server', BARE_SERVER, bareSock, e);
+    const bareMem = await settledMemory(bare.proc.pid);
+    await stopChild(bare);
+    fs.rmSync(bareSock, { force: true });
+    result.memory[name === 'env' ? 'freshIdle' : 'freshIdleNoExtraCaCerts'] = fresh;
+    result.memory[name === 'env' ? 'bareNode' : 'bareNodeNoExtraCaCerts'] = bareMem;
+  }
+  const mem = result.memory;
+  const row = (k, x) => say(`   ${k.padEnd(44)} RSS ${fmt(x.rssMiB ?? '-', 6)}   PSS ${fmt(x.pssMiB ?? '-', 6)}`);
+  row('armsd after the throughput runs', mem.afterThroughput);
+  row('armsd freshly started, idle', mem.freshIdle);
+  row('bare node net server', mem.bareNode);
+  row('armsd freshly started (env -u NODE_EXTRA_CA_CERTS)', mem.freshIdleNoExtraCaCerts);
+  row('bare node net server (env -u NODE_EXTRA_CA_CERTS)', mem.bareNodeNoExtraCaCerts);
+
+  // summary
+  const verdict = (ok) => (ok ? 'met' : 'NOT MET');
+  say('\nsummary');
+  say(`   armlog latency median ${lat.armlog.median.toFixed(1)} ms / p95 ${lat.armlog.p95.toFixed(1)} ms; node -e 0 median ${lat.nodeE0.median.toFixed(1)} ms`);
+  say(`   median ratio ${lat.ratioMedian.toFixed(2)} (target <= ${TARGETS.latencyMedianRatio}): ${verdict(result.latency.target.met)}` +
+      `   [without NODE_EXTRA_CA_CERTS: ${result.latency.noExtraCaCerts.ratioMedian.toFixed(2)}, armlog ${result.latency.noExtraCaCerts.armlog.median.toFixed(1)} ms]`);
+  say(`   throughput ${tput.armsd[1].perSecond} req/s (1 conn), ${tput.armsd[16].perSecond} req/s (16 conns) (target >= ${TARGETS.throughputTotal}): ${verdict(tput.target.met)}`);
+  say(`   armsd idle PSS ${mem.freshIdle.pssMiB} MiB (bare node ${mem.bareNode.pssMiB} MiB), ${mem.afterThroughput.pssMiB} MiB after the throughput runs`);
+
+  result.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
+  fs.mkdirSync(path.dirname(opts.json), { recursive: true });
+  fs.writeFileSync(opts.json + '.tmp', JSON.stringify(result, null, 2) + '\n');
+  fs.renameSync(opts.json + '.tmp', opts.json);
+  say(`\nwritten ${path.relative(process.cwd(), opts.json) || opts.json} (${result.durationSeconds} s)`);
+  return opts.check && !(result.latency.target.met && tput.target.met) ? 2 : 0;
+}
+
+main().then(
+  async (code) => {
+    for (const c of [...children]) await stopChild(c);
+    cleanupSync();
+    process.exitCode = code;
+  },
+  async (e) => {
+    process.stderr.write(`cli-latency: failed: ${e && e.stack ? e.stack : e}\n`);
+    for (const c of [...children]) await stopChild(c).catch(() => {});
+    cleanupSync();
+    process.exitCode = 1;
+  },
+);
