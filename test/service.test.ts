@@ -173,8 +173,8 @@ describe('the config', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'armsd.js')], { env: envFor(home), encoding: 'utf8', timeout: 15_000 });
     expect(r.status).toBe(2);
     const file = path.join(home, 'arms.yaml');
-    expect(r.stderr).toContain(`${file}:1: server: expected a server name`);
-    expect(r.stderr).toContain(`${file}:3: log.keep: expected how many rotated files to keep`);
+    expect(r.stderr).toContain(`${file}:1: server: expected a name (letters, digits, "_", "-", "."), got "bad name!"`);
+    expect(r.stderr).toContain(`${file}:3: log.keep: expected a whole number from 0 to 100`);
     expect(r.stderr).toContain(`${file}:4: log: unknown setting "sizes"`);
     expect(r.stderr).toContain(`${file}:5: unknown setting "syslg"`);
   });

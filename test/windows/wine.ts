@@ -1,0 +1,143 @@
+// Harness for the Windows acceptance test: the official Windows node.exe and Wine's cmd.exe, run
+// through winenode (see its header) in a Wine prefix of this test's own, so that `wineserver -k`
+// at the end stops only what this test started.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const WINENODE = process.env.WINENODE || '/work/shared/tools/winenode';
+const WINENODE_HOME = process.env.WINENODE_HOME || path.join(os.homedir(), '.cache', 'winenode');
+/** Kept between runs (creating one takes a while and ~700 MB); never the shared default prefix. */
+export const WINEPREFIX = process.env.ARMS_TEST_WINEPREFIX || path.join(WINENODE_HOME, 'prefix-arms-test');
+
+export interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Wine's complaint on a 64-bit-only install, printed on every start: not the program's output. */
+const WINE_NOISE = [/^it looks like wine32 is missing/, /^multiarch needs to be enabled/, /^execute "dpkg --add-architecture/, /^apt-get install wine32/];
+
+function clean(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .filter((l) => !WINE_NOISE.some((re) => re.test(l)))
+    .join('\n');
+}
+
+/** The environment of every Wine process of this test: its prefix, and nothing of an ARMS home. */
+export function wineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX, WINEDEBUG: '-all' };
+  for (const k of ['ARMS_HOME', 'ARMS_PIPE', 'ARMS_GROUPNAME']) delete env[k];
+  return { ...env, ...extra };
+}
+
+export interface Running {
+  pid: number;
+  /** resolves when winenode has ended (winenode prints the program's output only then) */
+  done: Promise<Result>;
+  kill(): void;
+}
+
+/** Starts `winenode ARGS...`; its output arrives when it ends (winenode passes it through files). */
+export function startWinenode(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  // Its own process group, so that a test that gives up can end exactly this winenode and its wine.
+  const child = spawn(WINENODE, args, { env: wineEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: clean(stdout), stderr: clean(stderr) }));
+  });
+  return {
+    pid: child.pid!,
+    done,
+    kill() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
+
+/** Runs `winenode ARGS...` to its end (SIGKILL after timeoutMs). */
+export async function winenode(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<Result> {
+  const run = startWinenode(args, env);
+  const timer = setTimeout(() => run.kill(), timeoutMs);
+  try {
+    return await run.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The Windows name of a Linux path, as Wine's programs see it (Z:\... normally). */
+export function winePath(unixPath: string): string {
+  const r = spawnSync('winepath', ['-w', unixPath], { env: wineEnv(), encoding: 'utf8', timeout: 60_000 });
+  const out = (r.stdout ?? '').trim();
+  if (r.status !== 0 || !/^[A-Za-z]:\\/.test(out)) throw new Error(`winepath -w ${unixPath} failed: ${r.stderr}`);
+  return out;
+}
+
+/** Writes a batch file as cmd.exe expects it: CRLF line ends. */
+export function writeBat(file: string, lines: string[]): void {
+  fs.writeFileSync(file, lines.join('\r\n') + '\r\n');
+}
+
+/** Reads a one-line file a batch file wrote with `>"FILE" echo ...`; null if it never wrote it. */
+export function readEcho(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Living processes (not zombies) whose environment names this test's Wine prefix. */
+export function wineProcesses(): Array<{ pid: number; name: string }> {
+  const found: Array<{ pid: number; name: string }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      if (state === 'Z' || state === 'X') continue;
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (environ.includes(`WINEPREFIX=${WINEPREFIX}`)) found.push({ pid: Number(entry), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return found;
+}
+
+/** Ends every process of this test's Wine prefix (`wineserver -k`) and waits until none is left. */
+export async function killWine(timeoutMs = 30_000): Promise<Array<{ pid: number; name: string }>> {
+  spawnSync('wineserver', ['-k'], { env: wineEnv(), timeout: timeoutMs });
+  const deadline = Date.now() + timeoutMs;
+  let left = wineProcesses();
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(200);
+    left = wineProcesses();
+  }
+  return left;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function hasCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Builds launcher.exe (launcher/launcher.c) with mingw-w64 into `out`. */
+export function buildLauncher(out: string): void {
+  const r = spawnSync(path.join(__dirname, 'launcher', 'build.sh'), [out], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`building the launcher failed:\n${r.stdout}${r.stderr}`);
+}
