@@ -265,9 +265,10 @@ function measureLatency(env, opts) {
 }
 
 /** The IPC part alone: connect + one log request + close, in this process (no node start). */
+const ROUND_TRIP_WARMUP = 20;
 async function measureRoundTrip(client, pipe, n = 200) {
   const args = logArgs();
-  for (let i = 0; i < 20; i++) await client.call(pipe, 'log', args, 5000);
+  for (let i = 0; i < ROUND_TRIP_WARMUP; i++) await client.call(pipe, 'log', args, 5000);
   const xs = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
@@ -387,22 +388,29 @@ async function startListener(client, label, script, sock, env) {
 // ---------------------------------------------------------------------------------------------
 // 3. memory
 
-/** RSS and PSS in MiB (smaps_rollup, Linux); null where the kernel does not tell. */
+/**
+ * RSS, PSS and USS (private pages) in MiB, from /proc/PID/smaps_rollup (Linux); null where the
+ * kernel does not tell. PSS divides each shared page among the processes that map it (every node
+ * process shares the node binary's pages), so compare PSS only within one run; USS is what the
+ * process alone costs.
+ */
 function memoryOf(pid) {
-  const out = { rssMiB: null, pssMiB: null };
+  const out = { rssMiB: null, pssMiB: null, ussMiB: null };
+  const mib = (kb) => (kb === null ? null : Math.round((kb / 1024) * 10) / 10);
   try {
     const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (name) => {
       const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
-      return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : null;
+      return m ? Number(m[1]) : null;
     };
-    out.rssMiB = kb('Rss');
-    out.pssMiB = kb('Pss');
+    out.rssMiB = mib(kb('Rss'));
+    out.pssMiB = mib(kb('Pss'));
+    const priv = [kb('Private_Clean'), kb('Private_Dirty')];
+    if (priv.every((x) => x !== null)) out.ussMiB = mib(priv[0] + priv[1]);
   } catch {
     try {
-      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-      if (m) out.rssMiB = Math.round((Number(m[1]) / 1024) * 10) / 10;
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) out.rssMiB = mib(Number(m[1]));
     } catch {
       /* not Linux */
     }
@@ -410,11 +418,39 @@ function memoryOf(pid) {
   return out;
 }
 
+/** Idle processes are measured this long after they started / after their last request. */
 const SETTLE_MS = 2000;
+/** How long to wait for V8 to give back the heap a busy service grew (its memory reducer runs after ~20 s idle). */
+const SHRINK_WAIT_MS = 45_000;
 
 async function settledMemory(pid) {
   await sleep(SETTLE_MS);
   return memoryOf(pid);
+}
+
+/**
+ * After the throughput runs: the figure 2 s after the last request, then the figure once the heap
+ * has shrunk (private memory down by a third from that first figure, then steady for 1 s), or after
+ * SHRINK_WAIT_MS if it never does.
+ */
+async function memoryAfterLoad(pid) {
+  const t0 = Date.now();
+  await sleep(SETTLE_MS);
+  const first = memoryOf(pid);
+  let last = first;
+  let shrunk = false;
+  while (Date.now() - t0 < SHRINK_WAIT_MS) {
+    await sleep(1000);
+    const now = memoryOf(pid);
+    if (first.ussMiB === null) break;
+    if (shrunk && Math.abs(now.ussMiB - last.ussMiB) < 1) {
+      last = now;
+      break;
+    }
+    if (now.ussMiB < first.ussMiB * (2 / 3)) shrunk = true;
+    last = now;
+  }
+  return { after2s: first, settled: { ...last, shrunk, afterSeconds: Math.round((Date.now() - t0) / 1000) } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,15 +468,24 @@ function machine() {
   };
 }
 
+/**
+ * Lines ARMLOG-style requests left in the cluster log, rotated files included; `complete` is false
+ * when rotation may already have dropped some (the oldest kept file exists).
+ */
 function countLoggedByArmlog(home) {
+  const dir = path.join(home, 'log');
+  let count = 0;
+  let names = [];
   try {
-    return fs
-      .readFileSync(path.join(home, 'log', 'cluster.log'), 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('"src":"ARMLOG"') && l.includes('"msg":"x"')).length;
+    names = fs.readdirSync(dir).filter((f) => /^cluster\.log(\.\d+)?$/.test(f));
   } catch {
-    return 0;
+    return { count: 0, complete: true };
   }
+  for (const f of names) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (let i = text.indexOf('"src":"ARMLOG"'); i !== -1; i = text.indexOf('"src":"ARMLOG"', i + 1)) count++;
+  }
+  return { count, complete: !names.includes('cluster.log.5') };
 }
 
 const fmt = (x, w = 8) => String(x).padStart(w);
@@ -485,7 +530,7 @@ async function main() {
     }
     say(`     ratio median ${t.ratioMedian.toFixed(2)}  (p95 ${t.ratioP95.toFixed(2)}), armlog costs ${t.overheadMedianMs.toFixed(1)} ms more than node -e 0`);
   }
-  const logged = countLoggedByArmlog(tempHome) - before;
+  const logged = countLoggedByArmlog(tempHome).count - before.count;
   const expected = 2 * (opts.runs + opts.warmup);
   if (logged !== expected) throw new Error(`armlog runs exited 0 but ${logged} of ${expected} lines are in the cluster log`);
   result.latency.linesLogged = logged;
@@ -509,6 +554,14 @@ async function main() {
     say(`   ${String(conns).padStart(2)} connection${conns > 1 ? 's' : ' '}: armsd ${fmt(a.perSecond, 7)} req/s   echo server ${fmt(b.perSecond, 7)} req/s   armsd/echo ${result.throughput.ratio[conns].toFixed(2)}`);
   }
   await stopChild(echo);
+  // Every answer said "in the file": check that the lines are there.
+  const sentTotal = 2 * (Math.min(2000, opts.requests) + opts.rounds * opts.requests);
+  const afterThroughput = countLoggedByArmlog(tempHome);
+  const loggedThroughput = afterThroughput.count - before.count - logged - (rt.n + ROUND_TRIP_WARMUP);
+  if (afterThroughput.complete && loggedThroughput !== sentTotal) {
+    throw new Error(`armsd answered ${sentTotal} log requests but ${loggedThroughput} of their lines are in the cluster log`);
+  }
+  result.throughput.linesLogged = afterThroughput.complete ? loggedThroughput : null;
   const tput = result.throughput;
   result.throughput.target = {
     perSecond: TARGETS.throughputTotal,
@@ -517,8 +570,8 @@ async function main() {
   };
 
   // 3. memory
-  say(`\n3. memory (MiB, ${SETTLE_MS / 1000} s after the last request / after start)`);
-  result.memory = { afterThroughput: await settledMemory(svc.proc.pid) };
+  say(`\n3. memory (MiB; idle processes ${SETTLE_MS / 1000} s after start; USS = the process's private pages)`);
+  result.memory = { afterThroughput: await memoryAfterLoad(svc.proc.pid) };
   await stopService(client, svc);
   for (const [name, e] of [['env', env], ['noExtraCaCerts', envNoCerts]]) {
     svc = await startService(client, tempHome, e, 'armsd (fresh)');
@@ -533,8 +586,10 @@ async function main() {
     result.memory[name === 'env' ? 'bareNode' : 'bareNodeNoExtraCaCerts'] = bareMem;
   }
   const mem = result.memory;
-  const row = (k, x) => say(`   ${k.padEnd(44)} RSS ${fmt(x.rssMiB ?? '-', 6)}   PSS ${fmt(x.pssMiB ?? '-', 6)}`);
-  row('armsd after the throughput runs', mem.afterThroughput);
+  const row = (k, x) => say(`   ${k.padEnd(52)} RSS ${fmt(x.rssMiB ?? '-', 6)}   PSS ${fmt(x.pssMiB ?? '-', 6)}   USS ${fmt(x.ussMiB ?? '-', 6)}`);
+  const settled = mem.afterThroughput.settled;
+  row('armsd 2 s after the throughput runs', mem.afterThroughput.after2s);
+  row(`armsd ${settled.afterSeconds} s after them${settled.shrunk ? ' (heap given back)' : ' (heap not yet given back)'}`, settled);
   row('armsd freshly started, idle', mem.freshIdle);
   row('bare node net server', mem.bareNode);
   row('armsd freshly started (env -u NODE_EXTRA_CA_CERTS)', mem.freshIdleNoExtraCaCerts);
@@ -547,7 +602,7 @@ async function main() {
   say(`   median ratio ${lat.ratioMedian.toFixed(2)} (target <= ${TARGETS.latencyMedianRatio}): ${verdict(result.latency.target.met)}` +
       `   [without NODE_EXTRA_CA_CERTS: ${result.latency.noExtraCaCerts.ratioMedian.toFixed(2)}, armlog ${result.latency.noExtraCaCerts.armlog.median.toFixed(1)} ms]`);
   say(`   throughput ${tput.armsd[1].perSecond} req/s (1 conn), ${tput.armsd[16].perSecond} req/s (16 conns) (target >= ${TARGETS.throughputTotal}): ${verdict(tput.target.met)}`);
-  say(`   armsd idle PSS ${mem.freshIdle.pssMiB} MiB (bare node ${mem.bareNode.pssMiB} MiB), ${mem.afterThroughput.pssMiB} MiB after the throughput runs`);
+  say(`   armsd idle: PSS ${mem.freshIdle.pssMiB} MiB, USS ${mem.freshIdle.ussMiB} MiB (bare node: ${mem.bareNode.pssMiB} / ${mem.bareNode.ussMiB} MiB); after the throughput runs PSS ${mem.afterThroughput.after2s.pssMiB} MiB, ${settled.pssMiB} MiB ${settled.afterSeconds} s later`);
 
   result.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
   fs.mkdirSync(path.dirname(opts.json), { recursive: true });

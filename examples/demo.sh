@@ -21,23 +21,44 @@ step() {
   "$@"
 }
 
-cat >"$ARMS_HOME/arms.yaml" <<'YAML'
+# The example group WEB (examples/groups/web): a small HTTP service on loopback whose data lives on
+# a "disk" (a folder here; its activate command stands in for a mount).
+export WEB_PORT WEB_DATA="$ARMS_HOME/data/web"
+WEB_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+cat >"$ARMS_HOME/arms.yaml" <<YAML
 server: DEMOSRV
+groups:
+  WEB:
+    policy: [DEMOSRV]
+    dir: $root/examples/groups/web
+    start: start.sh
+    stop: stop.sh
+    timeouts: { start: 30s, stop: 30s }
+    disks:
+      - path: $WEB_DATA
+        activate: mkdir -p "$WEB_DATA"
 log:
   maxSize: 10MB
   keep: 5
 YAML
 echo "ARMS demo, home $ARMS_HOME"
 
+step arms check
 step arms service start
-step arms service status
+step arms status
+step arms group start WEB
+step arms status
+step node -e "fetch('http://127.0.0.1:$WEB_PORT/').then(r => r.text()).then(t => process.stdout.write(t))"
+step node -e "fetch('http://127.0.0.1:$WEB_PORT/').then(r => r.text()).then(t => process.stdout.write(t))"
 step armlog "demo: a line from armlog"
-ARMS_GROUPNAME=IIS step ARMLOG "NORMAL START IIS GROUP SCRIPT"
-ARMS_GROUPNAME=IIS step ARMLOG "ERROR DISK IIS GROUP" /ARM
-ARMS_GROUPNAME=IIS step ARMLOG "disk probe failed twice" /L ERR
+ARMS_GROUPNAME=WEB step ARMLOG "an operator note for WEB" /ARM
 step ARMLOG "what is /ARM?" /BOGUS || echo "(exit code $?: a usage error, as scripts expect)"
-step arms log
+step arms group restart WEB
+step arms group stop WEB
+step arms status
+step arms group start NOSUCH || echo "(exit code $?: unknown group)"
+step arms run "$root/examples/groups/web/start.sh" --event RECOVER
+step arms log --group web
 step arms log --alert
-step arms log --group iis --json
 step arms service stop
 step ARMLOG "is anyone there?" || echo "(exit code $?: the service is not running)"

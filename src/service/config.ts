@@ -252,13 +252,12 @@ function readGroups(r: Reader, node: Node, server: string, home: string): GroupC
   return groups;
 }
 
-function readGroup(r: Reader, name: string, node: Node | null, server: string, home: string, line: number): GroupConfig | undefined {
-  const where = `groups.${name}`;
-  const before = r.problems.length;
-  const g: GroupConfig = {
+/** A group as configured with nothing but its name: scripts still to be set. */
+export function groupDefaults(name: string, server: string, dir: string): GroupConfig {
+  return {
     name,
     policy: [server],
-    dir: path.join(home, 'groups', name),
+    dir,
     start: '',
     stop: '',
     autostart: false,
@@ -269,8 +268,15 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
     maxFailovers: 3,
     failoverWindow: 3600,
     maxStartRetries: 0,
-    line,
+    line: 0,
   };
+}
+
+function readGroup(r: Reader, name: string, node: Node | null, server: string, home: string, line: number): GroupConfig | undefined {
+  const where = `groups.${name}`;
+  const before = r.problems.length;
+  const g = groupDefaults(name, server, path.join(home, 'groups', name));
+  g.line = line;
   let startNode: Node | null = null;
   let stopNode: Node | null = null;
   let policyNode: Node | null = null;

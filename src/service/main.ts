@@ -2,7 +2,9 @@
 // the pipe; stops cleanly on SIGTERM/SIGINT (Ctrl-C) or a `stop` request.
 import * as fs from 'node:fs';
 import { resolveHome } from '../platform/home';
-import { ConfigInvalid, loadConfig } from './config';
+import { COMMANDS_DIR } from '../platform/shims';
+import { Config, ConfigInvalid, loadConfig } from './config';
+import { openGroups } from './groups';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
 import { makeDispatcher, ServiceInfo } from './ops';
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
   if (argv.length > 0) die(EXIT.usage, `unexpected argument "${argv[0]}" (try --help)`);
 
   const home = resolveHome();
-  let config;
+  let config: Config;
   try {
     config = loadConfig(home.config);
   } catch (e) {
@@ -72,12 +74,18 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
   };
 
+  const groups = openGroups(config.groups, { server: config.server, pipe: home.pipe, commandsDir: COMMANDS_DIR, logs, env: process.env });
+
   let pipe: PipeServer | null = null;
   let stopping = false;
   const stop = async (reason: string, code = EXIT.ok) => {
     if (stopping) return;
     stopping = true;
     logs.write('INFO', { src: 'armsd', pid: process.pid }, `armsd stopping: ${reason}`);
+    // The pipe stays open meanwhile: the stop scripts talk to us through it.
+    const stopped = await groups.stopAll('SERVERSHUTDOWN');
+    const failed = stopped.filter((o) => !o.ok);
+    if (failed.length > 0) logs.alert('ERR', { src: 'armsd' }, `${failed.length} group(s) did not stop cleanly: ${failed.map((o) => o.message).join('; ')}`);
     if (pipe) await pipe.close();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
@@ -87,16 +95,37 @@ async function main(): Promise<void> {
   };
 
   try {
-    pipe = await listenPipe(home.pipe, makeDispatcher({ info, logs, stop: (r) => setImmediate(() => void stop(r)) }));
+    pipe = await listenPipe(
+      home.pipe,
+      makeDispatcher({ info, logs, groups, stop: (r) => setImmediate(() => void stop(r)), stopping: () => stopping, reload: async () => reload() }),
+    );
   } catch (e) {
     lock.release();
     if (e instanceof PipeBusy) die(EXIT.busy, e.message);
     die(EXIT.failed, `cannot listen on ${home.pipe}: ${(e as Error).message}`);
   }
 
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', ...(process.platform === 'win32' ? ['SIGBREAK'] : [])] as NodeJS.Signals[]) {
+  /** A new config takes effect for the groups at once; a broken one changes nothing. */
+  function reload(): string {
+    const next: Config = loadConfig(home.config);
+    groups.reconfigure(next.groups);
+    const later = (['server', 'syslog'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    if (JSON.stringify(next.log) !== JSON.stringify(config.log)) later.push('log' as never);
+    const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
+    logs.write('INFO', { src: 'armsd' }, said);
+    return said;
+  }
+
+  for (const sig of ['SIGTERM', 'SIGINT', ...(process.platform === 'win32' ? ['SIGBREAK'] : [])] as NodeJS.Signals[]) {
     process.on(sig, () => void stop(`signal ${sig}`));
   }
+  process.on('SIGHUP', () => {
+    try {
+      reload();
+    } catch (e) {
+      logs.alert('ERR', { src: 'armsd' }, `SIGHUP: the config was not reloaded (keeping the current one): ${(e as Error).message.split('\n').join('; ')}`);
+    }
+  });
   process.on('uncaughtException', (err) => {
     logs.write('ERR', { src: 'armsd', pid: process.pid }, `internal error: ${err.stack ?? err.message}`);
     process.stderr.write(`armsd: internal error: ${err.stack ?? err.message}\n`);
@@ -105,6 +134,7 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
+  void groups.autostart();
 }
 
 main().catch((e) => die(EXIT.failed, (e as Error).message));

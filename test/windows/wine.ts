@@ -100,9 +100,16 @@ export function readEcho(file: string): string | null {
   }
 }
 
+export interface WineProcess {
+  pid: number;
+  name: string;
+  /** the arguments joined with spaces (for a Windows program: its Windows command line) */
+  cmdline: string;
+}
+
 /** Living processes (not zombies) whose environment names this test's Wine prefix. */
-export function wineProcesses(): Array<{ pid: number; name: string }> {
-  const found: Array<{ pid: number; name: string }> = [];
+export function wineProcesses(): WineProcess[] {
+  const found: WineProcess[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -110,7 +117,9 @@ export function wineProcesses(): Array<{ pid: number; name: string }> {
       const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
       if (state === 'Z' || state === 'X') continue;
       const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (environ.includes(`WINEPREFIX=${WINEPREFIX}`)) found.push({ pid: Number(entry), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+      if (!environ.includes(`WINEPREFIX=${WINEPREFIX}`)) continue;
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      found.push({ pid: Number(entry), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cmdline });
     } catch {
       /* gone, or not ours to read */
     }
@@ -119,7 +128,7 @@ export function wineProcesses(): Array<{ pid: number; name: string }> {
 }
 
 /** Ends every process of this test's Wine prefix (`wineserver -k`) and waits until none is left. */
-export async function killWine(timeoutMs = 30_000): Promise<Array<{ pid: number; name: string }>> {
+export async function killWine(timeoutMs = 30_000): Promise<WineProcess[]> {
   spawnSync('wineserver', ['-k'], { env: wineEnv(), timeout: timeoutMs });
   const deadline = Date.now() + timeoutMs;
   let left = wineProcesses();

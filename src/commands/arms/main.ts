@@ -2,7 +2,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CommandError } from '../../client/client';
 import { VERSION } from '../../version';
+import { formatProblem, ConfigInvalid, loadConfig } from '../../service/config';
+import { resolveHome } from '../../platform/home';
+import { groupAction, reload, status } from './groups';
 import { showLog } from './log';
+import { runOne, RunOptions } from './run';
 import { serviceStart, serviceStatus, serviceStop } from './service';
 
 const EXIT_USAGE = 2;
@@ -27,7 +31,7 @@ const act =
   };
 
 const program = new Command('arms')
-  .description('Operate the ARMS control service: start and stop it, read its logs.')
+  .description('Operate the ARMS control service: the service, its groups, its logs.')
   .version(VERSION, '-V, --version')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`arms: ${s.replace(/^error: /, '')}`) })
@@ -49,6 +53,54 @@ service
   .description('is armsd running? (exit 0 yes, 3 no)')
   .option('--json', 'machine-readable')
   .action(act((o: { json?: boolean }) => serviceStatus({ json: !!o.json })));
+
+service
+  .command('reload')
+  .description('read arms.yaml again (a broken one changes nothing); SIGHUP does the same')
+  .action(act(() => reload()));
+
+program
+  .command('status')
+  .description('the groups: state, since when, last event, last error')
+  .option('--json', 'machine-readable (schema: docs/status.md)')
+  .action(act((o: { json?: boolean }) => status({ json: !!o.json })));
+
+const group = program.command('group').description('start, stop or restart a group (waits for the outcome: exit 0 reached, 1 failed, 4 unknown group)');
+for (const action of ['start', 'stop', 'restart', 'move'] as const) {
+  group
+    .command(`${action} <name>`)
+    .description(action === 'move' ? 'move the group to the next server of its policy' : `${action} the group`)
+    .option('--no-wait', 'return once the request is queued')
+    .action(act((name: string, o: { wait: boolean }) => groupAction(action, name, { wait: o.wait })));
+}
+
+program
+  .command('check')
+  .description('validate arms.yaml; every mistake with file:line (exit 0 valid, 1 not)')
+  .action(
+    act(async () => {
+      const home = resolveHome();
+      try {
+        const c = loadConfig(home.config);
+        console.log(`${c.file}: valid; server ${c.server}, ${c.groups.length} group(s)${c.groups.length ? ': ' + c.groups.map((g) => g.name).join(', ') : ''}`);
+        return 0;
+      } catch (e) {
+        if (!(e instanceof ConfigInvalid)) throw e;
+        for (const p of e.problems) console.log(formatProblem(p));
+        return 1;
+      }
+    }),
+  );
+
+program
+  .command('run <script>')
+  .description('run one group script here with the environment the service would give it')
+  .requiredOption('--event <event>', 'START, FAILOVER or RECOVER (for a stop script: how the group was started)')
+  .option('--group <name>', 'the group whose settings apply (default: the group the script belongs to)')
+  .option('--factor <factor>', 'run it as a stop script: GROUPSTOP, GROUPMOVE, GROUPFAILOVER, RESOURCERESTART, SERVERSHUTDOWN')
+  .option('--disk <result>', 'ARMS_DISK to give (default: probe the group\'s disks, activating nothing)')
+  .option('--timeout <seconds>', "stop it after this long (default: the group's timeout)", seconds)
+  .action(act((script: string, o: RunOptions) => runOne(script, o)));
 
 program
   .command('log')

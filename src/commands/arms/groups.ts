@@ -1,0 +1,56 @@
+// arms status, arms group start|stop|restart|move NAME, arms service reload.
+import { call } from '../../client/client';
+import { clientPipe } from '../../platform/home';
+import type { GroupStatus } from '../../service/groups';
+
+interface Status {
+  server: string;
+  service: { pid: number; version: string; startedAt: string; uptime: number };
+  groups: GroupStatus[];
+}
+
+export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean }): Promise<number> {
+  const r = (await call(clientPipe(), `group.${action}`, { name, wait: opts.wait }, 0)) as { group: string; message?: string };
+  console.log(opts.wait ? r.message : `group ${r.group}: ${action} queued`);
+  return 0;
+}
+
+export async function reload(): Promise<number> {
+  const r = (await call(clientPipe(), 'reload', {}, 60_000)) as { changes: string };
+  console.log(r.changes);
+  return 0;
+}
+
+function shortTime(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+export async function status(opts: { json: boolean }): Promise<number> {
+  const s = (await call(clientPipe(), 'status', {}, 10_000)) as Status;
+  if (opts.json) {
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  console.log(`server ${s.server}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
+  if (s.groups.length === 0) {
+    console.log('no groups configured');
+    return 0;
+  }
+  const rows = [['GROUP', 'STATE', 'SINCE', 'LAST EVENT', 'LAST ERROR']];
+  for (const g of s.groups) {
+    const e = g.lastEvent;
+    const event = e ? `${e.action} ${e.event}${e.factor ? ` ${e.factor}` : ''} ${e.result}` : '-';
+    const err = g.lastError ? `${shortTime(g.lastError.at)} ${g.lastError.message}` : '-';
+    rows.push([g.name, g.state + (g.queued ? ` (+${g.queued} queued)` : ''), shortTime(g.since), event, err]);
+  }
+  console.log(table(rows));
+  return 0;
+}

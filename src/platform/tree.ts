@@ -1,0 +1,59 @@
+// Process trees: start a program as the head of a tree of its own, and stop the whole tree.
+// POSIX: a new process group (and session); the group is signalled as one. Windows: taskkill /T.
+import { ChildProcess, spawn, SpawnOptions, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+/** Spawns `file args` so that everything it starts can later be stopped with it. */
+export function spawnTree(file: string, args: string[], opts: SpawnOptions & { verbatim?: boolean }): ChildProcess {
+  return spawn(file, args, {
+    ...opts,
+    // POSIX: detached = setsid, a new process group we can signal as one. Windows: detached would
+    // open a console window; the tree is found through parent links by taskkill instead.
+    detached: process.platform !== 'win32',
+    windowsHide: true,
+    windowsVerbatimArguments: opts.verbatim,
+  });
+}
+
+/** Sends a polite stop (SIGTERM) or a forced one (SIGKILL) to the tree headed by pid. */
+export function signalTree(pid: number, force: boolean): void {
+  if (process.platform === 'win32') {
+    const taskkill = path.join(process.env.SystemRoot || 'C:\\Windows', 'System32', 'taskkill.exe');
+    spawnSync(taskkill, ['/PID', String(pid), '/T', ...(force ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true });
+    return;
+  }
+  try {
+    process.kill(-pid, force ? 'SIGKILL' : 'SIGTERM');
+  } catch {
+    /* the group is already gone */
+  }
+}
+
+/** True while any process of the POSIX process group `pgid` is alive. */
+export function treeAlive(pgid: number): boolean {
+  if (process.platform === 'win32') {
+    try {
+      process.kill(pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Polite stop, then forced after `graceMs`; resolves when the tree is gone (or `graceMs` after the force). */
+export async function stopTree(pid: number, graceMs: number): Promise<void> {
+  signalTree(pid, false);
+  const deadline = Date.now() + graceMs;
+  while (treeAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  if (!treeAlive(pid)) return;
+  signalTree(pid, true);
+  const hard = Date.now() + 2000;
+  while (treeAlive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
+}

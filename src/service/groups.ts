@@ -1,0 +1,260 @@
+// The failover groups of this server: their state, and one queue each so that the operations on a
+// group run one after another while different groups run in parallel.
+//
+//   offline → starting → online → stopping → offline, and error when a script fails or times out.
+import * as path from 'node:path';
+import { scriptCommand, ScriptNotRunnable } from '../platform/script-command';
+import { GroupConfig } from './config';
+import { activateDisks, deactivateDisks } from './disks';
+import { Logs } from './log';
+import { DiskResult, scriptEnv, StartEvent, StopFactor } from './script-env';
+import { describeResult, ScriptResult, runScript, succeeded } from './scripts';
+
+export type GroupState = 'offline' | 'starting' | 'online' | 'stopping' | 'error';
+
+export interface GroupEvent {
+  action: 'start' | 'stop';
+  event: StartEvent;
+  factor: StopFactor | null;
+  at: string;
+  result: 'running' | 'ok' | 'failed';
+}
+
+export interface GroupError {
+  message: string;
+  /** what failed: the start or stop script, or a disk */
+  step: 'start' | 'stop' | 'disk';
+  /** the script's exit code, when it exited */
+  exitCode: number | null;
+  at: string;
+}
+
+/** One group in `arms status --json` (docs/status.md): keep the names stable. */
+export interface GroupStatus {
+  name: string;
+  state: GroupState;
+  since: string;
+  /** how the group was (last) started: what its stop script will see as ARMS_EVENT */
+  startedAs: StartEvent | null;
+  disk: DiskResult | null;
+  autostart: boolean;
+  lastEvent: GroupEvent | null;
+  lastError: GroupError | null;
+  /** operations waiting behind the current one */
+  queued: number;
+}
+
+export interface Outcome {
+  ok: boolean;
+  state: GroupState;
+  message: string;
+}
+
+interface Group {
+  config: GroupConfig;
+  status: GroupStatus;
+  tail: Promise<unknown>;
+}
+
+export interface GroupsContext {
+  server: string;
+  pipe: string;
+  commandsDir: string;
+  logs: Logs;
+  env: NodeJS.ProcessEnv;
+}
+
+export class UnknownGroup extends Error {
+  constructor(name: string, known: string[]) {
+    super(`unknown group "${name}"${known.length ? ` (groups: ${known.join(', ')})` : ' (no groups are configured)'}`);
+  }
+}
+
+export interface Groups {
+  list(): GroupStatus[];
+  /** the configured name for a name in any case, or UnknownGroup */
+  resolve(name: string): string;
+  start(name: string, event?: StartEvent): { queued: Promise<Outcome> };
+  stop(name: string, factor?: StopFactor): { queued: Promise<Outcome> };
+  restart(name: string): { queued: Promise<Outcome> };
+  /** autostart groups, in parallel */
+  autostart(): Promise<Outcome[]>;
+  /** every group that is not offline, in parallel */
+  stopAll(factor: StopFactor): Promise<Outcome[]>;
+  /** a new config's groups; refuses (changing nothing) to drop a group that is not offline */
+  reconfigure(configs: GroupConfig[]): void;
+}
+
+export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
+  const groups = new Map<string, Group>();
+  const now = () => new Date().toISOString();
+  const add = (config: GroupConfig) =>
+    groups.set(config.name.toUpperCase(), {
+      config,
+      status: { name: config.name, state: 'offline', since: now(), startedAs: null, disk: null, autostart: config.autostart, lastEvent: null, lastError: null, queued: 0 },
+      tail: Promise.resolve(),
+    });
+  for (const c of configs) add(c);
+
+  const find = (name: string): Group => {
+    const g = groups.get(name.toUpperCase());
+    if (!g) throw new UnknownGroup(name, [...groups.values()].map((x) => x.config.name));
+    return g;
+  };
+
+  const log = (g: Group, level: 'INFO' | 'WARN' | 'ERR', msg: string, extra: Record<string, unknown> = {}) => {
+    const fields = { src: 'armsd', group: g.config.name, ...extra };
+    if (level === 'INFO') ctx.logs.write(level, fields, msg);
+    else ctx.logs.alert(level, fields, msg);
+  };
+
+  const setState = (g: Group, state: GroupState) => {
+    if (g.status.state === state) return;
+    g.status.state = state;
+    g.status.since = now();
+  };
+
+  const enqueue = (g: Group, work: () => Promise<Outcome>): { queued: Promise<Outcome> } => {
+    g.status.queued++;
+    const run = g.tail.then(() => {
+      g.status.queued--;
+      return work();
+    });
+    g.tail = run.catch(() => undefined);
+    return { queued: run };
+  };
+
+  const runGroupScript = async (g: Group, which: 'start' | 'stop', event: StartEvent, factor: StopFactor | null, disk: DiskResult): Promise<ScriptResult> => {
+    const script = which === 'start' ? g.config.start : g.config.stop;
+    const timeoutS = which === 'start' ? g.config.timeouts.start : g.config.timeouts.stop;
+    const env = scriptEnv(ctx.env, {
+      group: g.config,
+      server: ctx.server,
+      which,
+      event,
+      factor: factor ?? undefined,
+      disk,
+      pipe: ctx.pipe,
+      commandsDir: ctx.commandsDir,
+    });
+    let cmd;
+    try {
+      cmd = scriptCommand(script);
+    } catch (e) {
+      if (e instanceof ScriptNotRunnable) return { code: null, signal: null, timedOut: false, spawnError: e.message, ms: 0 };
+      throw e;
+    }
+    const name = path.basename(script);
+    const r = await runScript(cmd, {
+      cwd: path.dirname(script),
+      env,
+      timeoutMs: timeoutS * 1000,
+      onLine: (stream, line) => ctx.logs.write(stream === 'out' ? 'INFO' : 'WARN', { src: 'script', group: g.config.name, script: name }, line),
+    });
+    log(g, succeeded(r) ? 'INFO' : 'ERR', `${which} script ${name} (${event}${factor ? ` ${factor}` : ''}) ${describeResult(r, timeoutS)} in ${r.ms} ms`, {
+      script: name,
+      exitCode: r.code,
+    });
+    return r;
+  };
+
+  const diskContext = (g: Group, which: 'start' | 'stop') => ({
+    env: scriptEnv(ctx.env, { group: g.config, server: ctx.server, which, event: 'START', disk: 'SUCCESS', pipe: ctx.pipe, commandsDir: ctx.commandsDir }),
+    cwd: g.config.dir,
+    timeoutMs: (which === 'start' ? g.config.timeouts.start : g.config.timeouts.stop) * 1000,
+    onLine: (_: 'out' | 'err', line: string) => ctx.logs.write('INFO', { src: 'disk', group: g.config.name }, line),
+  });
+
+  const fail = (g: Group, step: GroupError['step'], message: string, exitCode: number | null): Outcome => {
+    setState(g, 'error');
+    g.status.lastError = { message, step, exitCode, at: now() };
+    if (g.status.lastEvent) g.status.lastEvent.result = 'failed';
+    log(g, 'ERR', `group ${g.config.name} is in error: ${message}`);
+    return { ok: false, state: 'error', message: `group ${g.config.name}: ${message}` };
+  };
+
+  const doStart = async (g: Group, event: StartEvent): Promise<Outcome> => {
+    if (g.status.state === 'online') return { ok: true, state: 'online', message: `group ${g.config.name} is already online` };
+    setState(g, 'starting');
+    g.status.startedAs = event;
+    g.status.lastEvent = { action: 'start', event, factor: null, at: now(), result: 'running' };
+    log(g, 'INFO', `group ${g.config.name} starting (${event})`);
+
+    const disks = await activateDisks(g.config.disks, diskContext(g, 'start'));
+    g.status.disk = disks.result;
+    for (const p of disks.problems) log(g, 'ERR', `disk: ${p}`);
+
+    let r: ScriptResult | null = null;
+    for (let attempt = 0; attempt <= g.config.maxStartRetries; attempt++) {
+      if (attempt > 0) log(g, 'WARN', `retrying the start script (${attempt} of ${g.config.maxStartRetries})`);
+      r = await runGroupScript(g, 'start', event, null, disks.result);
+      if (succeeded(r)) break;
+    }
+    if (!r || !succeeded(r)) return fail(g, 'start', `start script ${path.basename(g.config.start)} ${describeResult(r!, g.config.timeouts.start)}`, r?.code ?? null);
+    setState(g, 'online');
+    g.status.lastEvent.result = 'ok';
+    log(g, 'INFO', `group ${g.config.name} online`);
+    return { ok: true, state: 'online', message: `group ${g.config.name} is online` };
+  };
+
+  const doStop = async (g: Group, factor: StopFactor): Promise<Outcome> => {
+    if (g.status.state === 'offline') return { ok: true, state: 'offline', message: `group ${g.config.name} is already offline` };
+    const event = g.status.startedAs ?? 'START';
+    setState(g, 'stopping');
+    g.status.lastEvent = { action: 'stop', event, factor, at: now(), result: 'running' };
+    log(g, 'INFO', `group ${g.config.name} stopping (${factor})`);
+
+    const r = await runGroupScript(g, 'stop', event, factor, g.status.disk ?? 'SUCCESS');
+    // Resources stay as they are after a failed stop: whatever the script left running may hold them.
+    if (!succeeded(r)) return fail(g, 'stop', `stop script ${path.basename(g.config.stop)} ${describeResult(r, g.config.timeouts.stop)}`, r.code);
+    const problems = await deactivateDisks(g.config.disks, diskContext(g, 'stop'));
+    if (problems.length > 0) return fail(g, 'disk', problems.join('; '), null);
+    setState(g, 'offline');
+    g.status.startedAs = null;
+    g.status.disk = null;
+    g.status.lastEvent.result = 'ok';
+    log(g, 'INFO', `group ${g.config.name} offline`);
+    return { ok: true, state: 'offline', message: `group ${g.config.name} is offline` };
+  };
+
+  return {
+    list: () => [...groups.values()].map((g) => ({ ...g.status, lastEvent: g.status.lastEvent && { ...g.status.lastEvent }, lastError: g.status.lastError && { ...g.status.lastError } })),
+    resolve: (name) => find(name).config.name,
+    start(name, event = 'START') {
+      const g = find(name);
+      return enqueue(g, () => doStart(g, event));
+    },
+    stop(name, factor = 'GROUPSTOP') {
+      const g = find(name);
+      return enqueue(g, () => doStop(g, factor));
+    },
+    restart(name) {
+      const g = find(name);
+      return enqueue(g, async () => {
+        const stopped = await doStop(g, 'GROUPSTOP');
+        return stopped.ok ? doStart(g, 'START') : stopped;
+      });
+    },
+    autostart() {
+      return Promise.all([...groups.values()].filter((g) => g.config.autostart).map((g) => enqueue(g, () => doStart(g, 'START')).queued));
+    },
+    stopAll(factor) {
+      return Promise.all([...groups.values()].map((g) => enqueue(g, () => doStop(g, factor)).queued));
+    },
+    reconfigure(configs) {
+      const next = new Set(configs.map((c) => c.name.toUpperCase()));
+      const busy = [...groups.values()].filter((g) => !next.has(g.config.name.toUpperCase()) && (g.status.state !== 'offline' || g.status.queued > 0));
+      if (busy.length > 0) {
+        throw new Error(`cannot remove group${busy.length > 1 ? 's' : ''} ${busy.map((g) => `${g.config.name} (${g.status.state})`).join(', ')}: stop ${busy.length > 1 ? 'them' : 'it'} first`);
+      }
+      for (const key of [...groups.keys()]) if (!next.has(key)) groups.delete(key);
+      for (const c of configs) {
+        const g = groups.get(c.name.toUpperCase());
+        if (g) {
+          g.config = c;
+          g.status.autostart = c.autostart;
+        } else add(c);
+      }
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// Runs one script (or a config command line) to its end: its own process tree, its output line by
+// line to a callback, a timeout that stops the whole tree and counts as failure.
+import { StringDecoder } from 'node:string_decoder';
+import { Readable } from 'node:stream';
+import { ScriptCommand } from '../platform/script-command';
+import { spawnTree, stopTree } from '../platform/tree';
+
+export interface ScriptResult {
+  /** the exit code; null when killed by a signal, timed out, or never started */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  /** it could not be started at all (not found, not executable) */
+  spawnError?: string;
+  pid?: number;
+  ms: number;
+}
+
+export type LineSink = (stream: 'out' | 'err', line: string) => void;
+
+/** A longer line is cut into pieces of this many characters, so one line cannot hold memory. */
+const MAX_LINE = 8192;
+/** After the script exits, how long its output may still drain (a background child may hold it open). */
+const DRAIN_MS = 200;
+/** Between the polite and the forced stop of a script's tree at its timeout. */
+const KILL_GRACE_MS = 2000;
+
+export function succeeded(r: ScriptResult): boolean {
+  return r.code === 0 && !r.timedOut;
+}
+
+export function describeResult(r: ScriptResult, timeoutS: number): string {
+  if (r.spawnError) return `could not be started: ${r.spawnError}`;
+  if (r.timedOut) return `timed out after ${timeoutS} s and was stopped with everything it started`;
+  if (r.signal) return `was killed by ${r.signal}`;
+  return `exited with code ${r.code}`;
+}
+
+export function runScript(cmd: ScriptCommand, opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; onLine: LineSink }): Promise<ScriptResult> {
+  const began = Date.now();
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = spawnTree(cmd.file, cmd.args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], verbatim: cmd.verbatim });
+    } catch (e) {
+      resolve({ code: null, signal: null, timedOut: false, spawnError: (e as Error).message, ms: Date.now() - began });
+      return;
+    }
+    const flushOut = lines(child.stdout!, (l) => opts.onLine('out', l));
+    const flushErr = lines(child.stderr!, (l) => opts.onLine('err', l));
+    let timedOut = false;
+    let settled = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid) void stopTree(child.pid, KILL_GRACE_MS);
+    }, opts.timeoutMs);
+
+    const finish = (r: Omit<ScriptResult, 'ms' | 'timedOut'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Output still in the pipes is read first; a background child holding them open is not waited for.
+      const outputEnded = Promise.all([child.stdout!, child.stderr!].map((s) => (s.readableEnded ? null : new Promise((r) => s.once('close', r)))));
+      void Promise.race([outputEnded, new Promise((r) => setTimeout(r, DRAIN_MS))]).then(() => {
+        flushOut();
+        flushErr();
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        resolve({ ...r, timedOut, pid: child.pid, ms: Date.now() - began });
+      });
+    };
+    child.once('error', (e) => finish({ code: null, signal: null, spawnError: e.message }));
+    child.once('exit', (code, signal) => finish({ code, signal }));
+  });
+}
+
+/** Feeds whole lines (UTF-8, CR dropped, long ones cut) to `sink`; the returned function flushes the rest. */
+function lines(stream: Readable, sink: (line: string) => void): () => void {
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  const emit = (text: string) => {
+    const parts = text.split('\n');
+    partial = parts.pop()!;
+    for (let l of parts) {
+      if (l.endsWith('\r')) l = l.slice(0, -1);
+      for (let i = 0; i < l.length; i += MAX_LINE) sink(l.slice(i, i + MAX_LINE));
+    }
+    while (partial.length > MAX_LINE) {
+      sink(partial.slice(0, MAX_LINE));
+      partial = partial.slice(MAX_LINE);
+    }
+  };
+  stream.on('data', (chunk: Buffer) => emit(partial + decoder.write(chunk)));
+  let flushed = false;
+  return () => {
+    if (flushed) return;
+    flushed = true;
+    const rest = partial + decoder.end();
+    partial = '';
+    if (rest.length > 0) sink(rest.replace(/\r$/, ''));
+  };
+}
