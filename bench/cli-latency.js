@@ -2,16 +2,21 @@
 // Benchmark: what one ARMLOG costs a script, how many log requests the service takes, and what
 // the idle service costs in memory. Needs a built dist/ (`npm run build`); builds nothing itself.
 //
-//   node bench/cli-latency.js [--runs N] [--warmup N] [--requests N] [--rounds N] [--inflight N] [--check]
+//   node bench/cli-latency.js [--runs N] [--warmup N] [--requests N] [--rounds N] [--inflight N]
+//                             [--shrink-wait SECONDS] [--json FILE] [--check]
+//   defaults: 40 runs after 5 warm-ups; 20000 requests x 3 rounds, 128 in flight per connection;
+//   up to 90 s waiting for the busy service's heap to shrink. --check: exit 2 when a target is missed.
 //
 // 1. end-to-end latency: `node bin/armlog.js x` against a real armsd in a temporary ARMS_HOME,
-//    interleaved run by run with `node -e 0` (same load for both), with the environment as it is
-//    and with NODE_EXTRA_CA_CERTS removed from the children's environment;
+//    interleaved run by run with `node -e 0` (same load for both) and with a minimal node client
+//    (the floor for any node command that talks to armsd), with the environment as it is and with
+//    NODE_EXTRA_CA_CERTS removed from the children's environment;
 // 2. throughput: ARMLOG requests ("log" op, same arguments ARMLOG sends) over 1 and 16 pipelined
 //    connections of the in-process client (dist/client/client.js), against armsd and against a
 //    trivial NDJSON echo server in a child process (the ceiling of client + socket);
-// 3. memory: RSS/PSS of armsd after the throughput runs, of a freshly started idle armsd, and of a
-//    bare `net.createServer().listen(sock)` node process.
+// 3. memory: RSS/PSS/USS of armsd after the throughput runs (2 s after, and once V8 has given the
+//    heap back), of a freshly started idle armsd, and of a bare `net.createServer().listen(sock)`
+//    node process.
 // Prints a summary and writes bench/results/cli-latency.json. Talks only to Unix sockets in its own
 // temporary folder, which it removes at the end, together with every process it started.
 'use strict';
@@ -34,23 +39,24 @@ const TARGETS = {
 // options
 
 function parseOptions(argv) {
-  const o = { runs: 40, warmup: 5, requests: 20_000, rounds: 3, inflight: 128, check: false, json: RESULTS };
-  const ints = { '--runs': 'runs', '--warmup': 'warmup', '--requests': 'requests', '--rounds': 'rounds', '--inflight': 'inflight' };
+  const o = { runs: 40, warmup: 5, requests: 20_000, rounds: 3, inflight: 128, shrinkWait: 90, check: false, json: RESULTS };
+  const ints = { '--runs': 'runs', '--warmup': 'warmup', '--requests': 'requests', '--rounds': 'rounds', '--inflight': 'inflight', '--shrink-wait': 'shrinkWait' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     } else if (a === '--check') o.check = true;
     else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
     else if (ints[a]) {
       const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < (a === '--warmup' ? 0 : 1) || n > 1_000_000) fail(`${a} needs a whole number (got "${argv[i]}")`);
+      if (!Number.isInteger(n) || n < (a === '--warmup' || a === '--shrink-wait' ? 0 : 1) || n > 1_000_000) fail(`${a} needs a whole number (got "${argv[i]}")`);
       o[ints[a]] = n;
     } else fail(`unknown argument "${a}" (try --help)`);
   }
   if (o.runs > 1000) fail('--runs: at most 1000');
   if (o.rounds > 20) fail('--rounds: at most 20');
+  if (o.shrinkWait > 600) fail('--shrink-wait: at most 600 seconds');
   if (o.inflight > 256) fail('--inflight: at most 256 (the service stops reading a connection at 256 in flight)');
   return o;
 }
@@ -129,6 +135,8 @@ function within(ms, what, promise) {
 // processes this benchmark starts: all are stopped at the end, whatever happens
 
 const children = new Set();
+/** services that ended while the benchmark still needed them (shown on failure) */
+const exitedServices = [];
 let tempHome = null;
 
 function startChild(args, env, label) {
@@ -208,6 +216,9 @@ async function startService(client, home, env, label = 'armsd') {
       const info = await client.call(pipe, 'ping', {}, 2000);
       svc.startMs = msSince(t0);
       svc.info = info;
+      svc.exited.then(() => {
+        if (!svc.stopping) exitedServices.push(svc);
+      });
       return svc;
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`${label} did not answer ping on ${pipe} within 15 s (${e.message}):\n${svc.output()}`);
@@ -217,6 +228,7 @@ async function startService(client, home, env, label = 'armsd') {
 }
 
 async function stopService(client, svc) {
+  svc.stopping = true;
   if (!svc.alive) return;
   try {
     await client.call(svc.pipe, 'stop', { pid: process.pid }, 3000);
@@ -230,37 +242,58 @@ async function stopService(client, svc) {
 // 1. end-to-end latency
 
 /** One command, start to exit, timed here; a failed run stops the benchmark. */
-function timeRun(args, env) {
+function timeRun(args, env, label) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(NODE, args, { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], timeout: 15_000, killSignal: 'SIGKILL' });
   const ms = msSince(t0);
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : r.signal ? `signal ${r.signal}` : `exit ${r.status}`;
-    throw new Error(`"node ${args.join(' ')}" failed (${why}): ${String(r.stderr ?? '').trim()}`);
+    throw new Error(`${label} failed (${why}): ${String(r.stderr ?? '').trim()}`);
   }
   return ms;
 }
 
-function measureLatency(env, opts) {
-  const commands = { armlog: [BIN.armlog, 'x'], node: ['-e', '0'] };
-  for (let i = 0; i < opts.warmup; i++) for (const args of Object.values(commands)) timeRun(args, env);
-  const samples = { armlog: [], node: [] };
+/**
+ * The floor for any node command that talks to armsd: connect, send one log request, exit on the
+ * answer (no argument parsing, no home resolution, no timers, no graceful close).
+ */
+const MINIMAL_CLIENT = `
+const s = require('net').connect(process.argv[1]);
+let buf = '';
+s.on('connect', () => s.write(JSON.stringify({ v: 1, id: 1, op: 'log', args: { message: 'x', level: 'INFO', source: 'bench-minimal', pid: process.pid, ppid: process.ppid } }) + '\\n'));
+s.on('data', (d) => {
+  buf += d;
+  if (!buf.includes('\\n')) return;
+  s.destroy();
+  if (!JSON.parse(buf).ok) process.exitCode = 1;
+});
+s.on('error', (e) => { process.stderr.write(e.message + '\\n'); process.exitCode = 1; });
+`;
+
+function measureLatency(env, pipe, opts) {
+  const commands = { armlog: [BIN.armlog, 'x'], node: ['-e', '0'], minimal: ['-e', MINIMAL_CLIENT, pipe] };
+  const labels = { armlog: '"node bin/armlog.js x"', node: '"node -e 0"', minimal: 'the minimal client' };
+  const keys = Object.keys(commands);
+  for (let i = 0; i < opts.warmup; i++) for (const k of keys) timeRun(commands[k], env, labels[k]);
+  const samples = { armlog: [], node: [], minimal: [] };
   const t0 = Date.now();
   for (let i = 0; i < opts.runs; i++) {
-    // alternate which goes first, so neither always follows the other
-    const order = i % 2 ? ['node', 'armlog'] : ['armlog', 'node'];
-    for (const k of order) samples[k].push(timeRun(commands[k], env));
+    // rotate which goes first, so none always follows the same one
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[(i + j) % keys.length];
+      samples[k].push(timeRun(commands[k], env, labels[k]));
+    }
     if (Date.now() - t0 > 300_000) throw new Error('latency runs took more than 5 minutes; the machine is too busy to measure');
   }
-  const a = summary(samples.armlog);
-  const n = summary(samples.node);
   return {
-    armlog: a,
-    nodeE0: n,
+    armlog: summary(samples.armlog),
+    nodeE0: summary(samples.node),
+    minimalClient: summary(samples.minimal),
     ratioMedian: r3(median(samples.armlog) / median(samples.node)),
     ratioP95: r3(pct(samples.armlog, 95) / pct(samples.node, 95)),
+    minimalClientRatioMedian: r3(median(samples.minimal) / median(samples.node)),
     overheadMedianMs: r2(median(samples.armlog) - median(samples.node)),
-    samplesMs: { armlog: samples.armlog.map(r2), nodeE0: samples.node.map(r2) },
+    samplesMs: { armlog: samples.armlog.map(r2), nodeE0: samples.node.map(r2), minimalClient: samples.minimal.map(r2) },
   };
 }
 
@@ -420,8 +453,8 @@ function memoryOf(pid) {
 
 /** Idle processes are measured this long after they started / after their last request. */
 const SETTLE_MS = 2000;
-/** How long to wait for V8 to give back the heap a busy service grew (its memory reducer runs after ~20 s idle). */
-const SHRINK_WAIT_MS = 45_000;
+/** How long to wait for V8 to give back the heap a busy service grew (its memory reducer ran 20-50 s after the load here); --shrink-wait SECONDS, 0: do not wait. */
+let SHRINK_WAIT_MS = 90_000;
 
 async function settledMemory(pid) {
   await sleep(SETTLE_MS);
@@ -492,6 +525,7 @@ const fmt = (x, w = 8) => String(x).padStart(w);
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
+  SHRINK_WAIT_MS = opts.shrinkWait * 1000;
   checkDist();
   const client = require(DIST.client);
   const started = new Date();
@@ -499,7 +533,7 @@ async function main() {
     benchmark: 'cli-latency',
     date: started.toISOString(),
     machine: machine(),
-    options: { runs: opts.runs, warmup: opts.warmup, requests: opts.requests, rounds: opts.rounds, inflight: opts.inflight },
+    options: { runs: opts.runs, warmup: opts.warmup, requests: opts.requests, rounds: opts.rounds, inflight: opts.inflight, shrinkWaitSeconds: opts.shrinkWait },
     targets: TARGETS,
   };
   if (opts.runs < 30) process.stderr.write(`cli-latency: note: --runs ${opts.runs} is below the 30 runs the acceptance figure needs\n`);
@@ -517,18 +551,18 @@ async function main() {
 
   // 1. latency
   const before = countLoggedByArmlog(tempHome);
-  say(`\n1. end-to-end latency: ${opts.runs} runs each after ${opts.warmup} warm-ups, armlog and node -e 0 interleaved`);
+  say(`\n1. end-to-end latency: ${opts.runs} runs each after ${opts.warmup} warm-ups, armlog, node -e 0 and a minimal client interleaved`);
   result.latency = {};
   for (const [name, e] of [['env', env], ['noExtraCaCerts', envNoCerts]]) {
-    const t = measureLatency(e, opts);
+    const t = measureLatency(e, svc.pipe, opts);
     result.latency[name] = t;
     const title = name === 'env' ? 'environment as is' : 'env -u NODE_EXTRA_CA_CERTS';
     say(`   ${title}:`);
-    say(`     ${'ms'.padEnd(14)}${fmt('median')}${fmt('p95')}${fmt('mean')}${fmt('min')}${fmt('max')}`);
-    for (const [k, s] of [['armlog x', t.armlog], ['node -e 0', t.nodeE0]]) {
-      say(`     ${k.padEnd(14)}${fmt(s.median.toFixed(1))}${fmt(s.p95.toFixed(1))}${fmt(s.mean.toFixed(1))}${fmt(s.min.toFixed(1))}${fmt(s.max.toFixed(1))}`);
+    say(`     ${'ms'.padEnd(16)}${fmt('median')}${fmt('p95')}${fmt('mean')}${fmt('min')}${fmt('max')}`);
+    for (const [k, s] of [['armlog x', t.armlog], ['node -e 0', t.nodeE0], ['minimal client', t.minimalClient]]) {
+      say(`     ${k.padEnd(16)}${fmt(s.median.toFixed(1))}${fmt(s.p95.toFixed(1))}${fmt(s.mean.toFixed(1))}${fmt(s.min.toFixed(1))}${fmt(s.max.toFixed(1))}`);
     }
-    say(`     ratio median ${t.ratioMedian.toFixed(2)}  (p95 ${t.ratioP95.toFixed(2)}), armlog costs ${t.overheadMedianMs.toFixed(1)} ms more than node -e 0`);
+    say(`     ratio median ${t.ratioMedian.toFixed(2)}  (p95 ${t.ratioP95.toFixed(2)}), armlog costs ${t.overheadMedianMs.toFixed(1)} ms more than node -e 0; minimal client ratio ${t.minimalClientRatioMedian.toFixed(2)}`);
   }
   const logged = countLoggedByArmlog(tempHome).count - before.count;
   const expected = 2 * (opts.runs + opts.warmup);
@@ -589,7 +623,7 @@ async function main() {
   const row = (k, x) => say(`   ${k.padEnd(52)} RSS ${fmt(x.rssMiB ?? '-', 6)}   PSS ${fmt(x.pssMiB ?? '-', 6)}   USS ${fmt(x.ussMiB ?? '-', 6)}`);
   const settled = mem.afterThroughput.settled;
   row('armsd 2 s after the throughput runs', mem.afterThroughput.after2s);
-  row(`armsd ${settled.afterSeconds} s after them${settled.shrunk ? ' (heap given back)' : ' (heap not yet given back)'}`, settled);
+  if (SHRINK_WAIT_MS > 0) row(`armsd ${settled.afterSeconds} s after them${settled.shrunk ? ' (heap given back)' : ' (heap not yet given back)'}`, settled);
   row('armsd freshly started, idle', mem.freshIdle);
   row('bare node net server', mem.bareNode);
   row('armsd freshly started (env -u NODE_EXTRA_CA_CERTS)', mem.freshIdleNoExtraCaCerts);
@@ -602,13 +636,15 @@ async function main() {
   say(`   median ratio ${lat.ratioMedian.toFixed(2)} (target <= ${TARGETS.latencyMedianRatio}): ${verdict(result.latency.target.met)}` +
       `   [without NODE_EXTRA_CA_CERTS: ${result.latency.noExtraCaCerts.ratioMedian.toFixed(2)}, armlog ${result.latency.noExtraCaCerts.armlog.median.toFixed(1)} ms]`);
   say(`   throughput ${tput.armsd[1].perSecond} req/s (1 conn), ${tput.armsd[16].perSecond} req/s (16 conns) (target >= ${TARGETS.throughputTotal}): ${verdict(tput.target.met)}`);
-  say(`   armsd idle: PSS ${mem.freshIdle.pssMiB} MiB, USS ${mem.freshIdle.ussMiB} MiB (bare node: ${mem.bareNode.pssMiB} / ${mem.bareNode.ussMiB} MiB); after the throughput runs PSS ${mem.afterThroughput.after2s.pssMiB} MiB, ${settled.pssMiB} MiB ${settled.afterSeconds} s later`);
+  say(`   armsd idle: PSS ${mem.freshIdle.pssMiB} MiB, USS ${mem.freshIdle.ussMiB} MiB (bare node: ${mem.bareNode.pssMiB} / ${mem.bareNode.ussMiB} MiB); after the throughput runs PSS ${mem.afterThroughput.after2s.pssMiB} MiB` +
+      (SHRINK_WAIT_MS > 0 ? `, ${settled.pssMiB} MiB ${settled.afterSeconds} s later` : ''));
 
   result.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
   fs.mkdirSync(path.dirname(opts.json), { recursive: true });
   fs.writeFileSync(opts.json + '.tmp', JSON.stringify(result, null, 2) + '\n');
   fs.renameSync(opts.json + '.tmp', opts.json);
-  say(`\nwritten ${path.relative(process.cwd(), opts.json) || opts.json} (${result.durationSeconds} s)`);
+  const shown = path.relative(process.cwd(), opts.json);
+  say(`\nwritten ${shown.startsWith('..') || path.isAbsolute(shown) ? opts.json : shown} (${result.durationSeconds} s)`);
   return opts.check && !(result.latency.target.met && tput.target.met) ? 2 : 0;
 }
 
@@ -620,6 +656,8 @@ main().then(
   },
   async (e) => {
     process.stderr.write(`cli-latency: failed: ${e && e.stack ? e.stack : e}\n`);
+    for (const c of children) if (c.label.startsWith('armsd')) process.stderr.write(`--- output of ${c.label} (pid ${c.proc.pid}):\n${c.output()}`);
+    for (const c of exitedServices) process.stderr.write(`--- ${c.label} (pid ${c.proc.pid}) has exited; its output:\n${c.output()}`);
     for (const c of [...children]) await stopChild(c).catch(() => {});
     cleanupSync();
     process.exitCode = 1;

@@ -52,14 +52,12 @@ const LEVEL = { INFO: 30, WARN: 40, ERR: 50 };
 const PIPE_NAME = /^\\\\\.\\pipe\\arms-[0-9a-f]{16}$/;
 
 /**
- * The node command in the .cmd launchers. A Windows install of Node.js puts its folder (with
- * node.exe) on PATH, and `npm run build` on Windows writes the launchers with the default "node",
- * which cmd.exe resolves through PATH and PATHEXT to node.exe. Here that folder is winenode's
- * (WINEPATH puts it on cmd's PATH).
+ * The node command in the launchers. A Windows install of Node.js puts its folder (with node.exe)
+ * on PATH, and `npm run build` on Windows writes the launchers with the default "node", which
+ * cmd.exe resolves through PATH and PATHEXT to node.exe (the .exe launchers: through PATH, adding
+ * ".exe"). Here that folder is winenode's: WINEPATH puts it on cmd's PATH.
  */
 const NODE_CMD = 'node';
-/** The .exe launchers look their node up on PATH only (never in the current folder). */
-const NODE_EXE = 'node.exe';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-win-'));
 const home = path.join(tmp, 'home');
@@ -256,7 +254,7 @@ describe.sequential('ARMS on Windows (node.exe and cmd.exe under Wine)', () => {
     beforeAll(() => {
       const template = path.join(tmp, 'launcher.exe');
       buildLauncher(template);
-      const written = writeExeCommandsDir(xcmds, template, NODE_EXE).map((f) => path.basename(f)).sort();
+      const written = writeExeCommandsDir(xcmds, template, NODE_CMD).map((f) => path.basename(f)).sort();
       expect(written).toEqual(['armlog.exe', 'arms.exe', 'armsd.exe']);
       xcmdsWin = w(xcmds);
     });
@@ -351,14 +349,15 @@ describe.sequential('ARMS on Windows (node.exe and cmd.exe under Wine)', () => {
     it('a missing node is reported as one line with exit code 1, and the script goes on', async () => {
       const el = path.join(tmp, 'exe-nonode-el.txt');
       const r = await runBat('XNONODE.BAT', ['@echo off', `set "PATH=${xcmdsWin}"`, `set "ARMS_HOME=${homeWin}"`, `ARMLOG "${tag} no node"`, `>"${w(el)}" echo %ERRORLEVEL%`]);
-      expect(r.stderr).toContain('armlog: cannot find node.exe on PATH');
+      expect(r.stderr).toContain('armlog: cannot find node on PATH');
       expect(readEcho(el), r.stderr).toBe('1');
     });
   });
 
   it('WINE ONLY: Wine has no eventcreate.exe; alerts still reach the alert log and the cluster log says why', () => {
-    // On Windows eventcreate.exe exists, but creating the event source "arms" needs an elevated
-    // (or service) account: a non-elevated armsd would log a similar line ("eventcreate exited 1").
+    // On Windows eventcreate.exe exists (not seen here). It registers the source "arms" under HKLM the
+    // first time, which needs an elevated or service account: an armsd started by a plain user would
+    // most likely log a similar line ("eventcreate exited 1: ERROR: Access is denied").
     const why = readLog('cluster').filter((l) => l.src === 'armsd' && /alerts are not reaching the system log/.test(l.msg));
     expect(why.map((l) => [l.level, l.msg])).toEqual([[LEVEL.WARN, 'alerts are not reaching the system log: eventcreate: spawn eventcreate ENOENT']]);
     expect(readLog('alert').length).toBeGreaterThan(0);

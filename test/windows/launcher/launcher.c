@@ -16,8 +16,8 @@
  *     <the .exe> <node> NUL <script> NUL <uint32 LE: length of the two strings with their NULs> "ARMSLNK1"
  *
  * Both strings are UTF-8. <script> may be relative: to this .exe's folder. <node> is a path
- * (absolute, or relative to this .exe's folder) or a bare name such as "node.exe", looked up on PATH
- * only (never in the current folder).
+ * (absolute, or relative to this .exe's folder) or a bare name such as "node" (".exe" is added when
+ * it has no extension), looked up on PATH only (never in the current folder, unlike cmd.exe).
  *
  * It runs   "<node>" "<script>" <the rest of its own command line, exactly as received>
  * with the same standard handles, environment and current folder, waits for it and exits with its

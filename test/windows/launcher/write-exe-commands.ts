@@ -16,7 +16,7 @@ export function launcherTrailer(node: string, script: string): Buffer {
 }
 
 /** Path module semantics are POSIX when this runs on Linux for a win32 target, as in writeCommandsDir. */
-export function writeExeCommandsDir(dir: string, template: string, node = 'node.exe'): string[] {
+export function writeExeCommandsDir(dir: string, template: string, node = 'node'): string[] {
   const exe = fs.readFileSync(template);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
