@@ -7,7 +7,7 @@ import { Config, ConfigInvalid, loadConfig } from './config';
 import { openGroups } from './groups';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
-import { makeDispatcher, ServiceInfo } from './ops';
+import { makeDispatcher, ServiceInfo } from './ops/index';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { VERSION } from '../version';
 

@@ -1,0 +1,66 @@
+// What the service does for each request on the pipe. Each domain brings its own operations; each
+// operation checks its own arguments (a bad one is a 'usage' answer) and returns plain data.
+import { int, ProtocolError, Request } from '../../protocol/messages';
+import { Groups } from '../groups';
+import { Logs } from '../log';
+import { groupOps } from './groups';
+import { logOps } from './log';
+
+export type Op = (args: Record<string, unknown>) => Promise<unknown> | unknown;
+export type Ops = Record<string, Op>;
+
+export interface ServiceInfo {
+  server: string;
+  pid: number;
+  version: string;
+  home: string;
+  pipe: string;
+  startedAt: string;
+}
+
+export interface OpsContext {
+  info: ServiceInfo;
+  logs: Logs;
+  groups: Groups;
+  stop(reason: string): void;
+  stopping(): boolean;
+  /** reads the config again; resolves with what changed, rejects with the config's mistakes */
+  reload(): Promise<string>;
+}
+
+export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unknown> {
+  const service: Ops = {
+    ping: () => ({ ...ctx.info, uptime: uptime(ctx.info) }),
+
+    status: () => ({
+      server: ctx.info.server,
+      service: { pid: ctx.info.pid, version: ctx.info.version, startedAt: ctx.info.startedAt, uptime: uptime(ctx.info) },
+      groups: ctx.groups.list(),
+    }),
+
+    async reload() {
+      try {
+        return { changes: await ctx.reload() };
+      } catch (e) {
+        throw new ProtocolError('failed', `the config was not reloaded (the service keeps its current one): ${(e as Error).message.split('\n').join('; ')}`);
+      }
+    },
+
+    stop(args) {
+      const by = int(args, 'pid', { optional: true, min: 0 });
+      ctx.stop(by ? `stop requested by pid ${by}` : 'stop requested');
+      return null;
+    },
+  };
+  const ops: Ops = { ...service, ...logOps(ctx.logs), ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }) };
+
+  return async (req) => {
+    const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;
+    if (!op) throw new ProtocolError('unknown_op', `unknown operation "${req.op}" (this service knows: ${Object.keys(ops).join(', ')})`, req.id);
+    return op(req.args);
+  };
+}
+
+function uptime(info: ServiceInfo): number {
+  return Math.round((Date.now() - Date.parse(info.startedAt)) / 1000);
+}
