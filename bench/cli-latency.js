@@ -4,8 +4,8 @@
 //
 //   node bench/cli-latency.js [--runs N] [--warmup N] [--requests N] [--rounds N] [--inflight N]
 //                             [--shrink-wait SECONDS] [--json FILE] [--check]
-//   defaults: 40 runs after 5 warm-ups; 20000 requests x 3 rounds, 128 in flight per connection;
-//   up to 90 s waiting for the busy service's heap to shrink. --check: exit 2 when a target is missed.
+//   defaults: 40 runs after 5 warm-ups; 20000 requests x 5 rounds, 128 in flight per connection;
+//   up to 30 s waiting for the busy service's heap to shrink. --check: exit 2 when a target is missed.
 //
 // 1. end-to-end latency: `node bin/armlog.js x` against a real armsd in a temporary ARMS_HOME,
 //    interleaved run by run with `node -e 0` (same load for both) and with a minimal node client
@@ -39,7 +39,7 @@ const TARGETS = {
 // options
 
 function parseOptions(argv) {
-  const o = { runs: 40, warmup: 5, requests: 20_000, rounds: 3, inflight: 128, shrinkWait: 90, check: false, json: RESULTS };
+  const o = { runs: 40, warmup: 5, requests: 20_000, rounds: 5, inflight: 128, shrinkWait: 30, check: false, json: RESULTS };
   const ints = { '--runs': 'runs', '--warmup': 'warmup', '--requests': 'requests', '--rounds': 'rounds', '--inflight': 'inflight', '--shrink-wait': 'shrinkWait' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -365,12 +365,21 @@ async function blast(client, pipe, op, args, conns, total, inflight) {
   }
 }
 
-/** Rounds of `blast`; the median round is the figure. */
-async function throughput(client, pipe, conns, opts) {
-  await blast(client, pipe, 'log', logArgs(), conns, Math.min(2000, opts.requests), opts.inflight); // warm-up (JIT, buffers)
-  const rounds = [];
-  for (let i = 0; i < opts.rounds; i++) rounds.push(await blast(client, pipe, 'log', logArgs(), conns, opts.requests, opts.inflight));
-  return { connections: conns, inflightPerConnection: opts.inflight, perSecond: median(rounds.map((r) => r.perSecond)), rounds };
+/**
+ * Rounds of `blast` against armsd and against the echo server, alternating round by round so both
+ * see the same machine load; the median round is the figure.
+ */
+async function throughput(client, pipes, conns, opts) {
+  const out = {};
+  for (const [name, pipe] of Object.entries(pipes)) {
+    await blast(client, pipe, 'log', logArgs(), conns, Math.min(2000, opts.requests), opts.inflight); // warm-up (JIT, buffers)
+    out[name] = { connections: conns, inflightPerConnection: opts.inflight, perSecond: 0, rounds: [] };
+  }
+  for (let i = 0; i < opts.rounds; i++) {
+    for (const [name, pipe] of Object.entries(pipes)) out[name].rounds.push(await blast(client, pipe, 'log', logArgs(), conns, opts.requests, opts.inflight));
+  }
+  for (const o of Object.values(out)) o.perSecond = Math.round(median(o.rounds.map((r) => r.perSecond)));
+  return out;
 }
 
 // The reference: a trivial NDJSON server that answers every line with ok/null, in a process of its
@@ -453,8 +462,8 @@ function memoryOf(pid) {
 
 /** Idle processes are measured this long after they started / after their last request. */
 const SETTLE_MS = 2000;
-/** How long to wait for V8 to give back the heap a busy service grew (its memory reducer ran 20-50 s after the load here); --shrink-wait SECONDS, 0: do not wait. */
-let SHRINK_WAIT_MS = 90_000;
+/** How long to wait for V8 to give back the heap a busy service grew (--shrink-wait SECONDS; 0: do not wait). Its memory reducer ran 20-50 s after a load in some trials here and not within 90 s in others. */
+let SHRINK_WAIT_MS = 30_000;
 
 async function settledMemory(pid) {
   await sleep(SETTLE_MS);
@@ -575,13 +584,12 @@ async function main() {
   result.latency.target = { ratioMedian: TARGETS.latencyMedianRatio, measured: lat.ratioMedian, met: lat.ratioMedian <= TARGETS.latencyMedianRatio };
 
   // 2. throughput
-  say(`\n2. throughput: ${opts.requests} ARMLOG requests per round, median of ${opts.rounds} rounds, up to ${opts.inflight} in flight per connection`);
+  say(`\n2. throughput: ${opts.requests} ARMLOG requests per round, median of ${opts.rounds} rounds (armsd and echo server alternating), up to ${opts.inflight} in flight per connection`);
   const echoSock = path.join(tempHome, 'echo.sock');
   const echo = await startListener(client, 'echo server', ECHO_SERVER, echoSock, env);
   result.throughput = { armsd: {}, echo: {}, ratio: {} };
   for (const conns of [1, 16]) {
-    const a = await throughput(client, svc.pipe, conns, opts);
-    const b = await throughput(client, echoSock, conns, opts);
+    const { armsd: a, echo: b } = await throughput(client, { armsd: svc.pipe, echo: echoSock }, conns, opts);
     result.throughput.armsd[conns] = a;
     result.throughput.echo[conns] = b;
     result.throughput.ratio[conns] = Math.round((a.perSecond / b.perSecond) * 1000) / 1000;

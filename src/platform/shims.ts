@@ -1,7 +1,10 @@
-// The commands folder: one launcher per command, under its lowercase and its uppercase name, which
-// the service puts first on the PATH of every script it runs (and an operator may put on theirs).
-// POSIX gets symlinks in both cases (names are case-sensitive there); Windows gets one .cmd per
-// command (cmd finds ARMLOG.cmd as armlog.cmd).
+// The commands folder: one launcher per command, which the service puts first on the PATH of every
+// script it runs (and an operator may put on theirs). POSIX gets symlinks under the lowercase and
+// the uppercase name (names are case-sensitive there). Windows gets one small .exe per lowercase
+// command (ARMLOG finds armlog.exe: names are case-insensitive there): a copy of bin/win/launcher.exe
+// (built from src/platform/win-launcher.c by scripts/build-launcher.sh, and committed) with a trailer
+// naming node and the command's script. Not a .cmd: cmd.exe would hand a legacy script over to
+// ARMLOG.cmd for good (no CALL in those scripts), and the script's next lines would never run.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -9,6 +12,9 @@ export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 
 /** The command folder of this installation. */
 export const COMMANDS_DIR = path.join(PACKAGE_ROOT, 'dist', 'path');
+
+/** The Windows launcher that writeCommandsDir copies once per command. */
+export const LAUNCHER_TEMPLATE = path.join(PACKAGE_ROOT, 'bin', 'win', 'launcher.exe');
 
 /** Every name in package.json's "bin" (ARMLOG beside armlog; arms and armsd in lowercase only). */
 export function commandBins(): Record<string, string> {
@@ -18,16 +24,34 @@ export function commandBins(): Record<string, string> {
   return out;
 }
 
+/**
+ * What the launcher reads at its own end (see win-launcher.c):
+ * `<node> NUL <script> NUL <uint32 LE: length of both with their NULs> "ARMSLNK1"`.
+ */
+export function launcherTrailer(node: string, script: string): Buffer {
+  const payload = Buffer.from(`${node}\0${script}\0`, 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(payload.length);
+  return Buffer.concat([payload, len, Buffer.from('ARMSLNK1', 'latin1')]);
+}
+
+/**
+ * Writes the commands folder `dir` for `platform` (also for win32 from another OS: the result is the
+ * same). `node` (win32 only) is the node the launchers run: a bare name is looked up on PATH when a
+ * command runs; a path is absolute or relative to `dir`.
+ */
 export function writeCommandsDir(dir: string, platform: NodeJS.Platform = process.platform, node = 'node'): string[] {
+  const template = platform === 'win32' ? fs.readFileSync(LAUNCHER_TEMPLATE) : null;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const [name, target] of Object.entries(commandBins())) {
     if (platform === 'win32') {
       if (name !== name.toLowerCase()) continue;
-      const file = path.join(dir, `${name}.cmd`);
-      const rel = '%~dp0' + path.relative(dir, target).split(path.sep).join('\\');
-      fs.writeFileSync(file, `@"${node}" "${rel}" %*\r\n`);
+      const file = path.join(dir, `${name}.exe`);
+      // Relative, so the folder and the package may move together; absolute across drives.
+      const script = path.relative(dir, target).split(path.sep).join('\\');
+      fs.writeFileSync(file, Buffer.concat([template!, launcherTrailer(node, script)]));
       written.push(file);
     } else {
       const file = path.join(dir, name);

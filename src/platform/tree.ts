@@ -15,6 +15,18 @@ export function spawnTree(file: string, args: string[], opts: SpawnOptions & { v
   });
 }
 
+/**
+ * Spawns a watched program in a tree of its own, found on `opts.env`'s PATH and relative to
+ * `opts.cwd` as the caller's shell would (Windows: PATHEXT too, through cross-spawn).
+ */
+export function spawnProgram(file: string, args: string[], opts: SpawnOptions): ChildProcess {
+  if (process.platform === 'win32') {
+    const crossSpawn = require('cross-spawn') as typeof import('cross-spawn');
+    return crossSpawn(file, args, { ...opts, windowsHide: true });
+  }
+  return spawn(file, args, { ...opts, detached: true });
+}
+
 /** Sends a polite stop (SIGTERM) or a forced one (SIGKILL) to the tree headed by pid. */
 export function signalTree(pid: number, force: boolean): void {
   if (process.platform === 'win32') {

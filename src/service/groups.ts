@@ -42,6 +42,8 @@ export interface GroupStatus {
   lastError: GroupError | null;
   /** operations waiting behind the current one */
   queued: number;
+  /** a failover a watch asked for (/FOV), with its cause; carried out by ARMFOVER's issue */
+  failoverRequested: { at: string; cause: string } | null;
 }
 
 export interface Outcome {
@@ -62,6 +64,8 @@ export interface GroupsContext {
   commandsDir: string;
   logs: Logs;
   env: NodeJS.ProcessEnv;
+  /** after a successful stop script: stops the group's watches still running, returns their IDs */
+  stopLeftovers(group: string, timeoutMs: number): Promise<string[]>;
 }
 
 export class UnknownGroup extends Error {
@@ -77,6 +81,10 @@ export interface Groups {
   start(name: string, event?: StartEvent): { queued: Promise<Outcome> };
   stop(name: string, factor?: StopFactor): { queued: Promise<Outcome> };
   restart(name: string): { queued: Promise<Outcome> };
+  /** stop with `factor`, then start again as it was started (a /SCR restart) */
+  rerun(name: string, factor: StopFactor): { queued: Promise<Outcome> };
+  /** a watch's /FOV: recorded in the status and the alert log */
+  requestFailover(name: string, cause: string): void;
   /** autostart groups, in parallel */
   autostart(): Promise<Outcome[]>;
   /** every group that is not offline, in parallel */
@@ -91,7 +99,18 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
   const add = (config: GroupConfig) =>
     groups.set(config.name.toUpperCase(), {
       config,
-      status: { name: config.name, state: 'offline', since: now(), startedAs: null, disk: null, autostart: config.autostart, lastEvent: null, lastError: null, queued: 0 },
+      status: {
+        name: config.name,
+        state: 'offline',
+        since: now(),
+        startedAs: null,
+        disk: null,
+        autostart: config.autostart,
+        lastEvent: null,
+        lastError: null,
+        queued: 0,
+        failoverRequested: null,
+      },
       tail: Promise.resolve(),
     });
   for (const c of configs) add(c);
@@ -207,6 +226,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     const r = await runGroupScript(g, 'stop', event, factor, g.status.disk ?? 'SUCCESS');
     // Resources stay as they are after a failed stop: whatever the script left running may hold them.
     if (!succeeded(r)) return fail(g, 'stop', `stop script ${path.basename(g.config.stop)} ${describeResult(r, g.config.timeouts.stop)}`, r.code);
+    await ctx.stopLeftovers(g.config.name, 10_000);
     const problems = await deactivateDisks(g.config.disks, diskContext(g, 'stop'));
     if (problems.length > 0) return fail(g, 'disk', problems.join('; '), null);
     setState(g, 'offline');
@@ -218,7 +238,13 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
   };
 
   return {
-    list: () => [...groups.values()].map((g) => ({ ...g.status, lastEvent: g.status.lastEvent && { ...g.status.lastEvent }, lastError: g.status.lastError && { ...g.status.lastError } })),
+    list: () =>
+      [...groups.values()].map((g) => ({
+        ...g.status,
+        lastEvent: g.status.lastEvent && { ...g.status.lastEvent },
+        lastError: g.status.lastError && { ...g.status.lastError },
+        failoverRequested: g.status.failoverRequested && { ...g.status.failoverRequested },
+      })),
     resolve: (name) => find(name).config.name,
     start(name, event = 'START') {
       const g = find(name);
@@ -234,6 +260,19 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         const stopped = await doStop(g, 'GROUPSTOP');
         return stopped.ok ? doStart(g, 'START') : stopped;
       });
+    },
+    rerun(name, factor) {
+      const g = find(name);
+      return enqueue(g, async () => {
+        const event = g.status.startedAs ?? 'START';
+        const stopped = await doStop(g, factor);
+        return stopped.ok ? doStart(g, event) : stopped;
+      });
+    },
+    requestFailover(name, cause) {
+      const g = find(name);
+      g.status.failoverRequested = { at: now(), cause };
+      log(g, 'ERR', `failover requested for group ${g.config.name}: ${cause}`);
     },
     autostart() {
       return Promise.all([...groups.values()].filter((g) => g.config.autostart).map((g) => enqueue(g, () => doStart(g, 'START')).queued));

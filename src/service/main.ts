@@ -1,10 +1,12 @@
 // armsd: the control service, in the foreground. Takes the home's lock, opens the logs, listens on
 // the pipe; stops cleanly on SIGTERM/SIGINT (Ctrl-C) or a `stop` request.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
 import { COMMANDS_DIR } from '../platform/shims';
 import { Config, ConfigInvalid, loadConfig } from './config';
-import { openGroups } from './groups';
+import { Groups, openGroups } from './groups';
+import { openWatches } from './watches';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
 import { makeDispatcher, ServiceInfo } from './ops/index';
@@ -74,7 +76,31 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
   };
 
-  const groups = openGroups(config.groups, { server: config.server, pipe: home.pipe, commandsDir: COMMANDS_DIR, logs, env: process.env });
+  const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
+  let shutdownRequest: { at: string; cause: string } | null = null;
+  let groups: Groups;
+  const watches = openWatches({
+    logs,
+    logDir: path.join(home.log, 'watches'),
+    rotation: config.log.cluster,
+    clock: { now: () => Date.now() },
+    escalate(action, watch, cause) {
+      if (action === 'failover' && watch.group) groups.requestFailover(watch.group, cause);
+      else shutdownRequest = { at: new Date().toISOString(), cause };
+    },
+    rerunGroup(group) {
+      groups.rerun(group, 'RESOURCERESTART').queued.catch(() => undefined);
+    },
+  });
+  groups = openGroups(config.groups, {
+    server: config.server,
+    pipe: home.pipe,
+    commandsDir: COMMANDS_DIR,
+    logs,
+    env: process.env,
+    stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),
+  });
+  const values = new Map<string, number>();
 
   let pipe: PipeServer | null = null;
   let stopping = false;
@@ -86,6 +112,7 @@ async function main(): Promise<void> {
     const stopped = await groups.stopAll('SERVERSHUTDOWN');
     const failed = stopped.filter((o) => !o.ok);
     if (failed.length > 0) logs.alert('ERR', { src: 'armsd' }, `${failed.length} group(s) did not stop cleanly: ${failed.map((o) => o.message).join('; ')}`);
+    await watches.stopAll(10_000);
     if (pipe) await pipe.close();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
@@ -97,7 +124,18 @@ async function main(): Promise<void> {
   try {
     pipe = await listenPipe(
       home.pipe,
-      makeDispatcher({ info, logs, groups, stop: (r) => setImmediate(() => void stop(r)), stopping: () => stopping, reload: async () => reload() }),
+      makeDispatcher({
+        info,
+        logs,
+        groups,
+        watches,
+        values,
+        timeScale,
+        shutdownRequested: () => shutdownRequest,
+        stop: (r) => setImmediate(() => void stop(r)),
+        stopping: () => stopping,
+        reload: async () => reload(),
+      }),
     );
   } catch (e) {
     lock.release();

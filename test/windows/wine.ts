@@ -145,8 +145,27 @@ export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Builds launcher.exe (launcher/launcher.c) with mingw-w64 into `out`. */
-export function buildLauncher(out: string): void {
-  const r = spawnSync(path.join(__dirname, 'launcher', 'build.sh'), [out], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`building the launcher failed:\n${r.stdout}${r.stderr}`);
+/**
+ * Whether bin/win/launcher.exe is what src/platform/win-launcher.c builds to here
+ * (`scripts/build-launcher.sh --check`: a deterministic build into a temporary file, compared).
+ */
+export function checkLauncher(): { ok: boolean; said: string } {
+  const r = spawnSync(path.join(ROOT, 'scripts', 'build-launcher.sh'), ['--check'], { encoding: 'utf8', timeout: 120_000 });
+  return { ok: r.status === 0, said: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/**
+ * A copy of the package as `npm install` leaves it on a Windows machine, before its build step:
+ * package.json, bin/ (with bin/win/launcher.exe), dist/ without the commands folder, and
+ * scripts/make-path.js; node_modules is a link to this checkout's (Wine follows Linux symlinks).
+ * The service run from it finds its commands folder where it looks on Windows: <copy>\dist\path.
+ */
+export function copyPackage(dest: string): void {
+  fs.mkdirSync(path.join(dest, 'scripts'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dest, 'package.json'));
+  fs.copyFileSync(path.join(ROOT, 'scripts', 'make-path.js'), path.join(dest, 'scripts', 'make-path.js'));
+  fs.cpSync(path.join(ROOT, 'bin'), path.join(dest, 'bin'), { recursive: true });
+  const built = path.join(ROOT, 'dist', 'path');
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dest, 'dist'), { recursive: true, filter: (src) => src !== built });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'node_modules'));
 }

@@ -3,8 +3,11 @@
 import { int, ProtocolError, Request } from '../../protocol/messages';
 import { Groups } from '../groups';
 import { Logs } from '../log';
+import { Watches } from '../watches';
 import { groupOps } from './groups';
 import { logOps } from './log';
+import { valueOps } from './values';
+import { watchOps } from './watches';
 
 export type Op = (args: Record<string, unknown>) => Promise<unknown> | unknown;
 export type Ops = Record<string, Op>;
@@ -22,6 +25,12 @@ export interface OpsContext {
   info: ServiceInfo;
   logs: Logs;
   groups: Groups;
+  watches: Watches;
+  values: Map<string, number>;
+  /** divides the /H window (tests: ARMS_TIME_SCALE) */
+  timeScale: number;
+  /** a watch's /SHUT, until ARMDOWN's issue carries it out */
+  shutdownRequested(): { at: string; cause: string } | null;
   stop(reason: string): void;
   stopping(): boolean;
   /** reads the config again; resolves with what changed, rejects with the config's mistakes */
@@ -35,7 +44,9 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     status: () => ({
       server: ctx.info.server,
       service: { pid: ctx.info.pid, version: ctx.info.version, startedAt: ctx.info.startedAt, uptime: uptime(ctx.info) },
+      shutdownRequested: ctx.shutdownRequested(),
       groups: ctx.groups.list(),
+      watches: ctx.watches.list(),
     }),
 
     async reload() {
@@ -52,7 +63,13 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
       return null;
     },
   };
-  const ops: Ops = { ...service, ...logOps(ctx.logs), ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }) };
+  const ops: Ops = {
+    ...service,
+    ...logOps(ctx.logs),
+    ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
+    ...watchOps(ctx.watches, { timeScale: ctx.timeScale }),
+    ...valueOps(ctx.values, ctx.logs),
+  };
 
   return async (req) => {
     const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;

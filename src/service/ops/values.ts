@@ -1,0 +1,35 @@
+// ARMSETCD / ARMGETCD: small integers kept by the service under case-insensitive names, so a
+// child process can hand a result back to the batch file that started it. ARMBCAST.
+import { int, ProtocolError, str } from '../../protocol/messages';
+import { broadcast } from '../../platform/broadcast';
+import { Logs } from '../log';
+import { Ops } from './index';
+
+export function valueOps(values: Map<string, number>, logs: Logs): Ops {
+  const name = (args: Record<string, unknown>) => {
+    const n = str(args, 'name', { max: 255 })!;
+    if (!/^[A-Za-z0-9_.-]{1,255}$/.test(n)) throw new ProtocolError('usage', `name "${n}" must be letters, digits, "_", "-" or "."`);
+    return n.toUpperCase();
+  };
+  return {
+    'value.set'(args) {
+      const key = name(args);
+      const value = int(args, 'value', { min: -2147483648, max: 2147483647 })!;
+      values.set(key, value);
+      return { name: key, value };
+    },
+    'value.get'(args) {
+      const key = name(args);
+      return { name: key, value: values.get(key) ?? 0 };
+    },
+    async broadcast(args) {
+      const message = str(args, 'message', { max: 4096 })!;
+      const group = str(args, 'group', { optional: true, max: 255 });
+      logs.alert('WARN', { src: 'ARMBCAST', group, pid: int(args, 'pid', { optional: true, min: 0 }) }, message);
+      const problem = await broadcast(group ? `[${group}] ${message}` : message);
+      if (problem) logs.write('INFO', { src: 'armsd', group }, `ARMBCAST: not broadcast to terminals (${problem}); the alert log has it`);
+      await logs.flushed();
+      return { broadcast: problem === null };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// The pipe operations on watches: ARMLOAD and ARMKILL.
+import * as fs from 'node:fs';
+import { bool, int, oneOf, ProtocolError, str } from '../../protocol/messages';
+import { FinalAction } from '../restart-policy';
+import { WatchError, WatchRequest, Watches } from '../watches';
+import { Ops } from './index';
+
+const HOUR_MS = 3_600_000;
+
+export function watchOps(watches: Watches, opts: { timeScale: number }): Ops {
+  const asProtocol = (e: unknown) => (e instanceof WatchError ? new ProtocolError(e.code, e.message) : e);
+
+  return {
+    async 'watch.start'(args) {
+      const id = str(args, 'id', { max: 300 })!;
+      const restarts = int(args, 'restarts', { optional: true, min: 1, max: 999 });
+      const hours = int(args, 'hours', { optional: true, min: 1, max: 24 });
+      const monitorOnly = bool(args, 'monitorOnly');
+      const wait = bool(args, 'wait');
+      const final = oneOf(args, 'final', ['failover', 'shutdown', 'none'] as const, 'none');
+      if (hours !== undefined && restarts === undefined) throw new ProtocolError('usage', '/H needs /R (a restart count to reset)');
+      if (monitorOnly && restarts !== undefined) throw new ProtocolError('usage', '/M and /R exclude each other (monitor without restarts, or restart)');
+      if (wait && (restarts !== undefined || monitorOnly || final !== 'none')) throw new ProtocolError('usage', '/W waits for the program to end: it cannot be combined with /R, /M, /FOV or /SHUT');
+      const req: WatchRequest = {
+        id,
+        group: str(args, 'group', { optional: true, max: 255 }) ?? null,
+        file: str(args, 'file', { max: 4096 })!,
+        args: strings(args, 'args'),
+        cwd: str(args, 'cwd', { max: 4096 })!,
+        env: env(args),
+        wait,
+        policy: {
+          restarts: restarts ?? 0,
+          windowMs: hours === undefined ? null : (hours * HOUR_MS) / opts.timeScale,
+          monitorOnly,
+          final: final === 'none' ? null : (final as FinalAction),
+        },
+        scriptRestart: bool(args, 'scriptRestart'),
+        graceMs: (int(args, 'graceS', { optional: true, min: 0, max: 86_400 }) ?? 0) * 1000,
+        user: lookupUser(str(args, 'user', { optional: true, max: 64 })),
+      };
+      if (!fs.existsSync(req.cwd)) throw new ProtocolError('usage', `the working folder ${req.cwd} does not exist`);
+      try {
+        const { pid } = await watches.start(req);
+        if (!wait) return { id, pid };
+        const end = await watches.waitEnd(id);
+        return { id, pid, exitCode: end.code, signal: end.signal };
+      } catch (e) {
+        throw asProtocol(e);
+      }
+    },
+
+    async 'watch.kill'(args) {
+      const id = str(args, 'id', { max: 300 })!;
+      const timeoutS = int(args, 'timeoutS', { optional: true, min: 0, max: 86_400 }) ?? 10;
+      try {
+        return { id, result: await watches.kill(id, timeoutS * 1000, str(args, 'group', { optional: true, max: 255 }) ?? null) };
+      } catch (e) {
+        throw asProtocol(e);
+      }
+    },
+  };
+}
+
+function strings(args: Record<string, unknown>, name: string): string[] {
+  const v = args[name] ?? [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ProtocolError('usage', `"${name}" must be a list of strings`);
+  return v as string[];
+}
+
+function env(args: Record<string, unknown>): NodeJS.ProcessEnv {
+  const v = args.env;
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+    throw new ProtocolError('usage', '"env" must be an object of strings');
+  }
+  return { ...(v as Record<string, string>) };
+}
+
+/** /U: the account to run as. Needs a POSIX service running as root. */
+function lookupUser(name: string | undefined): WatchRequest['user'] {
+  if (name === undefined) return undefined;
+  if (process.platform === 'win32') throw new ProtocolError('cannot_start', '/U is not supported on Windows in this version');
+  if (process.getuid?.() !== 0) throw new ProtocolError('cannot_start', `/U ${name} needs the service to run as root (it runs as uid ${process.getuid?.()})`);
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === name);
+  if (!line) throw new ProtocolError('cannot_start', `/U ${name}: no such account`);
+  const [, , uid, gid] = line.split(':');
+  return { name, uid: Number(uid), gid: Number(gid) };
+}

@@ -1,0 +1,350 @@
+// The watches: what ARMLOAD started, each under its ID. The service spawns the program (never the
+// command), in a process tree of its own, output to a per-watch log file; notices its end at once
+// (the child's exit event, no polling); restarts it or escalates by its policy; ARMKILL stops it.
+import { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
+import { spawnProgram, stopTree } from '../platform/tree';
+import { Logs } from './log';
+import { decide, FinalAction, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
+import { RotationPolicy } from './rotating-file';
+
+export interface WatchRequest {
+  /** as given by the caller; IDs compare case-insensitively */
+  id: string;
+  /** the group of the script that called ARMLOAD, or null */
+  group: string | null;
+  file: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** /W: the caller waits for the end; the ID is released then */
+  wait: boolean;
+  policy: RestartPolicy;
+  /** /SCR: restart by re-running the group instead of the program */
+  scriptRestart: boolean;
+  /** /WAIT s: an end within this long after a start is handled only once it has passed */
+  graceMs: number;
+  /** run as this account (POSIX, service running as root) */
+  user?: { name: string; uid: number; gid: number };
+}
+
+export type WatchState = 'running' | 'ended' | 'exhausted' | 'escalated' | 'stopping';
+
+/** One watch in `arms status --json` (docs/status.md): keep the names stable. */
+export interface WatchStatus {
+  id: string;
+  group: string | null;
+  pid: number | null;
+  state: WatchState;
+  command: string;
+  since: string;
+  restartsUsed: number;
+  restartsAllowed: number;
+  /** when the restart count returns to zero (ISO), or null */
+  resetsAt: string | null;
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+  /** the final action taken (once), with its cause */
+  escalation: { action: FinalAction; at: string; cause: string } | null;
+  log: string;
+}
+
+export class WatchError extends Error {
+  constructor(
+    public code: 'usage' | 'conflict' | 'not_found' | 'cannot_start' | 'failed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Watch {
+  req: WatchRequest;
+  key: string;
+  child: ChildProcess | null;
+  identity: ProcessIdentity | null;
+  state: WatchState;
+  since: number;
+  startedAt: number;
+  counters: RestartCounters;
+  lastExit: WatchStatus['lastExit'];
+  escalation: WatchStatus['escalation'];
+  logFile: string;
+  /** /W callers waiting for the end */
+  waiters: Array<(end: { code: number | null; signal: NodeJS.Signals | null }) => void>;
+  graceTimer: NodeJS.Timeout | null;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface WatchesContext {
+  logs: Logs;
+  logDir: string;
+  rotation: RotationPolicy;
+  clock: Clock;
+  /** the final action of a watch: fail its group over, or shut the server down */
+  escalate(action: FinalAction, watch: WatchStatus, cause: string): void;
+  /** /SCR: re-run the watch's group (stop script, then start script) */
+  rerunGroup(group: string, cause: string): void;
+}
+
+export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
+
+export interface Watches {
+  /** resolves once the program runs */
+  start(req: WatchRequest): Promise<{ pid: number }>;
+  /** /W: resolves when the watch's program ends */
+  waitEnd(id: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(id: string, timeoutMs: number, callerGroup: string | null): Promise<'stopped' | 'had-ended'>;
+  list(): WatchStatus[];
+  /** stops the group's watches still running (after its stop script); returns their IDs */
+  stopGroup(group: string, timeoutMs: number): Promise<string[]>;
+  stopAll(timeoutMs: number): Promise<void>;
+}
+
+export function openWatches(ctx: WatchesContext): Watches {
+  const watches = new Map<string, Watch>();
+  /** counters carried across a /SCR group restart, which ARMKILLs and ARMLOADs the watch again */
+  const carried = new Map<string, RestartCounters>();
+  fs.mkdirSync(ctx.logDir, { recursive: true, mode: 0o750 });
+
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const active = (w: Watch) => w.state === 'running' || w.state === 'stopping';
+
+  const status = (w: Watch): WatchStatus => {
+    const reset = resetsAt(w.req.policy, w.counters);
+    return {
+      id: w.req.id,
+      group: w.req.group,
+      pid: w.child?.pid ?? null,
+      state: w.state,
+      command: [w.req.file, ...w.req.args].join(' '),
+      since: iso(w.since),
+      restartsUsed: w.counters.used,
+      restartsAllowed: w.req.policy.restarts,
+      resetsAt: reset === null ? null : iso(reset),
+      lastExit: w.lastExit,
+      escalation: w.escalation,
+      log: w.logFile,
+    };
+  };
+
+  const fields = (w: Watch, extra: Record<string, unknown> = {}) => ({ src: 'watch', group: w.req.group ?? undefined, watch: w.req.id, ...extra });
+
+  const setState = (w: Watch, state: WatchState) => {
+    w.state = state;
+    w.since = ctx.clock.now();
+  };
+
+  /** Spawns the program; rejects with a WatchError when it cannot be started. */
+  const spawn = (w: Watch): Promise<number> =>
+    new Promise((resolve, reject) => {
+      let out: number;
+      try {
+        out = fs.openSync(w.logFile, 'a', 0o640);
+      } catch (e) {
+        reject(new WatchError('failed', `cannot open the watch log ${w.logFile}: ${(e as Error).message}`));
+        return;
+      }
+      let child: ChildProcess;
+      try {
+        child = spawnProgram(w.req.file, w.req.args, { cwd: w.req.cwd, env: w.req.env, stdio: ['ignore', out, out], uid: w.req.user?.uid, gid: w.req.user?.gid });
+      } catch (e) {
+        fs.closeSync(out);
+        reject(new WatchError('cannot_start', `cannot start ${w.req.file}: ${(e as Error).message}`));
+        return;
+      }
+      // The program keeps its own copy of the log file; ours is not needed.
+      fs.closeSync(out);
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        if (child.pid === undefined) {
+          const why = e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
+          reject(new WatchError('cannot_start', `cannot start "${w.req.file}": ${why}`));
+        }
+      });
+      child.once('spawn', () => {
+        w.child = child;
+        w.identity = identify(child.pid!);
+        w.startedAt = ctx.clock.now();
+        child.once('exit', (code, signal) => ended(w, child, code, signal));
+        resolve(child.pid!);
+      });
+    });
+
+  const ended = (w: Watch, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null) => {
+    if (w.child !== child) return;
+    w.child = null;
+    w.identity = null;
+    w.lastExit = { code, signal, at: iso(ctx.clock.now()) };
+    const end = { code, signal };
+    for (const wake of w.waiters.splice(0)) wake(end);
+    if (w.state === 'stopping') return; // ARMKILL: not an end that counts
+    if (w.req.wait) {
+      watches.delete(w.key);
+      ctx.logs.write('INFO', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${describeEnd(code, signal)}; ID released (/W)`);
+      return;
+    }
+    const sinceStart = ctx.clock.now() - w.startedAt;
+    if (sinceStart < w.req.graceMs) {
+      // /WAIT: monitoring begins when the grace period is over.
+      setState(w, 'ended');
+      w.graceTimer = setTimeout(() => {
+        w.graceTimer = null;
+        if (w.state === 'ended' && watches.get(w.key) === w) react(w, code, signal);
+      }, w.req.graceMs - sinceStart);
+      return;
+    }
+    react(w, code, signal);
+  };
+
+  /** The restart policy's answer to an end. */
+  const react = (w: Watch, code: number | null, signal: NodeJS.Signals | null) => {
+    const d = decide(w.req.policy, w.counters, ctx.clock.now());
+    w.counters = d.counters;
+    const how = describeEnd(code, signal);
+    switch (d.action) {
+      case 'none':
+        setState(w, 'ended');
+        ctx.logs.write('WARN', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${how}; not monitored for restarts`);
+        return;
+      case 'restart': {
+        const n = `${d.counters.used} of ${w.req.policy.restarts}`;
+        if (w.req.scriptRestart && w.req.group) {
+          setState(w, 'ended');
+          carried.set(w.key, d.counters);
+          ctx.logs.alert('WARN', fields(w, { exitCode: code, signal }), `watch ${w.req.id} ended (${how}); restarting group ${w.req.group} by its scripts (/SCR, restart ${n})`);
+          ctx.rerunGroup(w.req.group, `watch ${w.req.id} ended (${how}), restart ${n}`);
+          return;
+        }
+        ctx.logs.write('WARN', fields(w, { exitCode: code, signal }), `watch ${w.req.id} ended (${how}); restarting it (restart ${n})`);
+        spawn(w).then(
+          (pid) => ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} restarted, pid ${pid}`),
+          (e: Error) => {
+            ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: restart failed: ${e.message}`);
+            // A program that cannot start again ends again: the policy counts it like any end.
+            setImmediate(() => react(w, null, null));
+          },
+        );
+        return;
+      }
+      case 'final': {
+        setState(w, 'escalated');
+        const window = w.req.policy.windowMs === null ? 'no reset window' : `window ${w.req.policy.windowMs / 3_600_000} h`;
+        const cause = w.req.policy.monitorOnly
+          ? `watch ${w.req.id} ended (${how}); monitored without restarts (/M)`
+          : `watch ${w.req.id} ended (${how}) after ${d.counters.used} of ${w.req.policy.restarts} restarts (${window})`;
+        w.escalation = { action: d.final, at: iso(ctx.clock.now()), cause };
+        ctx.logs.alert('ERR', fields(w, { action: d.final, restartsUsed: d.counters.used, restartsAllowed: w.req.policy.restarts }), `${cause}: ${d.final === 'failover' ? 'failing the group over' : 'shutting the server down'}`);
+        ctx.escalate(d.final, status(w), cause);
+        return;
+      }
+      case 'give-up':
+        setState(w, 'exhausted');
+        ctx.logs.alert('ERR', fields(w, { restartsUsed: d.counters.used }), `watch ${w.req.id} ended (${how}); its ${w.req.policy.restarts} restarts are used up and it has no final action: monitoring stops`);
+        return;
+    }
+  };
+
+  const stopWatch = async (w: Watch, timeoutMs: number): Promise<'stopped' | 'had-ended'> => {
+    if (w.graceTimer) clearTimeout(w.graceTimer);
+    const child = w.child;
+    if (!child || !w.identity || !isSameProcess(w.identity)) {
+      watches.delete(w.key);
+      return 'had-ended';
+    }
+    setState(w, 'stopping');
+    const gone = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+    await stopTree(child.pid!, timeoutMs);
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 2000))]);
+    if (child.exitCode === null && child.signalCode === null) {
+      setState(w, 'running');
+      throw new WatchError('failed', `watch ${w.req.id}: pid ${child.pid} did not stop, even when killed`);
+    }
+    watches.delete(w.key);
+    return 'stopped';
+  };
+
+  return {
+    async start(req) {
+      if (!ID_PATTERN.test(req.id)) throw new WatchError('usage', `watch ID "${req.id}" must be 1-255 letters, digits or "_"`);
+      const key = req.id.toUpperCase();
+      if (key.startsWith('NEC_')) throw new WatchError('usage', `watch IDs beginning with NEC_ are reserved ("${req.id}")`);
+      const existing = watches.get(key);
+      if (existing && active(existing)) {
+        throw new WatchError('conflict', `watch ID "${existing.req.id}" is already in use${existing.req.group ? ` (group ${existing.req.group})` : ''}`);
+      }
+      if (existing?.graceTimer) clearTimeout(existing.graceTimer);
+      const now = ctx.clock.now();
+      const w: Watch = {
+        req,
+        key,
+        child: null,
+        identity: null,
+        state: 'running',
+        since: now,
+        startedAt: now,
+        counters: carried.get(key) ?? { used: 0, windowStart: null },
+        lastExit: null,
+        escalation: null,
+        logFile: path.join(ctx.logDir, `${key}.log`),
+        waiters: [],
+        graceTimer: null,
+      };
+      carried.delete(key);
+      watches.set(key, w);
+      try {
+        const pid = await spawn(w);
+        ctx.logs.write('INFO', fields(w, { pid }), `watch ${req.id} started: ${[req.file, ...req.args].join(' ')} (pid ${pid})`);
+        return { pid };
+      } catch (e) {
+        watches.delete(key);
+        throw e;
+      }
+    },
+
+    waitEnd(id) {
+      const w = watches.get(id.toUpperCase());
+      if (!w || !w.child) return Promise.resolve({ code: w?.lastExit?.code ?? null, signal: (w?.lastExit?.signal as NodeJS.Signals) ?? null });
+      return new Promise((resolve) => w.waiters.push(resolve));
+    },
+
+    async kill(id, timeoutMs, callerGroup) {
+      const w = watches.get(id.toUpperCase());
+      if (!w) throw new WatchError('not_found', `no watch "${id}"`);
+      if (callerGroup && w.req.group && callerGroup.toUpperCase() !== w.req.group.toUpperCase()) {
+        throw new WatchError('conflict', `watch "${w.req.id}" belongs to group ${w.req.group}, not ${callerGroup}`);
+      }
+      const how = await stopWatch(w, timeoutMs);
+      ctx.logs.write('INFO', fields(w), how === 'stopped' ? `watch ${w.req.id} stopped (ARMKILL)` : `watch ${w.req.id} released (ARMKILL; its program had ended)`);
+      return how;
+    },
+
+    list: () => [...watches.values()].map(status),
+
+    async stopGroup(group, timeoutMs) {
+      const mine = [...watches.values()].filter((w) => w.req.group?.toUpperCase() === group.toUpperCase());
+      const forgotten: string[] = [];
+      await Promise.all(
+        mine.map(async (w) => {
+          const how = await stopWatch(w, timeoutMs).catch((e: Error) => (ctx.logs.alert('ERR', fields(w), e.message), 'failed'));
+          if (how === 'stopped') {
+            forgotten.push(w.req.id);
+            ctx.logs.alert('WARN', fields(w), `watch ${w.req.id} was still running after group ${group}'s stop script: stopped by the service (add ARMKILL ${w.req.id} to the stop script)`);
+          }
+        }),
+      );
+      return forgotten;
+    },
+
+    async stopAll(timeoutMs) {
+      await Promise.all([...watches.values()].map((w) => stopWatch(w, timeoutMs).catch(() => undefined)));
+    },
+  };
+}
+
+export function describeEnd(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `killed by ${signal}` : `exit code ${code}`;
+}
