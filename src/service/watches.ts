@@ -232,7 +232,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       }
       case 'final': {
         setState(w, 'escalated');
-        const window = w.req.policy.windowMs === null ? 'no reset window' : `window ${w.req.policy.windowMs / 3_600_000} h`;
+        const window = w.req.policy.windowMs === null ? 'no reset window' : `window ${humanMs(w.req.policy.windowMs)}`;
         const cause = w.req.policy.monitorOnly
           ? `watch ${w.req.id} ended (${how}); monitored without restarts (/M)`
           : `watch ${w.req.id} ended (${how}) after ${d.counters.used} of ${w.req.policy.restarts} restarts (${window})`;
@@ -343,6 +343,12 @@ export function openWatches(ctx: WatchesContext): Watches {
       await Promise.all([...watches.values()].map((w) => stopWatch(w, timeoutMs).catch(() => undefined)));
     },
   };
+}
+
+function humanMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${ms / 1000} s`;
 }
 
 export function describeEnd(code: number | null, signal: NodeJS.Signals | null): string {

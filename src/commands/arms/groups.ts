@@ -2,11 +2,14 @@
 import { call } from '../../client/client';
 import { clientPipe } from '../../platform/home';
 import type { GroupStatus } from '../../service/groups';
+import type { WatchStatus } from '../../service/watches';
 
 interface Status {
   server: string;
   service: { pid: number; version: string; startedAt: string; uptime: number };
+  shutdownRequested: { at: string; cause: string } | null;
   groups: GroupStatus[];
+  watches: WatchStatus[];
 }
 
 export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean }): Promise<number> {
@@ -40,17 +43,27 @@ export async function status(opts: { json: boolean }): Promise<number> {
     return 0;
   }
   console.log(`server ${s.server}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
-  if (s.groups.length === 0) {
-    console.log('no groups configured');
-    return 0;
+  if (s.shutdownRequested) console.log(`SERVER SHUTDOWN REQUESTED ${shortTime(s.shutdownRequested.at)}: ${s.shutdownRequested.cause}`);
+  if (s.groups.length === 0) console.log('no groups configured');
+  else {
+    const rows = [['GROUP', 'STATE', 'SINCE', 'LAST EVENT', 'LAST ERROR']];
+    for (const g of s.groups) {
+      const e = g.lastEvent;
+      const event = e ? `${e.action} ${e.event}${e.factor ? ` ${e.factor}` : ''} ${e.result}` : '-';
+      const err = g.lastError ? `${shortTime(g.lastError.at)} ${g.lastError.message}` : '-';
+      rows.push([g.name, g.state + (g.queued ? ` (+${g.queued} queued)` : ''), shortTime(g.since), event, err]);
+    }
+    console.log(table(rows));
+    for (const g of s.groups) if (g.failoverRequested) console.log(`group ${g.name}: FAILOVER REQUESTED ${shortTime(g.failoverRequested.at)}: ${g.failoverRequested.cause}`);
   }
-  const rows = [['GROUP', 'STATE', 'SINCE', 'LAST EVENT', 'LAST ERROR']];
-  for (const g of s.groups) {
-    const e = g.lastEvent;
-    const event = e ? `${e.action} ${e.event}${e.factor ? ` ${e.factor}` : ''} ${e.result}` : '-';
-    const err = g.lastError ? `${shortTime(g.lastError.at)} ${g.lastError.message}` : '-';
-    rows.push([g.name, g.state + (g.queued ? ` (+${g.queued} queued)` : ''), shortTime(g.since), event, err]);
+  if (s.watches.length > 0) {
+    const rows = [['WATCH', 'GROUP', 'PID', 'STATE', 'RESTARTS', 'RESETS', 'LAST EXIT', 'ESCALATION']];
+    for (const w of s.watches) {
+      const exit = w.lastExit ? (w.lastExit.signal ?? `code ${w.lastExit.code}`) : '-';
+      rows.push([w.id, w.group ?? '-', w.pid === null ? '-' : String(w.pid), w.state, `${w.restartsUsed}/${w.restartsAllowed}`, shortTime(w.resetsAt), exit, w.escalation ? `${w.escalation.action} ${shortTime(w.escalation.at)}` : '-']);
+    }
+    console.log('');
+    console.log(table(rows));
   }
-  console.log(table(rows));
   return 0;
 }
