@@ -271,3 +271,23 @@ describe('watches inside groups', () => {
     await svc.stop();
   });
 });
+
+describe('watch logs', () => {
+  it('a chatty program\'s log is rotated by size while it runs, keeping the configured number of files', async () => {
+    const svc = await startService({ config: 'syslog: false\nlog:\n  watch: { maxSize: 64KB, keep: 2 }\n' });
+    // About 40 KB a second, for as long as it runs.
+    const chatty = 'while true; do head -c 4000 /dev/zero | tr "\\0" "x"; echo; sleep 0.1; done';
+    expect((await run('ARMLOAD', ['chatty', 'sh', '-c', chatty], svc.env)).code).toBe(0);
+    const file = path.join(svc.home, 'log', 'watches', 'CHATTY.log');
+    await until(async () => fs.existsSync(`${file}.2`), (x) => x, 30_000);
+    expect(fs.existsSync(`${file}.2`)).toBe(true);
+    expect(fs.existsSync(`${file}.3`)).toBe(false);
+    for (const f of [file, `${file}.1`, `${file}.2`]) expect(fs.statSync(f).size).toBeLessThan(64 * 1024 + 5 * 41_000);
+    // The program goes on writing into the truncated file.
+    const size = fs.statSync(file).size;
+    await sleep(500);
+    expect(fs.statSync(file).size).toBeGreaterThan(size);
+    expect((await run('ARMKILL', ['chatty'], svc.env)).code).toBe(0);
+    await svc.stop();
+  }, 60_000);
+});

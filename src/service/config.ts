@@ -38,7 +38,7 @@ export interface Config {
   /** this server's name */
   server: string;
   groups: GroupConfig[];
-  log: { cluster: RotationPolicy; alert: RotationPolicy };
+  log: { cluster: RotationPolicy; alert: RotationPolicy; watch: RotationPolicy };
   /** false: alerts stay out of the system log; a string: the syslog socket `logger` uses */
   syslog: boolean | string;
 }
@@ -73,7 +73,7 @@ function defaults(file: string): Config {
     file,
     server: defaultServerName(),
     groups: [],
-    log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG } },
+    log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG }, watch: { ...DEFAULT_LOG } },
     syslog: true,
   };
 }
@@ -210,9 +210,9 @@ export function parseConfig(text: string, file: string): Config {
 }
 
 function readLog(r: Reader, node: Node | null, config: Config): void {
-  // maxSize/keep directly under log: apply to every log; the cluster:/alert: sections override them.
+  // maxSize/keep directly under log: apply to every log; the cluster:/alert:/watch: sections override them.
   const shared: Partial<RotationPolicy> = {};
-  const own = { cluster: {} as Partial<RotationPolicy>, alert: {} as Partial<RotationPolicy> };
+  const own = { cluster: {} as Partial<RotationPolicy>, alert: {} as Partial<RotationPolicy>, watch: {} as Partial<RotationPolicy> };
   const policy = (target: Partial<RotationPolicy>, where: string) => ({
     maxSize: (v: Node | null) => (target.maxBytes = r.size(v, `${where}.maxSize`)),
     keep: (v: Node | null) => (target.keep = r.int(v, `${where}.keep`, 0, 100)),
@@ -221,8 +221,9 @@ function readLog(r: Reader, node: Node | null, config: Config): void {
     ...policy(shared, 'log'),
     cluster: (v) => r.map(v, 'log.cluster', policy(own.cluster, 'log.cluster')),
     alert: (v) => r.map(v, 'log.alert', policy(own.alert, 'log.alert')),
+    watch: (v) => r.map(v, 'log.watch', policy(own.watch, 'log.watch')),
   });
-  for (const name of ['cluster', 'alert'] as const) {
+  for (const name of ['cluster', 'alert', 'watch'] as const) {
     for (const layer of [shared, own[name]]) {
       if (layer.maxBytes !== undefined) config.log[name].maxBytes = layer.maxBytes;
       if (layer.keep !== undefined) config.log[name].keep = layer.keep;

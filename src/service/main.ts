@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const watches = openWatches({
     logs,
     logDir: path.join(home.log, 'watches'),
-    rotation: config.log.cluster,
+    rotation: config.log.watch,
     clock: { now: () => Date.now() },
     escalate(action, watch, cause) {
       if (action === 'failover' && watch.group) groups.requestFailover(watch.group, cause);
@@ -113,6 +113,7 @@ async function main(): Promise<void> {
     const failed = stopped.filter((o) => !o.ok);
     if (failed.length > 0) logs.alert('ERR', { src: 'armsd' }, `${failed.length} group(s) did not stop cleanly: ${failed.map((o) => o.message).join('; ')}`);
     await watches.stopAll(10_000);
+    watches.close();
     if (pipe) await pipe.close();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();

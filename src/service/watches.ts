@@ -103,13 +103,25 @@ export interface Watches {
   /** stops the group's watches still running (after its stop script); returns their IDs */
   stopGroup(group: string, timeoutMs: number): Promise<string[]>;
   stopAll(timeoutMs: number): Promise<void>;
+  /** stops the log rotation timer */
+  close(): void;
 }
+
+/** How often the watch logs are checked against their size limit. */
+const ROTATE_CHECK_MS = 5000;
 
 export function openWatches(ctx: WatchesContext): Watches {
   const watches = new Map<string, Watch>();
   /** counters carried across a /SCR group restart, which ARMKILLs and ARMLOADs the watch again */
   const carried = new Map<string, RestartCounters>();
   fs.mkdirSync(ctx.logDir, { recursive: true, mode: 0o750 });
+
+  // The programs write their log files themselves (so they outlive the service): rotate by
+  // copying the file aside and truncating it; they write with O_APPEND, so they go on at its start.
+  const rotateTimer = setInterval(() => {
+    for (const w of watches.values()) if (w.child) rotateWatchLog(w.logFile, ctx.rotation);
+  }, ROTATE_CHECK_MS);
+  rotateTimer.unref();
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const active = (w: Watch) => w.state === 'running' || w.state === 'stopping';
@@ -342,7 +354,32 @@ export function openWatches(ctx: WatchesContext): Watches {
     async stopAll(timeoutMs) {
       await Promise.all([...watches.values()].map((w) => stopWatch(w, timeoutMs).catch(() => undefined)));
     },
+
+    close() {
+      clearInterval(rotateTimer);
+    },
   };
+}
+
+export function rotateWatchLog(file: string, policy: RotationPolicy): void {
+  try {
+    if (fs.statSync(file).size < policy.maxBytes) return;
+  } catch {
+    return;
+  }
+  for (let i = policy.keep - 1; i >= 1; i--) {
+    try {
+      fs.renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+    } catch {
+      /* not there yet */
+    }
+  }
+  try {
+    if (policy.keep >= 1) fs.copyFileSync(file, `${file}.1`);
+    fs.truncateSync(file, 0);
+  } catch {
+    /* gone meanwhile, or the disk is full: tried again at the next check */
+  }
 }
 
 function humanMs(ms: number): string {

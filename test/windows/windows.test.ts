@@ -188,12 +188,24 @@ beforeAll(async () => {
   expect(homeWin).toMatch(/^[A-Za-z]:\\/);
   fs.writeFileSync(
     path.join(home, 'arms.yaml'),
-    ['groups:', '  G:', '    start: START.BAT', '    stop: STOP.BAT', '    timeouts: { start: 120s, stop: 120s }', '  T:', '    start: START.BAT', '    stop: STOP.BAT', '    timeouts: { start: 4s, stop: 4s }', ''].join('\n'),
+    [
+      'groups:',
+      '  G:',
+      '    start: START.BAT',
+      '    stop: STOP.BAT',
+      '    timeouts: { start: 120s, stop: 120s }',
+      '  T:',
+      '    start: START.BAT',
+      '    stop: STOP.BAT',
+      '    timeouts: { start: 2s, stop: 30s }',
+      '',
+    ].join('\n'),
   );
   writeBat(path.join(groupDir, 'START.BAT'), START_BAT);
   writeBat(path.join(groupDir, 'STOP.BAT'), STOP_BAT);
+  // Group T's start script is still running at its timeout: a node.exe that waits 15 s.
   fs.mkdirSync(path.join(home, 'groups', 'T'));
-  writeBat(path.join(home, 'groups', 'T', 'START.BAT'), ['@ECHO OFF', 'ARMLOG "T start"', 'node -e "setTimeout(()=>{},90000)"', 'ARMLOG "T after"']);
+  writeBat(path.join(home, 'groups', 'T', 'START.BAT'), ['@ECHO OFF', 'ARMLOG "T start: waiting"', 'node -e "setTimeout(() => {}, 15000)"', 'ARMLOG "T start: done waiting"']);
   writeBat(path.join(home, 'groups', 'T', 'STOP.BAT'), ['@ECHO OFF', 'ARMLOG "T stop"']);
 
   // The commands folder as the product writes it for Windows: one .exe per lowercase command.
@@ -410,12 +422,22 @@ describe.sequential('ARMS on Windows (node.exe and cmd.exe under Wine)', () => {
     });
   });
 
-  it('EXPERIMENT timeout', async () => {
-    const t0 = Date.now();
-    const r = await arms(['group', 'start', 'T'], armsEnv(), 60_000);
-    console.log('EXP', Date.now() - t0, r.code, r.stdout, r.stderr);
-    console.log('EXP procs', JSON.stringify(wineProcesses().map((p) => p.cmdline)));
-    console.log('EXP log', JSON.stringify(readLog('cluster').filter((l) => l.group === 'T').map((l) => l.msg)));
+  // signalTree (src/platform/tree.ts) runs `taskkill /PID n /T [/F]`. Wine's taskkill has no /T: it
+  // refuses the line and kills nothing, so the script's cmd.exe never ends, the timeout changes
+  // nothing, and T stays "starting" until the script ends by itself (15 s here). On Windows taskkill
+  // has /T. The fix proposed in README.md (kill the head when taskkill fails) turns this case green
+  // under Wine: then make it a plain `it`.
+  it.fails('DESIRED, FAILS UNDER WINE UNTIL tree.ts FALLS BACK FROM taskkill /T: a START.BAT still running at its timeout is stopped, T is in error', async () => {
+    const r = await arms(['group', 'start', 'T', '--no-wait']);
+    expect(r.code, r.stderr).toBe(0);
+    type G = { name: string; state: string; lastError: { step: string; message: string } | null };
+    let t: G | undefined;
+    for (const deadline = Date.now() + 12_000; Date.now() < deadline; await sleep(500)) {
+      const st = await arms(['status', '--json']);
+      t = (JSON.parse(st.stdout) as { groups: G[] }).groups.find((x) => x.name === 'T');
+      if (t && t.state !== 'starting') break;
+    }
+    expect(t).toMatchObject({ state: 'error', lastError: { step: 'start', message: expect.stringMatching(/^start script START\.BAT timed out after 2 s/) } });
   });
 
   it('killing the launcher (TerminateProcess, child.kill()) ends its node.exe too (job object)', async () => {
