@@ -291,3 +291,51 @@ describe('watch logs', () => {
     await svc.stop();
   }, 60_000);
 });
+
+describe('ARMLOAD /S: services', () => {
+  it('a legacy service name mapped to commands: started, polled every /INT, its end escalates (/M), ARMKILL stops it', async () => {
+    const dir = tempDir();
+    const pidFile = path.join(dir, 'svc.pid');
+    const config = `syslog: false
+services:
+  W3SVC:
+    start: sh -c 'sleep 300 > /dev/null 2>&1 & echo $! > ${pidFile}'
+    stop: kill $(cat ${pidFile})
+    status: kill -0 $(cat ${pidFile})
+  SIMPLE: { start: sleep 301 }
+`;
+    const svc = await startService({ config });
+    const r = await run('ARMLOAD', ['WWWPS', '/S', '/M', '/INT', '1', 'W3SVC'], svc.env);
+    expect(r).toMatchObject({ code: 0, stdout: 'ARMLOAD: watch WWWPS started (service W3SVC)\n' });
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(alive(pid)).toBe(true);
+    expect(await watch(svc, 'WWWPS')).toMatchObject({ state: 'running', pid: null, command: expect.stringContaining('service W3SVC') });
+    expect((await run('ARMKILL', ['WWWPS'], svc.env)).code).toBe(0);
+    await until(async () => alive(pid), (x) => !x, 5000);
+    expect(alive(pid)).toBe(false);
+
+    // Its end, seen by the status poll, goes to the final action (/M: failover).
+    expect((await run('ARMLOAD', ['WWWPS', '/S', '/M', '/INT', '1', 'w3svc'], svc.env)).code).toBe(0);
+    process.kill(Number(fs.readFileSync(pidFile, 'utf8')));
+    const w = await until(() => watch(svc, 'WWWPS'), (x) => x?.state === 'escalated', 10_000);
+    expect(w).toMatchObject({ state: 'escalated', escalation: { action: 'failover' } });
+
+    // Without a status command, the started process itself is watched.
+    expect((await run('ARMLOAD', ['plain', '/S', '/R', '1', 'SIMPLE'], svc.env)).code).toBe(0);
+    const plain = (await watch(svc, 'plain'))!;
+    expect(plain.pid).toBeGreaterThan(0);
+    expect((await run('ARMKILL', ['plain'], svc.env)).code).toBe(0);
+    expect(alive(plain.pid!)).toBe(false);
+    await svc.stop();
+  });
+
+  it('a service that cannot be started is exit 6; /A without /S and arguments after a service are usage errors', async () => {
+    const svc = await startService({ config: 'syslog: false\nservices:\n  BROKEN: { start: exit 3, status: "true" }\n' });
+    const r = await run('ARMLOAD', ['b', '/S', 'BROKEN'], svc.env);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/service BROKEN did not start: "exit 3" exited with code 3/);
+    expect((await run('ARMLOAD', ['b', '/A', 'sleep', '1'], svc.env)).code).toBe(2);
+    expect((await run('ARMLOAD', ['b', '/S', 'BROKEN', 'extra'], svc.env)).code).toBe(2);
+    await svc.stop();
+  });
+});

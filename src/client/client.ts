@@ -18,7 +18,10 @@ export const EXIT_UNREACHABLE = 3;
 
 export interface Connection {
   request(op: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<unknown>;
+  /** ends the connection once what was written is sent */
   close(): void;
+  /** drops the connection at once */
+  destroy(): void;
 }
 
 export function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
@@ -62,6 +65,9 @@ export function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
         },
         close() {
           socket.end();
+        },
+        destroy() {
+          socket.destroy();
         },
       });
     });
@@ -127,6 +133,7 @@ export async function call(pipe: string, op: string, args: Record<string, unknow
   try {
     return await conn.request(op, args, timeoutMs);
   } finally {
-    conn.close();
+    // The answer shows the request was read: no need to wait for the service to close its side.
+    conn.destroy();
   }
 }

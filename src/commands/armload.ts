@@ -4,8 +4,8 @@ import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
 import { EXIT_USAGE, parseArgs, run } from './cmdline';
 
-const USAGE = `usage: ARMLOAD watchID [/U user] [/W] [/M | /R count [/H hours]] [/FOV | /SHUT] [/SCR]
-               [/WAIT seconds] target [args...]
+const USAGE = `usage: ARMLOAD watchID [/U user] [/W] [/S [/A]] [/M | /R count [/H hours]] [/FOV | /SHUT] [/SCR]
+               [/WAIT seconds] [/INT seconds] target [args...]
 
 Asks the service to start target under watchID (1-255 letters, digits, "_"; NEC_ is reserved),
 detached from this script, with this script's environment and folder. Everything after the target
@@ -18,6 +18,10 @@ goes to it untouched.
   /SHUT      final action: shut the server down
   /SCR       restart by re-running the group's stop and start scripts
   /WAIT s    an end within s seconds of a start is handled only once they have passed
+  /S         target is a service: a name the config's services: map gives (a systemd unit or
+             start/stop/status commands), else a systemd unit (Windows: a Windows service);
+             monitored by polling every /INT seconds (default 5)
+  /A         with /S: return once the start is asked for, without waiting for it to run
   /U user    run it as this account (the service must run as root)
 Exit codes: 0 started, 2 usage, 3 service not reachable, 5 watch ID in use, 6 cannot start;
 with /W the target's own.`;
@@ -52,9 +56,8 @@ run('ARMLOAD', USAGE, async (argv) => {
   if (!id) throw new CommandError('a watch ID is required (try /? for usage)', EXIT_USAGE);
   if (!target) throw new CommandError(`watch ${id}: a target program is required`, EXIT_USAGE);
   if (sw.has('FOV') && sw.has('SHUT')) throw new CommandError('/FOV and /SHUT exclude each other', EXIT_USAGE);
-  if (sw.has('S')) throw new CommandError('/S (services) is not available in this version', 6);
-  if (sw.has('A')) throw new CommandError('/A applies to /S services only', EXIT_USAGE);
-  count(sw.get('INT'), '/INT', 1, 86_400);
+  if (sw.has('A') && !sw.has('S')) throw new CommandError('/A applies to /S services only', EXIT_USAGE);
+  if (sw.has('S') && args.length > 0) throw new CommandError(`/S takes a service name alone, not arguments ("${args[0]}")`, EXIT_USAGE);
 
   const wait = sw.has('W');
   const answer = (await call(
@@ -75,11 +78,14 @@ run('ARMLOAD', USAGE, async (argv) => {
       scriptRestart: sw.has('SCR'),
       graceS: count(sw.get('WAIT'), '/WAIT', 0, 86_400),
       user: typeof sw.get('U') === 'string' ? sw.get('U') : undefined,
+      service: sw.has('S'),
+      noWait: sw.has('A'),
+      intervalS: count(sw.get('INT'), '/INT', 1, 86_400),
     },
     wait ? 0 : 30_000,
-  )) as { pid: number; exitCode?: number | null; signal?: string | null };
+  )) as { pid: number | null; exitCode?: number | null; signal?: string | null };
   if (!wait) {
-    process.stdout.write(`ARMLOAD: watch ${id} started, pid ${answer.pid}\n`);
+    process.stdout.write(`ARMLOAD: watch ${id} started${answer.pid === null ? ` (service ${target})` : `, pid ${answer.pid}`}\n`);
     return 0;
   }
   if (answer.signal) return 128 + (os.constants.signals[answer.signal as NodeJS.Signals] ?? 0);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, Node, parseDocument, YAMLMap } from 'yaml';
+import { ServiceDef } from '../platform/services';
 import { RotationPolicy } from './rotating-file';
 
 export interface DiskConfig {
@@ -38,6 +39,8 @@ export interface Config {
   /** this server's name */
   server: string;
   groups: GroupConfig[];
+  /** ARMLOAD /S names (upper case) mapped to a systemd unit or to commands */
+  services: Record<string, ServiceDef>;
   log: { cluster: RotationPolicy; alert: RotationPolicy; watch: RotationPolicy };
   /** false: alerts stay out of the system log; a string: the syslog socket `logger` uses */
   syslog: boolean | string;
@@ -73,6 +76,7 @@ function defaults(file: string): Config {
     file,
     server: defaultServerName(),
     groups: [],
+    services: {},
     log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG }, watch: { ...DEFAULT_LOG } },
     syslog: true,
   };
@@ -197,6 +201,7 @@ export function parseConfig(text: string, file: string): Config {
       groupsNode = v;
     },
     log: (v) => readLog(r, v, config),
+    services: (v) => (config.services = readServices(r, v)),
     syslog: (v) => {
       if (isScalar(v) && typeof v.value === 'boolean') config.syslog = v.value;
       else if (isScalar(v) && typeof v.value === 'string' && v.value.length > 0) config.syslog = v.value;
@@ -229,6 +234,39 @@ function readLog(r: Reader, node: Node | null, config: Config): void {
       if (layer.keep !== undefined) config.log[name].keep = layer.keep;
     }
   }
+}
+
+/** services: { W3SVC: nginx } (a systemd unit), or { start: ..., stop: ..., status: ... } */
+function readServices(r: Reader, node: Node | null): Record<string, ServiceDef> {
+  const out: Record<string, ServiceDef> = {};
+  if (!isMap(node)) {
+    r.problem(node, 'services: expected a mapping of service names to a systemd unit or to { start, stop, status } commands');
+    return out;
+  }
+  for (const pair of node.items) {
+    const name = r.string(pair.key as Node | null, 'services: service name');
+    if (name === undefined) continue;
+    const v = pair.value as Node | null;
+    const where = `services.${name}`;
+    if (isScalar(v)) {
+      const unit = r.string(v, where, 'a systemd unit name, or { start, stop, status }');
+      if (unit) out[name.toUpperCase()] = { kind: 'unit', unit };
+      continue;
+    }
+    const def: { unit?: string; start?: string; stop?: string; status?: string } = {};
+    r.map(v, where, {
+      unit: (n) => (def.unit = r.string(n, `${where}.unit`, 'a systemd unit name')),
+      start: (n) => (def.start = r.string(n, `${where}.start`, 'a command')),
+      stop: (n) => (def.stop = r.string(n, `${where}.stop`, 'a command')),
+      status: (n) => (def.status = r.string(n, `${where}.status`, 'a command (exit 0 while the service runs)')),
+    });
+    if (!isMap(v)) continue;
+    if (def.unit && (def.start || def.stop || def.status)) r.problem(v, `${where}: a unit or commands, not both`);
+    else if (def.unit) out[name.toUpperCase()] = { kind: 'unit', unit: def.unit };
+    else if (def.start) out[name.toUpperCase()] = { kind: 'commands', start: def.start, stop: def.stop, status: def.status };
+    else r.problem(v, `${where}: "start" (a command) or "unit" is required`);
+  }
+  return out;
 }
 
 function readGroups(r: Reader, node: Node, server: string, home: string): GroupConfig[] {

@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
   let shutdownRequest: { at: string; cause: string } | null = null;
   let groups: Groups;
+  let services = config.services;
   const watches = openWatches({
     logs,
     logDir: path.join(home.log, 'watches'),
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     rerunGroup(group) {
       groups.rerun(group, 'RESOURCERESTART').queued.catch(() => undefined);
     },
+    serviceDef: (name) => services[name.toUpperCase()],
   });
   groups = openGroups(config.groups, {
     server: config.server,
@@ -148,6 +150,7 @@ async function main(): Promise<void> {
   function reload(): string {
     const next: Config = loadConfig(home.config);
     groups.reconfigure(next.groups);
+    services = next.services;
     const later = (['server', 'syslog'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     if (JSON.stringify(next.log) !== JSON.stringify(config.log)) later.push('log' as never);
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;

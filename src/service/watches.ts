@@ -1,14 +1,13 @@
 // The watches: what ARMLOAD started, each under its ID. The service spawns the program (never the
 // command), in a process tree of its own, output to a per-watch log file; notices its end at once
 // (the child's exit event, no polling); restarts it or escalates by its policy; ARMKILL stops it.
-import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
-import { spawnProgram, stopTree } from '../platform/tree';
+import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
 import { decide, FinalAction, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
 import { RotationPolicy } from './rotating-file';
+import { End, programTarget, Running, serviceTarget, StartFailed, Target } from './targets';
 
 export interface WatchRequest {
   /** as given by the caller; IDs compare case-insensitively */
@@ -28,6 +27,8 @@ export interface WatchRequest {
   graceMs: number;
   /** run as this account (POSIX, service running as root) */
   user?: { name: string; uid: number; gid: number };
+  /** /S: `file` names a service, polled every intervalMs; /A: do not wait for it to run */
+  service?: { intervalMs: number; noWait: boolean };
 }
 
 export type WatchState = 'running' | 'ended' | 'exhausted' | 'escalated' | 'stopping';
@@ -62,8 +63,8 @@ export class WatchError extends Error {
 interface Watch {
   req: WatchRequest;
   key: string;
-  child: ChildProcess | null;
-  identity: ProcessIdentity | null;
+  target: Target;
+  running: Running | null;
   state: WatchState;
   since: number;
   startedAt: number;
@@ -72,7 +73,7 @@ interface Watch {
   escalation: WatchStatus['escalation'];
   logFile: string;
   /** /W callers waiting for the end */
-  waiters: Array<(end: { code: number | null; signal: NodeJS.Signals | null }) => void>;
+  waiters: Array<(end: End) => void>;
   graceTimer: NodeJS.Timeout | null;
 }
 
@@ -89,15 +90,17 @@ export interface WatchesContext {
   escalate(action: FinalAction, watch: WatchStatus, cause: string): void;
   /** /SCR: re-run the watch's group (stop script, then start script) */
   rerunGroup(group: string, cause: string): void;
+  /** /S: what a service name means here (the config's services: map), else the OS's own service */
+  serviceDef(name: string): ServiceDef | undefined;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
 
 export interface Watches {
   /** resolves once the program runs */
-  start(req: WatchRequest): Promise<{ pid: number }>;
+  start(req: WatchRequest): Promise<{ pid: number | null }>;
   /** /W: resolves when the watch's program ends */
-  waitEnd(id: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitEnd(id: string): Promise<End>;
   kill(id: string, timeoutMs: number, callerGroup: string | null): Promise<'stopped' | 'had-ended'>;
   list(): WatchStatus[];
   /** stops the group's watches still running (after its stop script); returns their IDs */
@@ -119,7 +122,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   // The programs write their log files themselves (so they outlive the service): rotate by
   // copying the file aside and truncating it; they write with O_APPEND, so they go on at its start.
   const rotateTimer = setInterval(() => {
-    for (const w of watches.values()) if (w.child) rotateWatchLog(w.logFile, ctx.rotation);
+    for (const w of watches.values()) if (w.running) rotateWatchLog(w.logFile, ctx.rotation);
   }, ROTATE_CHECK_MS);
   rotateTimer.unref();
 
@@ -131,9 +134,9 @@ export function openWatches(ctx: WatchesContext): Watches {
     return {
       id: w.req.id,
       group: w.req.group,
-      pid: w.child?.pid ?? null,
+      pid: w.running?.pid ?? null,
       state: w.state,
-      command: [w.req.file, ...w.req.args].join(' '),
+      command: w.target.describe,
       since: iso(w.since),
       restartsUsed: w.counters.used,
       restartsAllowed: w.req.policy.restarts,
@@ -151,47 +154,25 @@ export function openWatches(ctx: WatchesContext): Watches {
     w.since = ctx.clock.now();
   };
 
-  /** Spawns the program; rejects with a WatchError when it cannot be started. */
-  const spawn = (w: Watch): Promise<number> =>
-    new Promise((resolve, reject) => {
-      let out: number;
-      try {
-        out = fs.openSync(w.logFile, 'a', 0o640);
-      } catch (e) {
-        reject(new WatchError('failed', `cannot open the watch log ${w.logFile}: ${(e as Error).message}`));
-        return;
-      }
-      let child: ChildProcess;
-      try {
-        child = spawnProgram(w.req.file, w.req.args, { cwd: w.req.cwd, env: w.req.env, stdio: ['ignore', out, out], uid: w.req.user?.uid, gid: w.req.user?.gid });
-      } catch (e) {
-        fs.closeSync(out);
-        reject(new WatchError('cannot_start', `cannot start ${w.req.file}: ${(e as Error).message}`));
-        return;
-      }
-      // The program keeps its own copy of the log file; ours is not needed.
-      fs.closeSync(out);
-      child.once('error', (e: NodeJS.ErrnoException) => {
-        if (child.pid === undefined) {
-          const why = e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
-          reject(new WatchError('cannot_start', `cannot start "${w.req.file}": ${why}`));
-        }
-      });
-      child.once('spawn', () => {
-        w.child = child;
-        w.identity = identify(child.pid!);
-        w.startedAt = ctx.clock.now();
-        child.once('exit', (code, signal) => ended(w, child, code, signal));
-        resolve(child.pid!);
-      });
-    });
+  /** Starts the target; rejects with a WatchError when it cannot be started. */
+  const launch = async (w: Watch): Promise<number | null> => {
+    let running: Running;
+    try {
+      running = await w.target.start();
+    } catch (e) {
+      throw e instanceof StartFailed ? new WatchError('cannot_start', e.message) : e;
+    }
+    w.running = running;
+    w.startedAt = ctx.clock.now();
+    void running.ended.then((end) => ended(w, running, end));
+    return running.pid;
+  };
 
-  const ended = (w: Watch, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null) => {
-    if (w.child !== child) return;
-    w.child = null;
-    w.identity = null;
+  const ended = (w: Watch, running: Running, end: End) => {
+    if (w.running !== running) return;
+    w.running = null;
+    const { code, signal } = end;
     w.lastExit = { code, signal, at: iso(ctx.clock.now()) };
-    const end = { code, signal };
     for (const wake of w.waiters.splice(0)) wake(end);
     if (w.state === 'stopping') return; // ARMKILL: not an end that counts
     if (w.req.wait) {
@@ -232,8 +213,8 @@ export function openWatches(ctx: WatchesContext): Watches {
           return;
         }
         ctx.logs.write('WARN', fields(w, { exitCode: code, signal }), `watch ${w.req.id} ended (${how}); restarting it (restart ${n})`);
-        spawn(w).then(
-          (pid) => ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} restarted, pid ${pid}`),
+        launch(w).then(
+          (pid) => ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} restarted${pid === null ? '' : `, pid ${pid}`}`),
           (e: Error) => {
             ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: restart failed: ${e.message}`);
             // A program that cannot start again ends again: the policy counts it like any end.
@@ -262,18 +243,16 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   const stopWatch = async (w: Watch, timeoutMs: number): Promise<'stopped' | 'had-ended'> => {
     if (w.graceTimer) clearTimeout(w.graceTimer);
-    const child = w.child;
-    if (!child || !w.identity || !isSameProcess(w.identity)) {
+    const running = w.running;
+    // Never signal what is no longer ours: an ended program's PID may name a stranger now.
+    if (!running || !running.ours()) {
       watches.delete(w.key);
       return 'had-ended';
     }
     setState(w, 'stopping');
-    const gone = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
-    await stopTree(child.pid!, timeoutMs);
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 2000))]);
-    if (child.exitCode === null && child.signalCode === null) {
+    if (!(await running.stop(timeoutMs))) {
       setState(w, 'running');
-      throw new WatchError('failed', `watch ${w.req.id}: pid ${child.pid} did not stop, even when killed`);
+      throw new WatchError('failed', `watch ${w.req.id}: ${running.pid === null ? w.target.describe : `pid ${running.pid}`} did not stop, even when forced`);
     }
     watches.delete(w.key);
     return 'stopped';
@@ -290,26 +269,30 @@ export function openWatches(ctx: WatchesContext): Watches {
       }
       if (existing?.graceTimer) clearTimeout(existing.graceTimer);
       const now = ctx.clock.now();
+      const logFile = path.join(ctx.logDir, `${key}.log`);
+      const target = req.service
+        ? serviceTarget(req.file, ctx.serviceDef(req.file) ?? nativeService(req.file), { ...req.service, cwd: req.cwd, env: req.env, logFile })
+        : programTarget(req, logFile);
       const w: Watch = {
         req,
         key,
-        child: null,
-        identity: null,
+        target,
+        running: null,
         state: 'running',
         since: now,
         startedAt: now,
         counters: carried.get(key) ?? { used: 0, windowStart: null },
         lastExit: null,
         escalation: null,
-        logFile: path.join(ctx.logDir, `${key}.log`),
+        logFile,
         waiters: [],
         graceTimer: null,
       };
       carried.delete(key);
       watches.set(key, w);
       try {
-        const pid = await spawn(w);
-        ctx.logs.write('INFO', fields(w, { pid }), `watch ${req.id} started: ${[req.file, ...req.args].join(' ')} (pid ${pid})`);
+        const pid = await launch(w);
+        ctx.logs.write('INFO', fields(w, { pid }), `watch ${req.id} started: ${target.describe}${pid === null ? '' : ` (pid ${pid})`}`);
         return { pid };
       } catch (e) {
         watches.delete(key);
@@ -319,7 +302,7 @@ export function openWatches(ctx: WatchesContext): Watches {
 
     waitEnd(id) {
       const w = watches.get(id.toUpperCase());
-      if (!w || !w.child) return Promise.resolve({ code: w?.lastExit?.code ?? null, signal: (w?.lastExit?.signal as NodeJS.Signals) ?? null });
+      if (!w || !w.running) return Promise.resolve({ code: w?.lastExit?.code ?? null, signal: (w?.lastExit?.signal as NodeJS.Signals) ?? null });
       return new Promise((resolve) => w.waiters.push(resolve));
     },
 

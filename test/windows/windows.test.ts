@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandBins, LAUNCHER_TEMPLATE, launcherTrailer, writeCommandsDir } from '../../src/platform/shims';
+import { commandBins, LAUNCHER_TEMPLATE, launcherTrailer } from '../../src/platform/shims';
 import {
   checkLauncher,
   copyPackage,
@@ -68,10 +68,13 @@ const NODE_CMD = 'node';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-win-'));
 const home = path.join(tmp, 'home');
-/** The commands folder for the .bat cases: writeCommandsDir(cmds, 'win32', 'node'), run on Linux. */
-const cmds = path.join(tmp, 'cmds');
-/** The package as installed on Windows; the service runs from it and uses its dist\path. */
+/**
+ * The package as installed on Windows (a copy: other work may rebuild this checkout's dist/ while
+ * the test runs). The service runs from it and puts its dist\path first on its scripts' PATH.
+ */
 const pkg = path.join(tmp, 'pkg');
+/** The commands folder for the .bat cases: the copy's writeCommandsDir(cmds, 'win32', 'node'), run on Linux. */
+const cmds = path.join(tmp, 'cmds');
 const groupDir = path.join(home, 'groups', 'G');
 const tag = `w${process.pid}`;
 let homeWin = '';
@@ -208,14 +211,14 @@ beforeAll(async () => {
   writeBat(path.join(home, 'groups', 'T', 'START.BAT'), ['@ECHO OFF', 'ARMLOG "T start: waiting"', 'node -e "setTimeout(() => {}, 15000)"', 'ARMLOG "T start: done waiting"']);
   writeBat(path.join(home, 'groups', 'T', 'STOP.BAT'), ['@ECHO OFF', 'ARMLOG "T stop"']);
 
-  // The commands folder as the product writes it for Windows: one .exe per lowercase command.
-  const written = writeCommandsDir(cmds, 'win32', NODE_CMD).map((f) => path.basename(f)).sort();
-  expect(written).toEqual(COMMANDS);
-  cmdsWin = w(cmds);
-
   // The package as installed on Windows, and its build step (scripts/make-path.js) run by node.exe:
   // this writes <pkg>\dist\path, the folder the service puts first on its scripts' PATH.
   copyPackage(pkg);
+  // The commands folder as the product writes it for Windows, here from Linux: one .exe per lowercase command.
+  const shims = require(path.join(pkg, 'dist', 'platform', 'shims.js')) as typeof import('../../src/platform/shims');
+  const written = shims.writeCommandsDir(cmds, 'win32', NODE_CMD).map((f) => path.basename(f)).sort();
+  expect(written).toEqual(COMMANDS);
+  cmdsWin = w(cmds);
   makePath = await winenode(['node', w(path.join(pkg, 'scripts', 'make-path.js'))]);
 
   // The service in the foreground, under the Windows node.exe, in its own Windows-path home.
@@ -278,11 +281,14 @@ describe.sequential('ARMS on Windows (node.exe and cmd.exe under Wine)', () => {
     expect(COMMANDS).toEqual(expect.arrayContaining(['armlog.exe', 'arms.exe', 'armsd.exe']));
     const template = fs.readFileSync(LAUNCHER_TEMPLATE);
     for (const exe of COMMANDS) {
-      const expected = Buffer.concat([template, launcherTrailer('node', `..\\..\\${path.relative(ROOT, commandBins()[exe.replace(/\.exe$/, '')]).split(path.sep).join('\\')}`)]);
+      // The script, relative to the commands folder, with backslashes: ..\..\bin\armlog.js
+      const script = path.relative(ROOT, commandBins()[exe.replace(/\.exe$/, '')]).split(path.sep).join('\\');
+      const expected = Buffer.concat([template, launcherTrailer('node', `..\\..\\${script}`)]);
       expect(fs.readFileSync(path.join(dir, exe)).equals(expected), `${exe} is not launcher.exe + its trailer`).toBe(true);
+      // What writeCommandsDir(cmds, 'win32') wrote on Linux: the same, from another folder.
+      const fromLinux = Buffer.concat([template, launcherTrailer('node', `..\\pkg\\${script}`)]);
+      expect(fs.readFileSync(path.join(cmds, exe)).equals(fromLinux), `${exe} written on Linux`).toBe(true);
     }
-    // What writeCommandsDir(dir, 'win32') writes on Linux is the same, up to the script's relative path.
-    for (const exe of COMMANDS) expect(fs.readFileSync(path.join(cmds, exe)).subarray(0, template.length).equals(template)).toBe(true);
   });
 
   it.skipIf(!hasCommand('x86_64-w64-mingw32-gcc'))('bin/win/launcher.exe is what src/platform/win-launcher.c builds to (scripts/build-launcher.sh --check)', () => {

@@ -1,0 +1,154 @@
+// What a watch runs: a program (spawned by us, its end seen at once) or a service (started by the
+// service manager, or by configured commands, its end seen by polling every /INT seconds).
+import { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
+import { serviceManager, ServiceDef } from '../platform/services';
+import { shellCommand } from '../platform/script-command';
+import { spawnProgram, stopTree } from '../platform/tree';
+
+export interface End {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Running {
+  pid: number | null;
+  /** resolves once, when the target ends by itself or by stop() */
+  ended: Promise<End>;
+  /** polite, then forced after timeoutMs; resolves true once it is gone */
+  stop(timeoutMs: number): Promise<boolean>;
+  /** is it still what we started? (false once ended, or when its PID now names another process) */
+  ours(): boolean;
+}
+
+export class StartFailed extends Error {}
+
+export interface Target {
+  describe: string;
+  start(): Promise<Running>;
+}
+
+export interface ProgramSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  user?: { uid: number; gid: number };
+}
+
+/** A program of our own: its own process tree, output appended to `logFile`. */
+export function programTarget(spec: ProgramSpec, logFile: string): Target {
+  return {
+    describe: [spec.file, ...spec.args].join(' '),
+    start: () =>
+      new Promise((resolve, reject) => {
+        let out: number;
+        try {
+          out = fs.openSync(logFile, 'a', 0o640);
+        } catch (e) {
+          reject(new StartFailed(`cannot open the watch log ${logFile}: ${(e as Error).message}`));
+          return;
+        }
+        let child: ChildProcess;
+        try {
+          child = spawnProgram(spec.file, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', out, out], uid: spec.user?.uid, gid: spec.user?.gid });
+        } catch (e) {
+          fs.closeSync(out);
+          reject(new StartFailed(`cannot start ${spec.file}: ${(e as Error).message}`));
+          return;
+        }
+        // The program has its own copy of the log file's descriptor.
+        fs.closeSync(out);
+        child.once('error', (e: NodeJS.ErrnoException) => {
+          if (child.pid !== undefined) return;
+          const why = e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
+          reject(new StartFailed(`cannot start "${spec.file}": ${why}`));
+        });
+        child.once('spawn', () => {
+          const pid = child.pid!;
+          const identity: ProcessIdentity | null = identify(pid);
+          let over = false;
+          const ended = new Promise<End>((r) =>
+            child.once('exit', (code, signal) => {
+              over = true;
+              r({ code, signal });
+            }),
+          );
+          resolve({
+            pid,
+            ended,
+            ours: () => !over && identity !== null && isSameProcess(identity),
+            async stop(timeoutMs) {
+              if (over) return true;
+              await stopTree(pid, timeoutMs);
+              await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+              return over;
+            },
+          });
+        });
+      }),
+  };
+}
+
+/** A service (/S): started and stopped by its manager or its configured commands, watched by polling. */
+export function serviceTarget(name: string, def: ServiceDef, opts: { intervalMs: number; noWait: boolean; cwd: string; env: NodeJS.ProcessEnv; logFile: string }): Target {
+  const manager = serviceManager(def, { cwd: opts.cwd, env: opts.env, logFile: opts.logFile });
+  // Without a status command, the started process itself is what is watched.
+  if (def.kind === 'commands' && !def.status) {
+    const program = programTarget({ ...shellSpec(def.start), cwd: opts.cwd, env: opts.env }, opts.logFile);
+    return {
+      describe: `service ${name} (${def.start})`,
+      async start() {
+        const running = await program.start();
+        return {
+          ...running,
+          async stop(timeoutMs) {
+            if (def.stop) await manager.stop(timeoutMs);
+            return running.stop(timeoutMs);
+          },
+        };
+      },
+    };
+  }
+  return {
+    describe: `service ${name}${def.kind === 'unit' ? ` (unit ${def.unit})` : def.kind === 'windows' ? '' : ` (${def.start})`}`,
+    async start() {
+      const problem = await manager.start(opts.noWait);
+      if (problem) throw new StartFailed(`service ${name} did not start: ${problem}`);
+      let over = false;
+      let timer: NodeJS.Timeout | null = null;
+      let stopping = false;
+      const ended = new Promise<End>((resolve) => {
+        const poll = async () => {
+          timer = null;
+          if (over) return;
+          if (!(await manager.running()) && !over) {
+            over = true;
+            resolve({ code: null, signal: null });
+            return;
+          }
+          if (!over) timer = setTimeout(poll, opts.intervalMs);
+        };
+        timer = setTimeout(poll, opts.intervalMs);
+      });
+      return {
+        pid: null,
+        ended,
+        ours: () => !over,
+        async stop(timeoutMs) {
+          if (stopping) return over;
+          stopping = true;
+          over = true;
+          if (timer) clearTimeout(timer);
+          return manager.stop(timeoutMs);
+        },
+      };
+    },
+  };
+}
+
+function shellSpec(line: string): { file: string; args: string[] } {
+  const c = shellCommand(line);
+  return { file: c.file, args: c.args };
+}
