@@ -6,6 +6,7 @@ import { resolveHome } from '../platform/home';
 import { COMMANDS_DIR } from '../platform/shims';
 import { Config, ConfigInvalid, loadConfig } from './config';
 import { Groups, openGroups } from './groups';
+import { openMonitors } from './monitors';
 import { openWatches } from './watches';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
   let shutdownRequest: { at: string; cause: string } | null = null;
   let groups: Groups;
   let services = config.services;
+  let groupConfigs = config.groups;
+  const monitors = openMonitors();
   const watches = openWatches({
     logs,
     logDir: path.join(home.log, 'watches'),
@@ -93,6 +96,7 @@ async function main(): Promise<void> {
       groups.rerun(group, 'RESOURCERESTART').queued.catch(() => undefined);
     },
     serviceDef: (name) => services[name.toUpperCase()],
+    ended: (id) => monitors.forget(id),
   });
   groups = openGroups(config.groups, {
     server: config.server,
@@ -133,6 +137,8 @@ async function main(): Promise<void> {
         groups,
         watches,
         values,
+        monitors,
+        groupConfig: (name) => groupConfigs.find((g) => g.name.toUpperCase() === name.toUpperCase()),
         timeScale,
         shutdownRequested: () => shutdownRequest,
         stop: (r) => setImmediate(() => void stop(r)),
@@ -151,6 +157,7 @@ async function main(): Promise<void> {
     const next: Config = loadConfig(home.config);
     groups.reconfigure(next.groups);
     services = next.services;
+    groupConfigs = next.groups;
     const later = (['server', 'syslog'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     if (JSON.stringify(next.log) !== JSON.stringify(config.log)) later.push('log' as never);
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;

@@ -92,6 +92,8 @@ export interface WatchesContext {
   rerunGroup(group: string, cause: string): void;
   /** /S: what a service name means here (the config's services: map), else the OS's own service */
   serviceDef(name: string): ServiceDef | undefined;
+  /** a watch is gone (ARMKILL, its group's stop, a /W end) */
+  ended(id: string): void;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
@@ -115,6 +117,11 @@ const ROTATE_CHECK_MS = 5000;
 
 export function openWatches(ctx: WatchesContext): Watches {
   const watches = new Map<string, Watch>();
+  const remove = (w: Watch) => {
+    if (watches.get(w.key) !== w) return;
+    watches.delete(w.key);
+    ctx.ended(w.req.id);
+  };
   /** counters carried across a /SCR group restart, which ARMKILLs and ARMLOADs the watch again */
   const carried = new Map<string, RestartCounters>();
   fs.mkdirSync(ctx.logDir, { recursive: true, mode: 0o750 });
@@ -176,7 +183,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     for (const wake of w.waiters.splice(0)) wake(end);
     if (w.state === 'stopping') return; // ARMKILL: not an end that counts
     if (w.req.wait) {
-      watches.delete(w.key);
+      remove(w);
       ctx.logs.write('INFO', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${describeEnd(code, signal)}; ID released (/W)`);
       return;
     }
@@ -246,7 +253,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     const running = w.running;
     // Never signal what is no longer ours: an ended program's PID may name a stranger now.
     if (!running || !running.ours()) {
-      watches.delete(w.key);
+      remove(w);
       return 'had-ended';
     }
     setState(w, 'stopping');
@@ -254,7 +261,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       setState(w, 'running');
       throw new WatchError('failed', `watch ${w.req.id}: ${running.pid === null ? w.target.describe : `pid ${running.pid}`} did not stop, even when forced`);
     }
-    watches.delete(w.key);
+    remove(w);
     return 'stopped';
   };
 
@@ -272,7 +279,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       const logFile = path.join(ctx.logDir, `${key}.log`);
       const target = req.service
         ? serviceTarget(req.file, ctx.serviceDef(req.file) ?? nativeService(req.file), { ...req.service, cwd: req.cwd, env: req.env, logFile })
-        : programTarget(req, logFile);
+        : programTarget({ ...req, env: { ...req.env, ARMS_WATCH_ID: req.id } }, logFile);
       const w: Watch = {
         req,
         key,

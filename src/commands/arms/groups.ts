@@ -2,6 +2,7 @@
 import { call } from '../../client/client';
 import { clientPipe } from '../../platform/home';
 import type { GroupStatus } from '../../service/groups';
+import type { MonitorResult } from '../../service/monitors';
 import type { WatchStatus } from '../../service/watches';
 
 interface Status {
@@ -10,6 +11,7 @@ interface Status {
   shutdownRequested: { at: string; cause: string } | null;
   groups: GroupStatus[];
   watches: WatchStatus[];
+  monitors: MonitorResult[];
 }
 
 export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean }): Promise<number> {
@@ -62,6 +64,12 @@ export async function status(opts: { json: boolean }): Promise<number> {
       const exit = w.lastExit ? (w.lastExit.signal ?? `code ${w.lastExit.code}`) : '-';
       rows.push([w.id, w.group ?? '-', w.pid === null ? '-' : String(w.pid), w.state, `${w.restartsUsed}/${w.restartsAllowed}`, shortTime(w.resetsAt), exit, w.escalation ? `${w.escalation.action} ${shortTime(w.escalation.at)}` : '-']);
     }
+    console.log('');
+    console.log(table(rows));
+  }
+  if (s.monitors.length > 0) {
+    const rows = [['MONITOR', 'GROUP', 'RESOURCE', 'RESULT', 'FAILURES', 'CHECKED', 'DETAIL']];
+    for (const m of s.monitors) rows.push([m.monitor, m.group ?? '-', `${m.kind} ${m.resource}`, m.ok ? 'ok' : 'FAILED', String(m.failures), shortTime(m.at), m.detail || '-']);
     console.log('');
     console.log(table(rows));
   }

@@ -3,7 +3,10 @@
 import { int, ProtocolError, Request } from '../../protocol/messages';
 import { Groups } from '../groups';
 import { Logs } from '../log';
+import { GroupConfig } from '../config';
+import { Monitors } from '../monitors';
 import { Watches } from '../watches';
+import { monitorOps } from './monitors';
 import { groupOps } from './groups';
 import { logOps } from './log';
 import { valueOps } from './values';
@@ -27,6 +30,8 @@ export interface OpsContext {
   groups: Groups;
   watches: Watches;
   values: Map<string, number>;
+  monitors: Monitors;
+  groupConfig(name: string): GroupConfig | undefined;
   /** divides the /H window (tests: ARMS_TIME_SCALE) */
   timeScale: number;
   /** a watch's /SHUT, until ARMDOWN's issue carries it out */
@@ -47,6 +52,7 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
       shutdownRequested: ctx.shutdownRequested(),
       groups: ctx.groups.list(),
       watches: ctx.watches.list(),
+      monitors: ctx.monitors.list(),
     }),
 
     async reload() {
@@ -69,6 +75,7 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
     ...watchOps(ctx.watches, { timeScale: ctx.timeScale }),
     ...valueOps(ctx.values, ctx.logs),
+    ...monitorOps(ctx.monitors, ctx.groupConfig),
   };
 
   return async (req) => {
