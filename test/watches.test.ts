@@ -19,7 +19,7 @@ interface WatchStatus {
   lastExit: { code: number | null; signal: string | null } | null;
   escalation: { action: string; cause: string } | null;
 }
-type Status = { watches: WatchStatus[]; groups: any[]; shutdownRequested: any };
+type Status = { watches: WatchStatus[]; groups: any[]; reboots: { count: number; max: number } };
 
 async function status(svc: Service): Promise<Status> {
   return (await call(svc.pipe, 'status')) as Status;
@@ -47,9 +47,11 @@ function alive(pid: number): boolean {
 describe('ARMLOAD and ARMKILL', () => {
   let svc: Service;
   let dir: string;
+  let powerLog: string;
   beforeAll(async () => {
     dir = tempDir();
-    svc = await startService({ config: 'syslog: false\n', env: { ARMS_TIME_SCALE: '3600' } });
+    powerLog = path.join(dir, 'power');
+    svc = await startService({ config: `syslog: false\npower: { shutdown: echo shutdown >> ${powerLog} }\n`, env: { ARMS_TIME_SCALE: '3600' } });
   });
 
   it('starts the program detached, with the caller\'s environment and folder, output to the watch log', async () => {
@@ -147,11 +149,14 @@ describe('ARMLOAD and ARMKILL', () => {
     expect(readLog(svc.home, 'alert').filter((r) => r.watch === 'mon' && r.action === 'failover')).toHaveLength(1);
   });
 
-  it('/R 2 /SHUT: two restarts, then the shutdown is requested once, with the watch, count and window in the alert', async () => {
+  it('/R 2 /SHUT: two restarts, then the server shutdown, once, with the watch, count and window in the alert', async () => {
     expect((await run('ARMLOAD', ['shutter', '/R', '2', '/H', '2', '/SHUT', 'sh', '-c', 'exit 1'], svc.env)).code).toBe(0);
     const w = await until(() => watch(svc, 'shutter'), (x) => x?.state === 'escalated');
     expect(w).toMatchObject({ restartsUsed: 2, escalation: { action: 'shutdown' } });
-    expect((await status(svc)).shutdownRequested.cause).toMatch(/watch shutter ended \(exit code 1\) after 2 of 2 restarts \(window 2 s\)/);
+    expect(w!.escalation!.cause).toMatch(/watch shutter ended \(exit code 1\) after 2 of 2 restarts \(window 2 s\)/);
+    await until(async () => fs.existsSync(powerLog), (x) => x);
+    expect(fs.readFileSync(powerLog, 'utf8')).toBe('shutdown\n');
+    expect((await status(svc)).reboots).toEqual({ count: 1, max: 3 });
     const alerts = readLog(svc.home, 'alert').filter((r) => r.watch === 'shutter' && r.action === 'shutdown');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ restartsUsed: 2, restartsAllowed: 2 });
@@ -239,20 +244,6 @@ describe('watches inside groups', () => {
     expect((await status(svc)).watches).toEqual([]);
     const warnings = readLog(svc.home, 'alert').filter((r) => r.group === 'APP' && /still running after group APP's stop script/.test(r.msg));
     expect(warnings.map((r) => r.watch)).toEqual(['HELPER']);
-    await svc.stop();
-  });
-
-  it('/FOV from a group watch is recorded as a failover request in the group\'s status and the alert log', async () => {
-    const home = tempDir();
-    const gdir = path.join(home, 'groups', 'FO');
-    fs.mkdirSync(gdir, { recursive: true });
-    fs.writeFileSync(path.join(gdir, 'start.sh'), 'ARMLOAD CRASHER /R 1 /FOV sh -c "exit 9"\n');
-    fs.writeFileSync(path.join(gdir, 'stop.sh'), 'ARMKILL CRASHER\n');
-    const svc = await startService({ home, config: 'syslog: false\ngroups:\n  FO:\n    start: start.sh\n    stop: stop.sh\n' });
-    expect((await run('arms', ['group', 'start', 'FO'], svc.env)).code).toBe(0);
-    const g = await until(async () => (await status(svc)).groups.find((x) => x.name === 'FO'), (x) => x?.failoverRequested !== null);
-    expect(g.failoverRequested.cause).toMatch(/watch CRASHER ended \(exit code 9\) after 1 of 1 restarts/);
-    expect(readLog(svc.home, 'alert').filter((r) => r.group === 'FO' && /failover requested for group FO/.test(r.msg))).toHaveLength(1);
     await svc.stop();
   });
 

@@ -31,7 +31,16 @@ export function spawnProgram(file: string, args: string[], opts: SpawnOptions): 
 export function signalTree(pid: number, force: boolean): void {
   if (process.platform === 'win32') {
     const taskkill = path.join(process.env.SystemRoot || 'C:\\Windows', 'System32', 'taskkill.exe');
-    spawnSync(taskkill, ['/PID', String(pid), '/T', ...(force ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true });
+    const r = spawnSync(taskkill, ['/PID', String(pid), '/T', ...(force ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true });
+    // 0: done; 128: no such process. Anything else when forcing (no taskkill.exe, access denied, or a
+    // taskkill without /T such as Wine's): end the head at least, so the script's end is seen.
+    if (force && r.status !== 0 && r.status !== 128) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
     return;
   }
   try {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, Node, parseDocument, YAMLMap } from 'yaml';
+import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
 import { RotationPolicy } from './rotating-file';
 
@@ -30,6 +31,8 @@ export interface GroupConfig {
   maxFailovers: number;
   failoverWindow: number;
   maxStartRetries: number;
+  /** what a watch's /SHUT does to the server */
+  finalAction: 'shutdown' | 'reboot';
   /** where the group is declared, for messages */
   line: number;
 }
@@ -41,6 +44,10 @@ export interface Config {
   groups: GroupConfig[];
   /** ARMLOAD /S names (upper case) mapped to a systemd unit or to commands */
   services: Record<string, ServiceDef>;
+  /** the commands ARMDOWN runs */
+  power: Record<PowerAction, string>;
+  /** server shutdowns asked for by monitoring, before an operator must clear the count */
+  maxReboots: number;
   log: { cluster: RotationPolicy; alert: RotationPolicy; watch: RotationPolicy };
   /** false: alerts stay out of the system log; a string: the syslog socket `logger` uses */
   syslog: boolean | string;
@@ -77,6 +84,8 @@ function defaults(file: string): Config {
     server: defaultServerName(),
     groups: [],
     services: {},
+    power: defaultPowerCommands(),
+    maxReboots: 3,
     log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG }, watch: { ...DEFAULT_LOG } },
     syslog: true,
   };
@@ -202,6 +211,13 @@ export function parseConfig(text: string, file: string): Config {
     },
     log: (v) => readLog(r, v, config),
     services: (v) => (config.services = readServices(r, v)),
+    power: (v) =>
+      r.map(v, 'power', {
+        shutdown: (n) => (config.power.shutdown = r.string(n, 'power.shutdown', 'a command') ?? config.power.shutdown),
+        reboot: (n) => (config.power.reboot = r.string(n, 'power.reboot', 'a command') ?? config.power.reboot),
+        poweroff: (n) => (config.power.poweroff = r.string(n, 'power.poweroff', 'a command') ?? config.power.poweroff),
+      }),
+    maxReboots: (v) => (config.maxReboots = r.int(v, 'maxReboots', 0, 1000) ?? config.maxReboots),
     syslog: (v) => {
       if (isScalar(v) && typeof v.value === 'boolean') config.syslog = v.value;
       else if (isScalar(v) && typeof v.value === 'string' && v.value.length > 0) config.syslog = v.value;
@@ -307,6 +323,7 @@ export function groupDefaults(name: string, server: string, dir: string): GroupC
     maxFailovers: 3,
     failoverWindow: 3600,
     maxStartRetries: 0,
+    finalAction: 'shutdown',
     line: 0,
   };
 }
@@ -357,6 +374,11 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
     maxFailovers: (v) => (g.maxFailovers = r.int(v, `${where}.maxFailovers`, 0, 1000) ?? g.maxFailovers),
     failoverWindow: (v) => (g.failoverWindow = r.duration(v, `${where}.failoverWindow`) ?? g.failoverWindow),
     maxStartRetries: (v) => (g.maxStartRetries = r.int(v, `${where}.maxStartRetries`, 0, 100) ?? g.maxStartRetries),
+    finalAction: (v) => {
+      const a = r.string(v, `${where}.finalAction`, 'shutdown or reboot');
+      if (a === 'shutdown' || a === 'reboot') g.finalAction = a;
+      else if (a !== undefined) r.problem(v, `${where}.finalAction: expected shutdown or reboot, got "${a}"`);
+    },
   });
   if (!isMap(node)) return undefined;
 

@@ -42,8 +42,8 @@ export interface GroupStatus {
   lastError: GroupError | null;
   /** operations waiting behind the current one */
   queued: number;
-  /** a failover a watch asked for (/FOV), with its cause; carried out by ARMFOVER's issue */
-  failoverRequested: { at: string; cause: string } | null;
+  /** failovers within the current failover window, and the limit (maxFailovers) */
+  failovers: { recent: number; max: number; window: number };
 }
 
 export interface Outcome {
@@ -56,6 +56,10 @@ interface Group {
   config: GroupConfig;
   status: GroupStatus;
   tail: Promise<unknown>;
+  /** a failover waiting in the queue, not begun yet: later requests join it */
+  pendingFailover: Promise<Outcome> | null;
+  /** the server the group ran on before a failover (CLP_SERVER_PREV) */
+  prevServer: string | null;
 }
 
 export interface GroupsContext {
@@ -66,6 +70,8 @@ export interface GroupsContext {
   env: NodeJS.ProcessEnv;
   /** after a successful stop script: stops the group's watches still running, returns their IDs */
   stopLeftovers(group: string, timeoutMs: number): Promise<string[]>;
+  /** when each group's failovers happened (ms), kept across service restarts */
+  failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
 
 export class UnknownGroup extends Error {
@@ -83,8 +89,16 @@ export interface Groups {
   restart(name: string): { queued: Promise<Outcome> };
   /** stop with `factor`, then start again as it was started (a /SCR restart) */
   rerun(name: string, factor: StopFactor): { queued: Promise<Outcome> };
-  /** a watch's /FOV: recorded in the status and the alert log */
-  requestFailover(name: string, cause: string): void;
+  /**
+   * Fails the group over (ARMFOVER, a watch's /FOV): on one server, stop it (GROUPFAILOVER) and start
+   * it again with FAILOVER, within its failover limit. A failover already waiting in the queue takes
+   * the request too, so a burst of requests gives one failover.
+   */
+  failover(name: string, opts: { force: boolean; cause: string }): { queued: Promise<Outcome>; joined: boolean };
+  /** the start script with RECOVER, as a hook: the group's state does not change */
+  recover(name: string): { queued: Promise<Outcome> };
+  /** true while the group's start or stop script runs */
+  busy(name: string): boolean;
   /** autostart groups, in parallel */
   autostart(): Promise<Outcome[]>;
   /** every group that is not offline, in parallel */
@@ -109,11 +123,18 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         lastEvent: null,
         lastError: null,
         queued: 0,
-        failoverRequested: null,
+        failovers: { recent: 0, max: config.maxFailovers, window: config.failoverWindow },
       },
       tail: Promise.resolve(),
+      pendingFailover: null,
+      prevServer: null,
     });
   for (const c of configs) add(c);
+
+  const recentFailovers = (g: Group): number[] => {
+    const since = Date.now() - g.config.failoverWindow * 1000;
+    return ctx.failoverHistory.get(g.config.name).filter((t) => t > since);
+  };
 
   const find = (name: string): Group => {
     const g = groups.get(name.toUpperCase());
@@ -153,6 +174,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       event,
       factor: factor ?? undefined,
       disk,
+      prevServer: g.prevServer ?? undefined,
       pipe: ctx.pipe,
       commandsDir: ctx.commandsDir,
     });
@@ -243,7 +265,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         ...g.status,
         lastEvent: g.status.lastEvent && { ...g.status.lastEvent },
         lastError: g.status.lastError && { ...g.status.lastError },
-        failoverRequested: g.status.failoverRequested && { ...g.status.failoverRequested },
+        failovers: { ...g.status.failovers, recent: recentFailovers(g).length },
       })),
     resolve: (name) => find(name).config.name,
     start(name, event = 'START') {
@@ -269,10 +291,48 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         return stopped.ok ? doStart(g, event) : stopped;
       });
     },
-    requestFailover(name, cause) {
+    failover(name, opts) {
       const g = find(name);
-      g.status.failoverRequested = { at: now(), cause };
-      log(g, 'ERR', `failover requested for group ${g.config.name}: ${cause}`);
+      if (g.pendingFailover) {
+        log(g, 'INFO', `failover of group ${g.config.name} already queued; this request joins it (${opts.cause})`);
+        return { queued: g.pendingFailover, joined: true };
+      }
+      log(g, 'WARN', `failover of group ${g.config.name} requested: ${opts.cause}`);
+      const { queued } = enqueue(g, async () => {
+        g.pendingFailover = null;
+        const recent = recentFailovers(g);
+        if (recent.length >= g.config.maxFailovers) {
+          return fail(g, 'start', `failover limit reached (${recent.length} of ${g.config.maxFailovers} within ${g.config.failoverWindow} s): the group stays in error; ${opts.cause}`, null);
+        }
+        ctx.failoverHistory.set(g.config.name, [...recent, Date.now()]);
+        if (g.status.state !== 'offline') {
+          const stopped = await doStop(g, 'GROUPFAILOVER');
+          if (!stopped.ok && !opts.force) return stopped;
+          if (!stopped.ok) log(g, 'WARN', `the stop script failed; going on with the failover (/F)`);
+        }
+        g.prevServer = ctx.server;
+        try {
+          return await doStart(g, 'FAILOVER');
+        } finally {
+          g.prevServer = null;
+        }
+      });
+      g.pendingFailover = queued;
+      return { queued, joined: false };
+    },
+    recover(name) {
+      const g = find(name);
+      return enqueue(g, async () => {
+        log(g, 'INFO', `group ${g.config.name}: start script with RECOVER (the service did not stop cleanly last time)`);
+        const r = await runGroupScript(g, 'start', 'RECOVER', null, g.status.disk ?? 'SUCCESS');
+        return succeeded(r)
+          ? { ok: true, state: g.status.state, message: `group ${g.config.name}: RECOVER script done` }
+          : { ok: false, state: g.status.state, message: `group ${g.config.name}: RECOVER script ${describeResult(r, g.config.timeouts.start)}` };
+      });
+    },
+    busy(name) {
+      const st = find(name).status.state;
+      return st === 'starting' || st === 'stopping';
     },
     autostart() {
       return Promise.all([...groups.values()].filter((g) => g.config.autostart).map((g) => enqueue(g, () => doStart(g, 'START')).queued));

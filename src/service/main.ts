@@ -1,18 +1,21 @@
-// armsd: the control service, in the foreground. Takes the home's lock, opens the logs, listens on
-// the pipe; stops cleanly on SIGTERM/SIGINT (Ctrl-C) or a `stop` request.
+// armsd: the control service, in the foreground. Takes the home's lock, reads its persisted state,
+// opens the logs, listens on the pipe, runs RECOVER hooks after an abnormal end, then autostarts;
+// stops cleanly on SIGTERM/SIGINT (Ctrl-C) or a `stop` request, stopping every group.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
 import { COMMANDS_DIR } from '../platform/shims';
+import { VERSION } from '../version';
 import { Config, ConfigInvalid, loadConfig } from './config';
 import { Groups, openGroups } from './groups';
-import { openMonitors } from './monitors';
-import { openWatches } from './watches';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
+import { openMonitors } from './monitors';
 import { makeDispatcher, ServiceInfo } from './ops/index';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
-import { VERSION } from '../version';
+import { openPower } from './power';
+import { openState } from './state';
+import { openWatches } from './watches';
 
 const USAGE = `usage: armsd
 
@@ -50,11 +53,13 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  /** the config in force: groups, services and power follow a reload; server and logs a restart */
+  let current = config;
   for (const dir of [home.state, home.log]) fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
 
   let lock: Lock;
   try {
-    lock = acquireLock(`${home.state}/armsd.lock`);
+    lock = acquireLock(path.join(home.state, 'armsd.lock'));
   } catch (e) {
     if (e instanceof LockHeld) die(EXIT.busy, `${e.message} (${home.root}); not starting a second one`);
     throw e;
@@ -68,20 +73,25 @@ async function main(): Promise<void> {
     syslogSocket: typeof config.syslog === 'string' ? config.syslog : undefined,
     systemLog: config.syslog !== false,
   });
-  const info: ServiceInfo = {
-    server: config.server,
-    pid: process.pid,
-    version: VERSION,
-    home: home.root,
-    pipe: home.pipe,
-    startedAt: new Date().toISOString(),
+  const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
+
+  const state = openState(home.state);
+  const abnormalEnd = state.previous !== null && !state.previous.cleanStop;
+  if (state.recoveredFrom === 'previous') logs.alert('WARN', { src: 'armsd' }, 'the state file was unreadable: using its previous good copy');
+  const save = (what: string) => {
+    try {
+      state.save();
+    } catch (e) {
+      logs.alert('ERR', { src: 'armsd' }, `cannot save the state (${what}): ${(e as Error).message}; the last saved state stays on disk`);
+    }
   };
+  state.data.cleanStop = false;
+  save('service start');
 
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
-  let shutdownRequest: { at: string; cause: string } | null = null;
   let groups: Groups;
-  let services = config.services;
-  let groupConfigs = config.groups;
+  const groupConfig = (name: string) => current.groups.find((g) => g.name.toUpperCase() === name.toUpperCase());
+  const power = openPower({ state, logs, groups: () => groups, commands: () => current.power, maxReboots: () => current.maxReboots });
   const monitors = openMonitors();
   const watches = openWatches({
     logs,
@@ -89,13 +99,18 @@ async function main(): Promise<void> {
     rotation: config.log.watch,
     clock: { now: () => Date.now() },
     escalate(action, watch, cause) {
-      if (action === 'failover' && watch.group) groups.requestFailover(watch.group, cause);
-      else shutdownRequest = { at: new Date().toISOString(), cause };
+      if (action === 'failover') {
+        if (watch.group && groupConfig(watch.group)) groups.failover(watch.group, { force: false, cause }).queued.catch(() => undefined);
+        else logs.alert('ERR', { src: 'armsd', watch: watch.id }, `watch ${watch.id} belongs to no configured group: there is nothing to fail over (${cause})`);
+      } else {
+        const finalAction = (watch.group && groupConfig(watch.group)?.finalAction) || 'shutdown';
+        void power.down(finalAction, { stopGroups: true, cause, byMonitoring: true });
+      }
     },
     rerunGroup(group) {
       groups.rerun(group, 'RESOURCERESTART').queued.catch(() => undefined);
     },
-    serviceDef: (name) => services[name.toUpperCase()],
+    serviceDef: (name) => current.services[name.toUpperCase()],
     ended: (id) => monitors.forget(id),
   });
   groups = openGroups(config.groups, {
@@ -105,8 +120,21 @@ async function main(): Promise<void> {
     logs,
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),
+    failoverHistory: {
+      get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
+      set(group, times) {
+        state.data.failovers[group.toUpperCase()] = times;
+        save(`failovers of ${group}`);
+      },
+    },
   });
-  const values = new Map<string, number>();
+  const values = {
+    get: (name: string) => state.data.values[name],
+    set(name: string, value: number) {
+      state.data.values[name] = value;
+      save('ARMSETCD');
+    },
+  };
 
   let pipe: PipeServer | null = null;
   let stopping = false;
@@ -121,11 +149,24 @@ async function main(): Promise<void> {
     await watches.stopAll(10_000);
     watches.close();
     if (pipe) await pipe.close();
+    state.data.cleanStop = true;
+    save('clean stop');
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
     lock.release();
     say(`stopped (${reason})`);
     process.exit(code);
+  };
+
+  /** A new config takes effect for the groups at once; a broken one changes nothing. */
+  const reload = (): string => {
+    const next = loadConfig(home.config);
+    groups.reconfigure(next.groups);
+    current = next;
+    const later = (['server', 'syslog', 'log'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
+    logs.write('INFO', { src: 'armsd' }, said);
+    return said;
   };
 
   try {
@@ -138,9 +179,9 @@ async function main(): Promise<void> {
         watches,
         values,
         monitors,
-        groupConfig: (name) => groupConfigs.find((g) => g.name.toUpperCase() === name.toUpperCase()),
+        power,
+        groupConfig,
         timeScale,
-        shutdownRequested: () => shutdownRequest,
         stop: (r) => setImmediate(() => void stop(r)),
         stopping: () => stopping,
         reload: async () => reload(),
@@ -150,19 +191,6 @@ async function main(): Promise<void> {
     lock.release();
     if (e instanceof PipeBusy) die(EXIT.busy, e.message);
     die(EXIT.failed, `cannot listen on ${home.pipe}: ${(e as Error).message}`);
-  }
-
-  /** A new config takes effect for the groups at once; a broken one changes nothing. */
-  function reload(): string {
-    const next: Config = loadConfig(home.config);
-    groups.reconfigure(next.groups);
-    services = next.services;
-    groupConfigs = next.groups;
-    const later = (['server', 'syslog'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
-    if (JSON.stringify(next.log) !== JSON.stringify(config.log)) later.push('log' as never);
-    const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
-    logs.write('INFO', { src: 'armsd' }, said);
-    return said;
   }
 
   for (const sig of ['SIGTERM', 'SIGINT', ...(process.platform === 'win32' ? ['SIGBREAK'] : [])] as NodeJS.Signals[]) {
@@ -183,6 +211,10 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
+  if (abnormalEnd) {
+    logs.alert('WARN', { src: 'armsd' }, 'the service did not stop cleanly last time: running every group\'s start script with RECOVER');
+    await Promise.all(config.groups.map((g) => groups.recover(g.name).queued));
+  }
   void groups.autostart();
 }
 

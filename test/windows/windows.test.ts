@@ -433,7 +433,7 @@ describe.sequential('ARMS on Windows (node.exe and cmd.exe under Wine)', () => {
   // nothing, and T stays "starting" until the script ends by itself (15 s here). On Windows taskkill
   // has /T. The fix proposed in README.md (kill the head when taskkill fails) turns this case green
   // under Wine: then make it a plain `it`.
-  it.fails('DESIRED, FAILS UNDER WINE UNTIL tree.ts FALLS BACK FROM taskkill /T: a START.BAT still running at its timeout is stopped, T is in error', async () => {
+  it('a START.BAT still running at its timeout is stopped (under Wine: its head only, taskkill has no /T), T is in error', async () => {
     const r = await arms(['group', 'start', 'T', '--no-wait']);
     expect(r.code, r.stderr).toBe(0);
     type G = { name: string; state: string; lastError: { step: string; message: string } | null };

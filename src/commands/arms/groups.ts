@@ -8,7 +8,7 @@ import type { WatchStatus } from '../../service/watches';
 interface Status {
   server: string;
   service: { pid: number; version: string; startedAt: string; uptime: number };
-  shutdownRequested: { at: string; cause: string } | null;
+  reboots: { count: number; max: number };
   groups: GroupStatus[];
   watches: WatchStatus[];
   monitors: MonitorResult[];
@@ -45,18 +45,17 @@ export async function status(opts: { json: boolean }): Promise<number> {
     return 0;
   }
   console.log(`server ${s.server}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
-  if (s.shutdownRequested) console.log(`SERVER SHUTDOWN REQUESTED ${shortTime(s.shutdownRequested.at)}: ${s.shutdownRequested.cause}`);
+  if (s.reboots.count > 0) console.log(`server shutdowns by monitoring: ${s.reboots.count} of ${s.reboots.max}${s.reboots.count >= s.reboots.max ? ' (limit reached: "arms clear reboots")' : ''}`);
   if (s.groups.length === 0) console.log('no groups configured');
   else {
-    const rows = [['GROUP', 'STATE', 'SINCE', 'LAST EVENT', 'LAST ERROR']];
+    const rows = [['GROUP', 'STATE', 'SINCE', 'FAILOVERS', 'LAST EVENT', 'LAST ERROR']];
     for (const g of s.groups) {
       const e = g.lastEvent;
       const event = e ? `${e.action} ${e.event}${e.factor ? ` ${e.factor}` : ''} ${e.result}` : '-';
       const err = g.lastError ? `${shortTime(g.lastError.at)} ${g.lastError.message}` : '-';
-      rows.push([g.name, g.state + (g.queued ? ` (+${g.queued} queued)` : ''), shortTime(g.since), event, err]);
+      rows.push([g.name, g.state + (g.queued ? ` (+${g.queued} queued)` : ''), shortTime(g.since), `${g.failovers.recent}/${g.failovers.max}`, event, err]);
     }
     console.log(table(rows));
-    for (const g of s.groups) if (g.failoverRequested) console.log(`group ${g.name}: FAILOVER REQUESTED ${shortTime(g.failoverRequested.at)}: ${g.failoverRequested.cause}`);
   }
   if (s.watches.length > 0) {
     const rows = [['WATCH', 'GROUP', 'PID', 'STATE', 'RESTARTS', 'RESETS', 'LAST EXIT', 'ESCALATION']];

@@ -3,7 +3,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CommandError } from '../../client/client';
 import { VERSION } from '../../version';
 import { formatProblem, ConfigInvalid, loadConfig } from '../../service/config';
-import { resolveHome } from '../../platform/home';
+import { clientPipe, resolveHome } from '../../platform/home';
+import { call } from '../../client/client';
 import { groupAction, reload, status } from './groups';
 import { showLog } from './log';
 import { runOne, RunOptions } from './run';
@@ -73,6 +74,19 @@ for (const action of ['start', 'stop', 'restart', 'move'] as const) {
     .option('--no-wait', 'return once the request is queued')
     .action(act((name: string, o: { wait: boolean }) => groupAction(action, name, { wait: o.wait })));
 }
+
+program
+  .command('clear')
+  .description('clear a count that holds the recovery ladder: "arms clear reboots"')
+  .argument('<what>', 'reboots')
+  .action(
+    act(async (what: string) => {
+      if (what !== 'reboots') throw new CommandError(`nothing called "${what}" to clear (try: arms clear reboots)`, EXIT_USAGE);
+      const r = (await call(clientPipe(), 'reboots.clear', {})) as { cleared: number };
+      console.log(`reboot count cleared (was ${r.cleared})`);
+      return 0;
+    }),
+  );
 
 program
   .command('check')

@@ -1,10 +1,11 @@
 // What the service does for each request on the pipe. Each domain brings its own operations; each
 // operation checks its own arguments (a bad one is a 'usage' answer) and returns plain data.
-import { int, ProtocolError, Request } from '../../protocol/messages';
+import { bool, int, oneOf, ProtocolError, Request, str } from '../../protocol/messages';
 import { Groups } from '../groups';
 import { Logs } from '../log';
 import { GroupConfig } from '../config';
 import { Monitors } from '../monitors';
+import { Power } from '../power';
 import { Watches } from '../watches';
 import { monitorOps } from './monitors';
 import { groupOps } from './groups';
@@ -29,13 +30,12 @@ export interface OpsContext {
   logs: Logs;
   groups: Groups;
   watches: Watches;
-  values: Map<string, number>;
+  values: { get(name: string): number | undefined; set(name: string, value: number): void };
   monitors: Monitors;
+  power: Power;
   groupConfig(name: string): GroupConfig | undefined;
   /** divides the /H window (tests: ARMS_TIME_SCALE) */
   timeScale: number;
-  /** a watch's /SHUT, until ARMDOWN's issue carries it out */
-  shutdownRequested(): { at: string; cause: string } | null;
   stop(reason: string): void;
   stopping(): boolean;
   /** reads the config again; resolves with what changed, rejects with the config's mistakes */
@@ -49,7 +49,7 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     status: () => ({
       server: ctx.info.server,
       service: { pid: ctx.info.pid, version: ctx.info.version, startedAt: ctx.info.startedAt, uptime: uptime(ctx.info) },
-      shutdownRequested: ctx.shutdownRequested(),
+      reboots: { count: ctx.power.status().reboots, max: ctx.power.status().maxReboots },
       groups: ctx.groups.list(),
       watches: ctx.watches.list(),
       monitors: ctx.monitors.list(),
@@ -62,6 +62,18 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
         throw new ProtocolError('failed', `the config was not reloaded (the service keeps its current one): ${(e as Error).message.split('\n').join('; ')}`);
       }
     },
+
+    'server.down'(args) {
+      const action = oneOf(args, 'action', ['shutdown', 'reboot', 'poweroff'] as const, 'shutdown');
+      const stopGroups = !bool(args, 'noStop');
+      const by = int(args, 'pid', { optional: true, min: 0 });
+      const group = str(args, 'group', { optional: true, max: 255 });
+      // Answered at once: ARMDOWN may run inside a group's own script, whose stop waits for it.
+      void ctx.power.down(action, { stopGroups, cause: `ARMDOWN by pid ${by ?? '?'}${group ? ` (group ${group})` : ''}`, byMonitoring: false });
+      return { action, stopGroups };
+    },
+
+    'reboots.clear': () => ({ cleared: ctx.power.clearReboots() }),
 
     stop(args) {
       const by = int(args, 'pid', { optional: true, min: 0 });

@@ -5,7 +5,7 @@ import { broadcast } from '../../platform/broadcast';
 import { Logs } from '../log';
 import { Ops } from './index';
 
-export function valueOps(values: Map<string, number>, logs: Logs): Ops {
+export function valueOps(values: { get(name: string): number | undefined; set(name: string, value: number): void }, logs: Logs): Ops {
   const name = (args: Record<string, unknown>) => {
     const n = str(args, 'name', { max: 255 })!;
     if (!/^[A-Za-z0-9_.-]{1,255}$/.test(n)) throw new ProtocolError('usage', `name "${n}" must be letters, digits, "_", "-" or "."`);

@@ -1,0 +1,98 @@
+// A batch file read whole before anything runs: its physical lines and where its labels are.
+// cmd reads a file line by line while it runs; ARMS reads it once (so a script that rewrites itself
+// while running is not followed) and keeps cmd's rules for what a line and a label are.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface Problem {
+  file: string;
+  /** 1-based */
+  line: number;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}: ${p.message}`;
+}
+
+export interface Script {
+  /** absolute path */
+  file: string;
+  /** physical lines without their line ends; every CR removed, as cmd does */
+  lines: string[];
+  /** upper-cased label name → 0-based indices of the lines that carry it, in file order */
+  labels: Map<string, number[]>;
+  /** a .cmd file: SET clears ERRORLEVEL on success (cmd's one difference between .bat and .cmd) */
+  cmdExt: boolean;
+  /** found while reading (not UTF-8) */
+  problems: Problem[];
+}
+
+export class ScriptUnreadable extends Error {}
+
+const cache = new Map<string, Script>();
+
+/** Reads (once per process) and splits a batch file. Throws ScriptUnreadable. */
+export function loadScript(file: string): Script {
+  const abs = path.resolve(file);
+  const known = cache.get(abs);
+  if (known) return known;
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(abs);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ScriptUnreadable(err.code === 'ENOENT' ? `${abs}: no such file` : err.code === 'EISDIR' ? `${abs}: is a folder` : `${abs}: ${err.message}`);
+  }
+  const script = scriptFromBytes(abs, bytes);
+  cache.set(abs, script);
+  return script;
+}
+
+export function scriptFromBytes(file: string, bytes: Buffer): Script {
+  const problems: Problem[] = [];
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = new TextDecoder('utf-8').decode(bytes);
+    const bad = text.indexOf('\uFFFD');
+    problems.push({
+      file,
+      line: text.slice(0, bad).split('\n').length,
+      message: 'the file is not UTF-8 (a legacy code page such as Shift_JIS or CP437?): convert it first, e.g. iconv -f SHIFT_JIS -t UTF-8',
+    });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // An old editor's end-of-file mark (Ctrl-Z) ends the text.
+  const eof = text.indexOf('\x1a');
+  if (eof !== -1) text = text.slice(0, eof);
+  const lines = text.split('\n').map((l) => l.replace(/\r/g, ''));
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const labels = new Map<string, number[]>();
+  lines.forEach((l, i) => {
+    const name = labelOf(l);
+    if (name === null) return;
+    const key = name.toUpperCase();
+    const at = labels.get(key);
+    if (at) at.push(i);
+    else labels.set(key, [i]);
+  });
+  return { file, lines, labels, cmdExt: path.extname(file).toLowerCase() === '.cmd', problems };
+}
+
+/** The label a line declares (`:NAME`, after blanks), or null. `::text` declares ":text", which no GOTO reaches. */
+export function labelOf(line: string): string | null {
+  const m = /^[ \t,;=]*:([^ \t,;=+&<>|]*)/.exec(line);
+  return m ? m[1] : null;
+}
+
+/**
+ * The line GOTO or CALL jumps to: cmd searches from the current position to the end of the file,
+ * then from the top, so with two labels of one name the next one down wins. -1: not found.
+ */
+export function findLabel(script: Script, name: string, from: number): number {
+  const at = script.labels.get(name.toUpperCase());
+  if (!at) return -1;
+  return at.find((i) => i >= from) ?? at[0];
+}
