@@ -18,7 +18,8 @@ export function identify(pid: number): ProcessIdentity | null {
 export function isSameProcess(id: ProcessIdentity): boolean {
   if (!isAlive(id.pid)) return false;
   if (process.platform !== 'linux') return true;
-  return startTicks(id.pid) === id.start && bootId() === id.boot;
+  const stat = procStat(id.pid);
+  return stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.start === id.start && bootId() === id.boot;
 }
 
 export function isAlive(pid: number): boolean {
@@ -34,11 +35,19 @@ export function isAlive(pid: number): boolean {
 
 function startTicks(pid: number): number | null {
   if (process.platform !== 'linux') return null;
+  return procStat(pid)?.start ?? null;
+}
+
+/**
+ * Linux: the state (field 3: a zombie is 'Z', dead but not yet reaped, e.g. an orphan whose new
+ * parent is slow to reap) and start time (field 22) of a process.
+ */
+function procStat(pid: number): { state: string; start: number } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
+    return { state: fields[0], start: Number(fields[19]) };
   } catch {
     return null;
   }

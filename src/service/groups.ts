@@ -46,6 +46,14 @@ export interface GroupStatus {
   failovers: { recent: number; max: number; window: number };
 }
 
+/** What the persisted state keeps of a group. */
+export interface SavedGroup {
+  state: GroupState;
+  since: string;
+  startedAs: StartEvent | null;
+  disk: DiskResult | null;
+}
+
 export interface Outcome {
   ok: boolean;
   state: GroupState;
@@ -70,6 +78,8 @@ export interface GroupsContext {
   env: NodeJS.ProcessEnv;
   /** after a successful stop script: stops the group's watches still running, returns their IDs */
   stopLeftovers(group: string, timeoutMs: number): Promise<string[]>;
+  /** something the persisted state keeps has changed */
+  changed(): void;
   /** when each group's failovers happened (ms), kept across service restarts */
   failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
@@ -99,6 +109,9 @@ export interface Groups {
   recover(name: string): { queued: Promise<Outcome> };
   /** true while the group's start or stop script runs */
   busy(name: string): boolean;
+  saved(): Record<string, SavedGroup>;
+  /** after a crash of the service: groups take back their state; one caught mid-script is in error */
+  restore(saved: Record<string, SavedGroup>): void;
   /** autostart groups, in parallel */
   autostart(): Promise<Outcome[]>;
   /** every group that is not offline, in parallel */
@@ -152,6 +165,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     if (g.status.state === state) return;
     g.status.state = state;
     g.status.since = now();
+    ctx.changed();
   };
 
   const enqueue = (g: Group, work: () => Promise<Outcome>): { queued: Promise<Outcome> } => {
@@ -329,6 +343,23 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
           ? { ok: true, state: g.status.state, message: `group ${g.config.name}: RECOVER script done` }
           : { ok: false, state: g.status.state, message: `group ${g.config.name}: RECOVER script ${describeResult(r, g.config.timeouts.start)}` };
       });
+    },
+    saved() {
+      const out: Record<string, SavedGroup> = {};
+      for (const [key, g] of groups) out[key] = { state: g.status.state, since: g.status.since, startedAs: g.status.startedAs, disk: g.status.disk };
+      return out;
+    },
+    restore(saved) {
+      for (const [key, s] of Object.entries(saved)) {
+        const g = groups.get(key);
+        if (!g || s.state === 'offline') continue;
+        Object.assign(g.status, { state: s.state, since: s.since, startedAs: s.startedAs, disk: s.disk });
+        if (s.state === 'starting' || s.state === 'stopping') {
+          fail(g, s.state === 'starting' ? 'start' : 'stop', `its ${s.state === 'starting' ? 'start' : 'stop'} script was interrupted by the end of the service`, null);
+        } else {
+          log(g, 'INFO', `group ${g.config.name} is ${s.state}, as before the service's restart`);
+        }
+      }
     },
     busy(name) {
       const st = find(name).status.state;

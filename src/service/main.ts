@@ -87,6 +87,18 @@ async function main(): Promise<void> {
   };
   state.data.cleanStop = false;
   save('service start');
+  // Changes come in bursts (a group start, a crash loop): one write per turn of the event loop.
+  let saveScheduled = false;
+  const changed = () => {
+    if (saveScheduled) return;
+    saveScheduled = true;
+    setImmediate(() => {
+      saveScheduled = false;
+      state.data.groups = groups.saved();
+      state.data.watches = watches.saved();
+      save('groups and watches');
+    });
+  };
 
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
   let groups: Groups;
@@ -112,6 +124,7 @@ async function main(): Promise<void> {
     },
     serviceDef: (name) => current.services[name.toUpperCase()],
     ended: (id) => monitors.forget(id),
+    changed,
   });
   groups = openGroups(config.groups, {
     server: config.server,
@@ -120,6 +133,7 @@ async function main(): Promise<void> {
     logs,
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),
+    changed,
     failoverHistory: {
       get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
       set(group, times) {
@@ -150,6 +164,8 @@ async function main(): Promise<void> {
     watches.close();
     if (pipe) await pipe.close();
     state.data.cleanStop = true;
+    state.data.groups = groups.saved();
+    state.data.watches = watches.saved();
     save('clean stop');
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
@@ -211,8 +227,11 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
-  if (abnormalEnd) {
-    logs.alert('WARN', { src: 'armsd' }, 'the service did not stop cleanly last time: running every group\'s start script with RECOVER');
+  if (abnormalEnd && state.previous) {
+    // Groups and watches carry on where the crashed service left them: nothing is started twice.
+    groups.restore(state.previous.groups);
+    const { adopted, gone } = watches.adopt(state.previous.watches);
+    logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile; running every group's start script with RECOVER`);
     await Promise.all(config.groups.map((g) => groups.recover(g.name).queued));
   }
   void groups.autostart();

@@ -4,6 +4,8 @@
 // the files on disk stay as they were and the caller hears of it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { SavedGroup } from './groups';
+import type { SavedWatch } from './watches';
 
 export interface PersistedState {
   version: 1;
@@ -15,6 +17,10 @@ export interface PersistedState {
   failovers: Record<string, number[]>;
   /** ARMSETCD values */
   values: Record<string, number>;
+  /** group states, by name (upper case) */
+  groups: Record<string, SavedGroup>;
+  /** the watches, with their processes' identities and counters */
+  watches: SavedWatch[];
 }
 
 export interface State {
@@ -28,7 +34,7 @@ export interface State {
 const FILE = 'state.json';
 
 function fresh(): PersistedState {
-  return { version: 1, cleanStop: true, reboots: 0, failovers: {}, values: {} };
+  return { version: 1, cleanStop: true, reboots: 0, failovers: {}, values: {}, groups: {}, watches: [] };
 }
 
 function parse(text: string): PersistedState | null {

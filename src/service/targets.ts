@@ -14,6 +14,8 @@ export interface End {
 
 export interface Running {
   pid: number | null;
+  /** what tells this process from a later one with its PID (persisted for re-adoption) */
+  identity: ProcessIdentity | null;
   /** resolves once, when the target ends by itself or by stop() */
   ended: Promise<End>;
   /** polite, then forced after timeoutMs; resolves true once it is gone */
@@ -27,6 +29,46 @@ export class StartFailed extends Error {}
 export interface Target {
   describe: string;
   start(): Promise<Running>;
+  /**
+   * Takes back what a previous service started (after its crash): the same process (same PID,
+   * start time and boot) or the service, watched by polling every intervalMs since it is no longer
+   * our child. null when it is gone (or its PID now names another process: never touched).
+   */
+  adopt(saved: { pid: number | null; identity: ProcessIdentity | null }, intervalMs: number): Running | null;
+}
+
+/** A process that is not our child: its end is seen by polling its identity. */
+function adoptedProcess(identity: ProcessIdentity, intervalMs: number): Running | null {
+  if (!isSameProcess(identity)) return null;
+  let over = false;
+  let timer: NodeJS.Timeout | null = null;
+  const ended = new Promise<End>((resolve) => {
+    const poll = () => {
+      if (!isSameProcess(identity)) {
+        over = true;
+        resolve({ code: null, signal: null });
+        return;
+      }
+      timer = setTimeout(poll, intervalMs);
+    };
+    timer = setTimeout(poll, intervalMs);
+  });
+  return {
+    pid: identity.pid,
+    identity,
+    ended,
+    ours: () => !over && isSameProcess(identity),
+    async stop(timeoutMs) {
+      if (!isSameProcess(identity)) return true;
+      await stopTree(identity.pid, timeoutMs);
+      const gone = !isSameProcess(identity);
+      if (gone && timer) {
+        clearTimeout(timer);
+        over = true;
+      }
+      return gone;
+    },
+  };
 }
 
 export interface ProgramSpec {
@@ -41,6 +83,7 @@ export interface ProgramSpec {
 export function programTarget(spec: ProgramSpec, logFile: string): Target {
   return {
     describe: [spec.file, ...spec.args].join(' '),
+    adopt: (saved, intervalMs) => (saved.identity ? adoptedProcess(saved.identity, intervalMs) : null),
     start: () =>
       new Promise((resolve, reject) => {
         let out: number;
@@ -77,6 +120,7 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
           );
           resolve({
             pid,
+            identity,
             ended,
             ours: () => !over && identity !== null && isSameProcess(identity),
             async stop(timeoutMs) {
@@ -99,6 +143,7 @@ export function serviceTarget(name: string, def: ServiceDef, opts: { intervalMs:
     const program = programTarget({ ...shellSpec(def.start), cwd: opts.cwd, env: opts.env }, opts.logFile);
     return {
       describe: `service ${name} (${def.start})`,
+      adopt: program.adopt,
       async start() {
         const running = await program.start();
         return {
@@ -111,39 +156,46 @@ export function serviceTarget(name: string, def: ServiceDef, opts: { intervalMs:
       },
     };
   }
+  /** Polls the service until it is no longer running (or stop() is called). */
+  const watch = (): Running => {
+    let over = false;
+    let stopping = false;
+    let timer: NodeJS.Timeout | null = null;
+    const ended = new Promise<End>((resolve) => {
+      const poll = async () => {
+        timer = null;
+        if (over) return;
+        if (!(await manager.running()) && !over) {
+          over = true;
+          resolve({ code: null, signal: null });
+          return;
+        }
+        if (!over) timer = setTimeout(poll, opts.intervalMs);
+      };
+      timer = setTimeout(poll, opts.intervalMs);
+    });
+    return {
+      pid: null,
+      identity: null,
+      ended,
+      ours: () => !over,
+      async stop(timeoutMs) {
+        if (stopping) return over;
+        stopping = true;
+        over = true;
+        if (timer) clearTimeout(timer);
+        return manager.stop(timeoutMs);
+      },
+    };
+  };
   return {
     describe: `service ${name}${def.kind === 'unit' ? ` (unit ${def.unit})` : def.kind === 'windows' ? '' : ` (${def.start})`}`,
+    // Whether it still runs is the first poll's to say.
+    adopt: () => watch(),
     async start() {
       const problem = await manager.start(opts.noWait);
       if (problem) throw new StartFailed(`service ${name} did not start: ${problem}`);
-      let over = false;
-      let timer: NodeJS.Timeout | null = null;
-      let stopping = false;
-      const ended = new Promise<End>((resolve) => {
-        const poll = async () => {
-          timer = null;
-          if (over) return;
-          if (!(await manager.running()) && !over) {
-            over = true;
-            resolve({ code: null, signal: null });
-            return;
-          }
-          if (!over) timer = setTimeout(poll, opts.intervalMs);
-        };
-        timer = setTimeout(poll, opts.intervalMs);
-      });
-      return {
-        pid: null,
-        ended,
-        ours: () => !over,
-        async stop(timeoutMs) {
-          if (stopping) return over;
-          stopping = true;
-          over = true;
-          if (timer) clearTimeout(timer);
-          return manager.stop(timeoutMs);
-        },
-      };
+      return watch();
     },
   };
 }

@@ -3,6 +3,7 @@
 // (the child's exit event, no polling); restarts it or escalates by its policy; ARMKILL stops it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ProcessIdentity } from '../platform/process';
 import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
 import { decide, FinalAction, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
@@ -27,8 +28,23 @@ export interface WatchRequest {
   graceMs: number;
   /** run as this account (POSIX, service running as root) */
   user?: { name: string; uid: number; gid: number };
-  /** /S: `file` names a service, polled every intervalMs; /A: do not wait for it to run */
-  service?: { intervalMs: number; noWait: boolean };
+  /** /S: `file` names a service; /A: do not wait for it to run */
+  service?: { noWait: boolean };
+  /** /INT: how often a service, or a process adopted after a service crash, is polled */
+  intervalMs: number;
+}
+
+/** What the persisted state keeps of a watch, to take it back after a crash of the service. */
+export interface SavedWatch {
+  req: WatchRequest;
+  pid: number | null;
+  identity: ProcessIdentity | null;
+  state: WatchState;
+  since: number;
+  startedAt: number;
+  counters: RestartCounters;
+  lastExit: WatchStatus['lastExit'];
+  escalation: WatchStatus['escalation'];
 }
 
 export type WatchState = 'running' | 'ended' | 'exhausted' | 'escalated' | 'stopping';
@@ -94,6 +110,8 @@ export interface WatchesContext {
   serviceDef(name: string): ServiceDef | undefined;
   /** a watch is gone (ARMKILL, its group's stop, a /W end) */
   ended(id: string): void;
+  /** something the persisted state keeps has changed */
+  changed(): void;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
@@ -110,6 +128,10 @@ export interface Watches {
   stopAll(timeoutMs: number): Promise<void>;
   /** stops the log rotation timer */
   close(): void;
+  /** for the persisted state */
+  saved(): SavedWatch[];
+  /** after a crash of the service: takes back the watches whose process still runs, handles the others by their policy */
+  adopt(saved: SavedWatch[]): { adopted: string[]; gone: string[] };
 }
 
 /** How often the watch logs are checked against their size limit. */
@@ -121,6 +143,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     if (watches.get(w.key) !== w) return;
     watches.delete(w.key);
     ctx.ended(w.req.id);
+    ctx.changed();
   };
   /** counters carried across a /SCR group restart, which ARMKILLs and ARMLOADs the watch again */
   const carried = new Map<string, RestartCounters>();
@@ -159,6 +182,19 @@ export function openWatches(ctx: WatchesContext): Watches {
   const setState = (w: Watch, state: WatchState) => {
     w.state = state;
     w.since = ctx.clock.now();
+    ctx.changed();
+  };
+
+  const targetFor = (req: WatchRequest, logFile: string): Target =>
+    req.service
+      ? serviceTarget(req.file, ctx.serviceDef(req.file) ?? nativeService(req.file), { intervalMs: req.intervalMs, noWait: req.service.noWait, cwd: req.cwd, env: req.env, logFile })
+      : programTarget({ ...req, env: { ...req.env, ARMS_WATCH_ID: req.id } }, logFile);
+
+  /** From now on, the watch follows this running target. */
+  const follow = (w: Watch, running: Running) => {
+    w.running = running;
+    void running.ended.then((end) => ended(w, running, end));
+    ctx.changed();
   };
 
   /** Starts the target; rejects with a WatchError when it cannot be started. */
@@ -169,9 +205,8 @@ export function openWatches(ctx: WatchesContext): Watches {
     } catch (e) {
       throw e instanceof StartFailed ? new WatchError('cannot_start', e.message) : e;
     }
-    w.running = running;
     w.startedAt = ctx.clock.now();
-    void running.ended.then((end) => ended(w, running, end));
+    follow(w, running);
     return running.pid;
   };
 
@@ -204,6 +239,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const react = (w: Watch, code: number | null, signal: NodeJS.Signals | null) => {
     const d = decide(w.req.policy, w.counters, ctx.clock.now());
     w.counters = d.counters;
+    ctx.changed();
     const how = describeEnd(code, signal);
     switch (d.action) {
       case 'none':
@@ -277,9 +313,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       if (existing?.graceTimer) clearTimeout(existing.graceTimer);
       const now = ctx.clock.now();
       const logFile = path.join(ctx.logDir, `${key}.log`);
-      const target = req.service
-        ? serviceTarget(req.file, ctx.serviceDef(req.file) ?? nativeService(req.file), { ...req.service, cwd: req.cwd, env: req.env, logFile })
-        : programTarget({ ...req, env: { ...req.env, ARMS_WATCH_ID: req.id } }, logFile);
+      const target = targetFor(req, logFile);
       const w: Watch = {
         req,
         key,
@@ -347,6 +381,58 @@ export function openWatches(ctx: WatchesContext): Watches {
 
     close() {
       clearInterval(rotateTimer);
+    },
+
+    saved: () =>
+      [...watches.values()].map((w) => ({
+        req: w.req,
+        pid: w.running?.pid ?? null,
+        identity: w.running?.identity ?? null,
+        state: w.state === 'stopping' ? 'running' : w.state,
+        since: w.since,
+        startedAt: w.startedAt,
+        counters: w.counters,
+        lastExit: w.lastExit,
+        escalation: w.escalation,
+      })),
+
+    adopt(saved) {
+      const adopted: string[] = [];
+      const gone: string[] = [];
+      for (const s of saved) {
+        const key = s.req.id.toUpperCase();
+        if (watches.has(key)) continue;
+        const logFile = path.join(ctx.logDir, `${key}.log`);
+        const w: Watch = {
+          req: s.req,
+          key,
+          target: targetFor(s.req, logFile),
+          running: null,
+          state: s.state,
+          since: s.since,
+          startedAt: s.startedAt,
+          counters: s.counters,
+          lastExit: s.lastExit,
+          escalation: s.escalation,
+          logFile,
+          waiters: [],
+          graceTimer: null,
+        };
+        watches.set(key, w);
+        if (s.state !== 'running') continue; // ended, exhausted, escalated: kept as they were
+        const running = w.target.adopt({ pid: s.pid, identity: s.identity }, s.req.intervalMs);
+        if (running) {
+          follow(w, running);
+          adopted.push(s.req.id);
+          ctx.logs.write('INFO', fields(w, { pid: running.pid }), `watch ${s.req.id} taken back after the service's restart${running.pid === null ? '' : ` (pid ${running.pid})`}`);
+        } else {
+          gone.push(s.req.id);
+          ctx.logs.alert('WARN', fields(w, { pid: s.pid }), `watch ${s.req.id}: its program ended while the service was down`);
+          if (s.req.wait) remove(w);
+          else react(w, null, null);
+        }
+      }
+      return { adopted, gone };
     },
   };
 }

@@ -38,9 +38,8 @@ export function watchOps(watches: Watches, opts: { timeScale: number }): Ops {
         scriptRestart: bool(args, 'scriptRestart'),
         graceMs: (int(args, 'graceS', { optional: true, min: 0, max: 86_400 }) ?? 0) * 1000,
         user: lookupUser(str(args, 'user', { optional: true, max: 64 })),
-        service: bool(args, 'service')
-          ? { intervalMs: (int(args, 'intervalS', { optional: true, min: 1, max: 86_400 }) ?? 5) * 1000, noWait: bool(args, 'noWait') }
-          : undefined,
+        service: bool(args, 'service') ? { noWait: bool(args, 'noWait') } : undefined,
+        intervalMs: (int(args, 'intervalS', { optional: true, min: 1, max: 86_400 }) ?? 5) * 1000,
       };
       if (req.service && req.user) throw new ProtocolError('usage', '/U applies to programs; a service runs as its manager says');
       if (!fs.existsSync(req.cwd)) throw new ProtocolError('usage', `the working folder ${req.cwd} does not exist`);

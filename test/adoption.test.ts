@@ -1,0 +1,188 @@
+// The service survives itself: after a kill -9 it takes back the watches whose processes still
+// run (same PID, same start time, same boot), never starts anything twice, never touches a process
+// that got a watched PID later, and its state file is never left broken.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { call, connect } from '../src/client/client';
+import { readState } from '../src/service/state';
+import { readLog, run, Service, sleep, startService, stopAll, tempDir } from './helpers';
+
+afterAll(stopAll);
+
+interface W {
+  id: string;
+  group: string | null;
+  pid: number | null;
+  state: string;
+  restartsUsed: number;
+}
+
+async function watches(svc: Service): Promise<W[]> {
+  return ((await call(svc.pipe, 'status')) as { watches: W[] }).watches;
+}
+
+async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (ok(v) || Date.now() > deadline) return v;
+    await sleep(25);
+  }
+}
+
+/** PIDs of the processes running exactly `sleep <arg>`, by /proc. */
+function sleepers(arg: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') === `sleep\0${arg}\0`) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+async function crash(svc: Service): Promise<void> {
+  svc.proc.kill('SIGKILL');
+  await svc.exited;
+}
+
+describe('re-adoption after a kill -9 of the service', () => {
+  it('20 watches in 3 groups: same PIDs and counters after each of 20 crashes; an adopted watch restarts its program; never a duplicate', async () => {
+    if (process.platform !== 'linux') return;
+    for (let i = 0; i < 20; i++) for (const p of sleepers(String(41000 + i))) process.kill(p, 'SIGKILL'); // a failed earlier run's
+    const home = tempDir();
+    const groups = { A: 7, B: 7, C: 6 };
+    let config = 'syslog: false\ngroups:\n';
+    let n = 0;
+    for (const [g, count] of Object.entries(groups)) {
+      const dir = path.join(home, 'groups', g);
+      fs.mkdirSync(dir, { recursive: true });
+      let start = '';
+      for (let i = 0; i < count; i++, n++) start += `ARMLOAD W${n} /R 100 /INT 1 sleep ${41000 + n}\n`;
+      fs.writeFileSync(path.join(dir, 'start.sh'), start);
+      fs.writeFileSync(path.join(dir, 'stop.sh'), 'exit 0\n');
+      config += `  ${g}:\n    start: start.sh\n    stop: stop.sh\n    autostart: true\n`;
+    }
+    let svc = await startService({ home, config });
+    let before = await until(() => watches(svc), (w) => w.length === 20 && w.every((x) => x.pid !== null));
+    expect(before).toHaveLength(20);
+
+    for (let round = 0; round < 20; round++) {
+      await crash(svc);
+      // The programs outlive the service.
+      for (const w of before) expect(sleepers(String(41000 + Number(w.id.slice(1))))).toEqual([w.pid]);
+      svc = await startService({ home });
+      const after = await watches(svc);
+      const view = (ws: W[]) => ws.map((w) => [w.id, w.group, w.pid, w.state, w.restartsUsed]).sort();
+      expect(view(after)).toEqual(view(before));
+
+      // One application dies while watched by the adopted watch: restarted, counted, once.
+      const victim = after[round % 20];
+      process.kill(victim.pid!, 'SIGKILL');
+      before = await until(
+        () => watches(svc),
+        (ws) => {
+          const v = ws.find((w) => w.id === victim.id);
+          return !!v && v.pid !== null && v.pid !== victim.pid;
+        },
+      );
+      const restarted = before.find((w) => w.id === victim.id)!;
+      expect(restarted.restartsUsed).toBe(victim.restartsUsed + 1);
+      for (let i = 0; i < 20; i++) expect(sleepers(String(41000 + i)), `W${i} in round ${round}`).toHaveLength(1);
+    }
+    await svc.stop(); // a clean stop stops the groups, and their watches with them
+    for (let i = 0; i < 20; i++) expect(sleepers(String(41000 + i))).toEqual([]);
+  }, 240_000);
+
+  it('a PID reused by an unrelated process while the service is down is neither adopted nor killed', async () => {
+    if (process.platform !== 'linux') return;
+    const home = tempDir();
+    let svc = await startService({ home, config: 'syslog: false\n' });
+    expect((await run('ARMLOAD', ['victim', '/R', '3', '/INT', '1', 'sleep', '42001'], svc.env)).code).toBe(0);
+    const pid = (await watches(svc))[0].pid!;
+    await crash(svc);
+    process.kill(pid, 'SIGKILL');
+    await until(async () => sleepers('42001'), (p) => p.length === 0);
+    expect(sleepers('42001')).toEqual([]);
+
+    // A stranger now has the PID the state names. (The victim's own PID cannot be handed out again
+    // here: orphans of the killed service stay zombies under this machine's init until it reaps
+    // them. So the stranger's PID is written into the saved watch instead: to the service, that is
+    // exactly a PID reused while it was down: same number, another start time.)
+    const stranger = spawn('sleep', ['42002'], { stdio: 'ignore' });
+    await new Promise((r) => stranger.once('spawn', r));
+    const stateFile = path.join(home, 'state', 'state.json');
+    const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    saved.watches[0].pid = stranger.pid;
+    saved.watches[0].identity.pid = stranger.pid;
+    fs.writeFileSync(stateFile, JSON.stringify(saved));
+
+    svc = await startService({ home });
+    const w = await until(() => watches(svc), (ws) => ws[0]?.pid !== null && ws[0]?.pid !== stranger.pid);
+    expect(w[0]).toMatchObject({ id: 'victim', state: 'running', restartsUsed: 1 });
+    expect(w[0].pid).not.toBe(stranger.pid);
+    expect(sleepers('42001')).toEqual([w[0].pid]); // restarted by its policy, once
+    await sleep(1500); // a poll interval and more: the stranger is still not taken for ours
+    expect(sleepers('42002')).toEqual([stranger.pid]);
+    expect((await run('ARMKILL', ['victim'], svc.env)).code).toBe(0);
+    expect(sleepers('42002')).toEqual([stranger.pid]);
+    stranger.kill();
+    await svc.stop();
+  });
+});
+
+describe('the state file', () => {
+  it('is intact after the service is killed at random moments during 200 rapid state changes', async () => {
+    const home = tempDir();
+    let svc = await startService({ home, config: 'syslog: false\n' });
+    let rng = 12345;
+    const random = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let acknowledged = 0;
+    let sent = 0;
+    for (let round = 0; round < 10; round++) {
+      const conn = await connect(svc.pipe);
+      const killAt = sent + 5 + Math.floor(random() * 30);
+      const pending: Promise<unknown>[] = [];
+      while (sent < Math.min(killAt, 200)) {
+        const value = ++sent;
+        pending.push(conn.request('value.set', { name: 'COUNTER', value }).then(() => (acknowledged = Math.max(acknowledged, value))));
+        if (random() < 0.3) await sleep(1);
+      }
+      // Killed while requests are in flight and the state is being written.
+      svc.proc.kill('SIGKILL');
+      await Promise.allSettled(pending);
+      await svc.exited;
+      conn.destroy();
+      const { state, from } = readState(path.join(home, 'state'));
+      expect(from).toBe('current');
+      expect(state).not.toBeNull();
+      const v = state!.values.COUNTER;
+      // A state that was reached: at least what was acknowledged, at most what was sent.
+      expect(v).toBeGreaterThanOrEqual(acknowledged);
+      expect(v).toBeLessThanOrEqual(sent);
+      expect(fs.readdirSync(path.join(home, 'state')).filter((f) => f.endsWith('.tmp')).length).toBeLessThanOrEqual(1);
+      svc = await startService({ home });
+      expect((await run('ARMGETCD', ['counter'], svc.env)).code).toBe(v & 0xff);
+      if (sent >= 200) break;
+    }
+    await svc.stop();
+  }, 120_000);
+
+  it('a state file that was damaged is replaced by its previous good copy, with an alert', async () => {
+    const home = tempDir();
+    let svc = await startService({ home, config: 'syslog: false\n' });
+    expect((await run('ARMSETCD', ['kept', '5'], svc.env)).code).toBe(0);
+    expect((await run('ARMSETCD', ['kept', '6'], svc.env)).code).toBe(0);
+    await svc.stop();
+    fs.writeFileSync(path.join(home, 'state', 'state.json'), '{"version":1,"clean');
+    svc = await startService({ home });
+    expect((await run('ARMGETCD', ['kept'], svc.env)).code).toBe(6);
+    expect(readLog(home, 'alert').some((x) => /the state file was unreadable: using its previous good copy/.test(x.msg))).toBe(true);
+    await svc.stop();
+  });
+});
