@@ -3,7 +3,7 @@
 // applies to every command of a file.
 import { ArithError, evaluate } from './arith';
 import { cmdNumber } from './conditions';
-import { REF_CLOSE, REF_OPEN } from './expand';
+import { REF_OPEN } from './expand';
 import type { Node, Redirect } from './parse';
 import { isDevice } from './paths';
 import { findLabel, Problem, Script } from './source';
@@ -152,14 +152,14 @@ export function labelArg(rest: string): string {
 
 /** The static rules for one logical line; problems are appended. */
 export function checkTree(node: Node, script: Script, problems: Problem[]): void {
-  const add = (line: number, message: string) => problems.push({ file: script.file, line, message });
+  const add = (line: number, message: string, warning = false) => problems.push({ file: script.file, line, message, ...(warning ? { warning } : {}) });
   const redirects = (line: number, rs: Redirect[]) => {
     for (const r of rs) if (r.mode !== 'dup' && !isDynamic(r.target) && isDevice(r.target)) add(line, `${r.target}: Windows devices other than NUL do not exist here`);
   };
   const walk = (n: Node): void => {
     switch (n.kind) {
       case 'empty':
-        if (n.strayParen) add(n.line, 'a ) with no ( open: cmd skips the rest of this line');
+        if (n.strayParen) add(n.line, 'a ) with no ( open: cmd skips the rest of this line', true);
         return;
       case 'rem':
         return;
@@ -184,7 +184,7 @@ export function checkTree(node: Node, script: Script, problems: Problem[]): void
   walk(node);
 }
 
-function checkCommand(text: string, line: number, script: Script, add: (line: number, message: string) => void): void {
+function checkCommand(text: string, line: number, script: Script, add: (line: number, message: string, warning?: boolean) => void): void {
   const s = splitCommand(text);
   const upper = s.name.toUpperCase();
   if (s.name === '') return;
@@ -205,7 +205,7 @@ function checkCommand(text: string, line: number, script: Script, add: (line: nu
       const label = labelArg(rest);
       if (label === '') return add(line, `${s.builtin} needs a label`);
       if (label === ':EOF' || isDynamic(label)) return;
-      if (findLabel(script, label, 0) === -1) add(line, `${s.builtin} ${shown(label)}: there is no label :${shown(label)} in this file`);
+      if (findLabel(script, label, 0) === -1) add(line, `${s.builtin} ${shown(label)}: there is no label :${shown(label)} in this file (cmd stops this batch context there)`, true);
       return;
     }
     case 'SET': {

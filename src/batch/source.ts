@@ -9,11 +9,15 @@ export interface Problem {
   /** 1-based */
   line: number;
   message: string;
+  /** cmd would run it, but it is probably a mistake (a GOTO to a label that is not there): reported, not refused */
+  warning?: boolean;
 }
 
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}: ${p.message}`;
+  return `${p.file}:${p.line}: ${p.warning ? 'warning: ' : ''}${p.message}`;
 }
+
+export const isError = (p: Problem): boolean => !p.warning;
 
 export interface Script {
   /** absolute path */

@@ -29,7 +29,7 @@ export function parseAddress(text: string): Address | null {
 export function addressCheck(text: string, a: Address): Check {
   return a.kind === 'tcp'
     ? { kind: 'tcp', resource: text, run: (ms) => tcpConnect(a.host, a.port, ms) }
-    : { kind: 'ping', resource: text, run: (ms) => ping(a.host, ms) };
+    : { kind: 'ip', resource: text, run: (ms) => ping(a.host, ms) };
 }
 
 /** The OS ping's arguments for one echo request waiting at most timeoutMs. */

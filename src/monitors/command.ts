@@ -7,7 +7,7 @@ import { Check, Outcome, seconds, took } from './loop';
 const running = new Set<ChildProcess>();
 
 export function commandCheck(command: string): Check {
-  return { kind: 'command', resource: command, run: (ms) => runCommand(command, ms) };
+  return { kind: 'cmd', resource: command, run: (ms) => runCommand(command, ms) };
 }
 
 /** Kills every probe command still running, with what it started (ARMRSP is stopping). */

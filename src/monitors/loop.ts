@@ -10,7 +10,7 @@ export interface Outcome {
 }
 
 export interface Check {
-  /** disk | ping | tcp | nic | http | command */
+  /** disk | ip (ping) | tcp | nic | http | cmd: the kinds of docs/status.md */
   kind: string;
   /** what is checked: a path, an address, a NIC name, a URL, a command line */
   resource: string;

@@ -7,12 +7,18 @@ export interface LineSink {
   oversized(): void;
 }
 
-export function lineSplitter(max: number, sink: LineSink): (chunk: Buffer) => void {
+export interface Splitter {
+  (chunk: Buffer): void;
+  /** true while part of a line has arrived and its newline has not */
+  midLine(): boolean;
+}
+
+export function lineSplitter(max: number, sink: LineSink): Splitter {
   let parts: Buffer[] = [];
   let size = 0;
   let discarding = false;
 
-  return (chunk: Buffer) => {
+  const push = (chunk: Buffer) => {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
@@ -46,4 +52,5 @@ export function lineSplitter(max: number, sink: LineSink): (chunk: Buffer) => vo
       start = nl + 1;
     }
   };
+  return Object.assign(push, { midLine: () => size > 0 || discarding });
 }

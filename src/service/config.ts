@@ -48,6 +48,8 @@ export interface Config {
   power: Record<PowerAction, string>;
   /** server shutdowns asked for by monitoring, before an operator must clear the count */
   maxReboots: number;
+  /** limits of the control pipe: idle and line timeouts (ms), connections */
+  pipe: { idleMs: number; lineMs: number; maxConnections: number };
   log: { cluster: RotationPolicy; alert: RotationPolicy; watch: RotationPolicy };
   /** false: alerts stay out of the system log; a string: the syslog socket `logger` uses */
   syslog: boolean | string;
@@ -86,6 +88,7 @@ function defaults(file: string): Config {
     services: {},
     power: defaultPowerCommands(),
     maxReboots: 3,
+    pipe: { idleMs: 30_000, lineMs: 10_000, maxConnections: 256 },
     log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG }, watch: { ...DEFAULT_LOG } },
     syslog: true,
   };
@@ -218,6 +221,12 @@ export function parseConfig(text: string, file: string): Config {
         poweroff: (n) => (config.power.poweroff = r.string(n, 'power.poweroff', 'a command') ?? config.power.poweroff),
       }),
     maxReboots: (v) => (config.maxReboots = r.int(v, 'maxReboots', 0, 1000) ?? config.maxReboots),
+    pipe: (v) =>
+      r.map(v, 'pipe', {
+        idleTimeout: (n) => (config.pipe.idleMs = (r.duration(n, 'pipe.idleTimeout') ?? config.pipe.idleMs / 1000) * 1000),
+        lineTimeout: (n) => (config.pipe.lineMs = (r.duration(n, 'pipe.lineTimeout') ?? config.pipe.lineMs / 1000) * 1000),
+        maxConnections: (n) => (config.pipe.maxConnections = r.int(n, 'pipe.maxConnections', 1, 100_000) ?? config.pipe.maxConnections),
+      }),
     syslog: (v) => {
       if (isScalar(v) && typeof v.value === 'boolean') config.syslog = v.value;
       else if (isScalar(v) && typeof v.value === 'string' && v.value.length > 0) config.syslog = v.value;

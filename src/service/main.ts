@@ -202,6 +202,7 @@ async function main(): Promise<void> {
         stopping: () => stopping,
         reload: async () => reload(),
       }),
+      { ...config.pipe, maxInFlight: 256 },
     );
   } catch (e) {
     lock.release();

@@ -41,7 +41,7 @@ export interface OsMonitor {
 
 /**
  * Starts the OS monitor: call it once the logs are open, with `osMonitor:` from the config. With
- * `monitors`, each interval's result shows in `arms status` as monitor "armsd", kind "os".
+ * `monitors`, each interval's result shows in `arms status` as monitor "armsd-os", kind "os".
  */
 export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write' | 'alert'>, opts: { monitors?: Pick<Monitors, 'report'> } = {}): OsMonitor {
   const intervalMs = Math.max(10, config.interval * 1000);
@@ -50,7 +50,8 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
   if (!config.enabled) return { status: () => ({ ...st }), stop: () => undefined };
 
   // A resolution well under the threshold, but not so fine that the sampling costs anything.
-  const histogram = monitorEventLoopDelay({ resolution: Math.max(10, Math.min(100, Math.floor(thresholdMs / 10))) });
+  const resolution = Math.max(10, Math.min(100, Math.floor(thresholdMs / 10)));
+  const histogram = monitorEventLoopDelay({ resolution });
   histogram.enable();
 
   const dog = config.watchdog === null ? null : openWatchdog(config.watchdog, logs);
@@ -63,7 +64,8 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
     const now = Date.now();
     const late = Math.max(0, now - expected);
     expected = now + intervalMs;
-    const delayMs = Math.round(Math.max(histogram.max / 1e6, late));
+    // The histogram holds the time between its samples: the resolution plus the delay.
+    const delayMs = Math.round(Math.max(histogram.max / 1e6 - resolution, late, 0));
     histogram.reset();
     st.lastDelayMs = delayMs;
     const stalled = delayMs > thresholdMs;
@@ -76,7 +78,7 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
       st.stalls = 0;
     }
     opts.monitors?.report({
-      monitor: 'armsd',
+      monitor: 'armsd-os', // not a possible watch ID: its results are never forgotten with a watch's
       group: null,
       resource: 'event loop',
       kind: 'os',

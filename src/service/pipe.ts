@@ -13,11 +13,13 @@ export interface PipeLimits {
   maxConnections: number;
   /** a connection with nothing in flight and nothing received for this long is closed */
   idleMs: number;
+  /** a line begun must end within this long (a client sending a byte a second is dropped) */
+  lineMs: number;
   /** requests in flight on one connection before it is no longer read */
   maxInFlight: number;
 }
 
-export const DEFAULT_LIMITS: PipeLimits = { maxConnections: 256, idleMs: 120_000, maxInFlight: 256 };
+export const DEFAULT_LIMITS: PipeLimits = { maxConnections: 256, idleMs: 30_000, lineMs: 10_000, maxInFlight: 256 };
 
 export interface PipeServer {
   path: string;
@@ -66,10 +68,28 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets:
   sockets.add(socket);
   let pending = 0;
   let paused = false;
-  socket.setTimeout(limits.idleMs, () => {
-    if (pending === 0) socket.destroy();
+  // A silent client is dropped once it has nothing in flight; a slow one, when a line takes too long.
+  let idleTimer: NodeJS.Timeout | null = null;
+  let lineTimer: NodeJS.Timeout | null = null;
+  const watchIdle = () => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = pending === 0 && !split.midLine() ? setTimeout(() => socket.destroy(), limits.idleMs) : null;
+  };
+  let lineEnded = false;
+  const watchLine = () => {
+    // The time allowed runs from the first byte of a line: it starts again once a line has ended.
+    if (lineEnded || !split.midLine()) {
+      if (lineTimer) clearTimeout(lineTimer);
+      lineTimer = null;
+      lineEnded = false;
+    }
+    if (split.midLine() && !lineTimer) lineTimer = setTimeout(() => socket.destroy(), limits.lineMs);
+  };
+  socket.on('close', () => {
+    sockets.delete(socket);
+    if (idleTimer) clearTimeout(idleTimer);
+    if (lineTimer) clearTimeout(lineTimer);
   });
-  socket.on('close', () => sockets.delete(socket));
   socket.on('error', () => socket.destroy());
 
   const send = (answer: Answer) => {
@@ -81,8 +101,9 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets:
     send({ v: PROTOCOL_VERSION, id: id ?? err.id, ok: false, error: { code: err.code, message: err.message } });
   };
 
-  socket.on('data', lineSplitter(MAX_FRAME, {
+  const split = lineSplitter(MAX_FRAME, {
     line(text) {
+      lineEnded = true;
       let req: Request;
       try {
         req = parseRequest(text);
@@ -108,13 +129,22 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets:
             paused = false;
             socket.resume();
           }
+          watchIdle();
         });
       inFlight.add(work);
     },
     oversized() {
       fail(null, new ProtocolError('too_large', `message longer than ${MAX_FRAME} bytes; it was dropped`));
     },
-  }));
+  });
+  socket.on('data', (chunk: Buffer) => {
+    split(chunk);
+    // Only lines count as activity: a client sending empty lines is as idle as a silent one.
+    const active = lineEnded || split.midLine();
+    watchLine();
+    if (active) watchIdle();
+  });
+  watchIdle();
 }
 
 /**
