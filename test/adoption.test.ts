@@ -186,3 +186,38 @@ describe('the state file', () => {
     await svc.stop();
   });
 });
+
+describe('a full disk', () => {
+  it('a state write the disk refuses leaves the old state whole and raises an alert; the service goes on', async () => {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) return;
+    const home = tempDir();
+    const stateDir = path.join(home, 'state');
+    fs.mkdirSync(stateDir);
+    const { execFileSync } = await import('node:child_process');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir]);
+    } catch {
+      return; // cannot mount here: nothing to show
+    }
+    try {
+      const svc = await startService({ home, config: 'syslog: false\n' });
+      expect((await run('ARMSETCD', ['before', '1'], svc.env)).code).toBe(0);
+      const good = fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8');
+      // Fill the disk.
+      try {
+        fs.writeFileSync(path.join(stateDir, 'filler'), Buffer.alloc(64 * 1024));
+      } catch {
+        /* full */
+      }
+      expect((await run('ARMSETCD', ['after', '2'], svc.env)).code).toBe(0); // kept in memory
+      expect(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8')).toBe(good);
+      expect(JSON.parse(good).values).toEqual({ BEFORE: 1 });
+      expect(readLog(home, 'alert').some((x) => /cannot save the state \(ARMSETCD\): .*ENOSPC/.test(x.msg))).toBe(true);
+      expect((await run('ARMGETCD', ['after'], svc.env)).code).toBe(2);
+      fs.rmSync(path.join(stateDir, 'filler'));
+      await svc.stop();
+    } finally {
+      execFileSync('umount', ['-l', stateDir]);
+    }
+  });
+});

@@ -35,6 +35,13 @@ export async function serviceStart(opts: { timeout: number }): Promise<number> {
   }
   fs.mkdirSync(home.log, { recursive: true, mode: 0o750 });
   const outFile = path.join(home.log, 'armsd.out');
+  // armsd's own output (a few lines per start and stop, and what it says when it cannot start):
+  // one old copy is kept once it passes 1 MB.
+  try {
+    if (fs.statSync(outFile).size > 1024 * 1024) fs.renameSync(outFile, `${outFile}.1`);
+  } catch {
+    /* not there yet */
+  }
   const out = fs.openSync(outFile, 'a', 0o640);
   const startOffset = fs.fstatSync(out).size;
   const child = spawn(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'armsd.js')], {
