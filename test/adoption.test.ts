@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call, connect } from '../src/client/client';
 import { readState } from '../src/service/state';
-import { readLog, run, Service, sleep, startService, stopAll, tempDir } from './helpers';
+import { readLog, run, Service, sleep, startService, stopAll, tempDir, until } from './helpers';
 
 afterAll(stopAll);
 
@@ -23,14 +23,6 @@ async function watches(svc: Service): Promise<W[]> {
   return ((await call(svc.pipe, 'status')) as { watches: W[] }).watches;
 }
 
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v) || Date.now() > deadline) return v;
-    await sleep(25);
-  }
-}
 
 /** PIDs of the processes running exactly `sleep <arg>`, by /proc. */
 function sleepers(arg: string): number[] {

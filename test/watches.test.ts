@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
-import { readLog, run, Service, sleep, startService, stopAll, tempDir } from './helpers';
+import { alive, readLog, run, Service, sleep, startService, stopAll, tempDir, until } from './helpers';
 
 afterAll(stopAll);
 
@@ -26,22 +26,6 @@ async function status(svc: Service): Promise<Status> {
 }
 async function watch(svc: Service, id: string): Promise<WatchStatus | undefined> {
   return (await status(svc)).watches.find((w) => w.id.toUpperCase() === id.toUpperCase());
-}
-async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (ok(v) || Date.now() > deadline) return v;
-    await sleep(25);
-  }
-}
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('ARMLOAD and ARMKILL', () => {
