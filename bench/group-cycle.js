@@ -39,7 +39,7 @@ const TARGETS = {
 // options
 
 function parseOptions(argv) {
-  const o = { cycles: 40, warmup: 5, check: false, json: RESULTS };
+  const o = { cycles: 40, warmup: 5, check: false, json: RESULTS, cpuProf: null };
   const ints = { '--cycles': 'cycles', '--warmup': 'warmup' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -48,6 +48,7 @@ function parseOptions(argv) {
       process.exit(0);
     } else if (a === '--check') o.check = true;
     else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
+    else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? '');
     else if (ints[a]) {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < (a === '--warmup' ? 0 : 1) || n > 1000) fail(`${a} needs a whole number from ${a === '--warmup' ? 0 : 1} to 1000 (got "${argv[i]}")`);
@@ -72,6 +73,9 @@ const DIST = {
   service: path.join(ROOT, 'dist', 'service', 'main.js'),
 };
 const BIN = { arms: path.join(ROOT, 'bin', 'arms.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
+
+/** node flags for armsd: --cpu-prof DIR profiles it (the profile is written when it stops) */
+let armsdFlags = [];
 
 function checkDist() {
   const missing = [...Object.values(DIST), ...Object.values(BIN)].filter((f) => !fs.existsSync(f));
@@ -211,7 +215,7 @@ function writeHome(home) {
 
 async function startService(client, home, env, label = 'armsd') {
   const pipe = require(DIST.home).resolveHome(env).pipe;
-  const svc = startChild([BIN.armsd], env, label);
+  const svc = startChild([...armsdFlags, BIN.armsd], env, label);
   svc.pipe = pipe;
   const t0 = process.hrtime.bigint();
   const deadline = Date.now() + 15_000;
@@ -434,6 +438,7 @@ const fmt = (x, w = 8) => String(x).padStart(w);
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   checkDist();
+  if (opts.cpuProf) armsdFlags = ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf];
   const client = require(DIST.client);
   const started = new Date();
   const result = {

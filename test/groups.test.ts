@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
-import { envFor, readLog, run, sleep, startService, stopAll, tempDir } from './helpers';
+import { alive, envFor, readLog, run, sleep, startService, stopAll, tempDir } from './helpers';
 
 afterAll(stopAll);
 
@@ -31,16 +31,6 @@ async function groupStatus(pipe: string, name: string) {
   return s.groups.find((g) => g.name === name)!;
 }
 
-function pidsAlive(pids: number[]): number[] {
-  return pids.filter((p) => {
-    try {
-      process.kill(p, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('group life cycle', () => {
   it('a failing start script puts the group in error, with the exit code in the status and the logs', async () => {
@@ -81,8 +71,8 @@ describe('group life cycle', () => {
     expect(r.stderr).toMatch(/start script start.sh timed out after 1 s and was stopped with everything it started/);
     const all = ['child', 'stubborn', 'script'].map((f) => Number(fs.readFileSync(path.join(pids, f), 'utf8')));
     const deadline = Date.now() + 10_000;
-    while (pidsAlive(all).length > 0 && Date.now() < deadline) await sleep(50);
-    expect(pidsAlive(all)).toEqual([]);
+    while (all.filter(alive).length > 0 && Date.now() < deadline) await sleep(50);
+    expect(all.filter(alive)).toEqual([]);
     expect(await groupStatus(svc.pipe, 'HANG')).toMatchObject({ state: 'error', lastError: { exitCode: null } });
     await svc.stop();
   });
