@@ -53,12 +53,20 @@ step node -e "fetch('http://127.0.0.1:$WEB_PORT/').then(r => r.text()).then(t =>
 step armlog "demo: a line from armlog"
 ARMS_GROUPNAME=WEB step ARMLOG "an operator note for WEB" /ARM
 step ARMLOG "what is /ARM?" /BOGUS || echo "(exit code $?: a usage error, as scripts expect)"
-step arms group restart WEB
+step arms status
+echo "(the application crashes: its watch restarts it)"
+kill -9 "$(arms status --json | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).watches.find(w=>w.id==='WWW').pid))")"
+sleep 1
+step arms status
+step ARMFOVER /W WEB
+step node -e "fetch('http://127.0.0.1:$WEB_PORT/').then(r => r.text()).then(t => process.stdout.write(t))"
 step arms group stop WEB
 step arms status
 step arms group start NOSUCH || echo "(exit code $?: unknown group)"
 step arms run "$root/examples/groups/web/start.sh" --event RECOVER
-step arms log --group web
+step ARMSETCD RESULT 2
+ARMGETCD RESULT; echo "(ARMGETCD RESULT: exit code $?)"
+step arms log --group web -n 40
 step arms log --alert
 step arms service stop
 step ARMLOG "is anyone there?" || echo "(exit code $?: the service is not running)"

@@ -1,26 +1,26 @@
 #!/bin/sh
 # WEB group start script. Branches the way the guide's START.BAT does: on the event first, then on
-# the data disk; the application is started only on a usable disk.
+# the data disk; the application is started under a watch only on a usable disk.
 WEB_DATA="${WEB_DATA:-$CLP_SCRIPT_PATH/data}"
 export WEB_DATA
 
 case "$ARMS_EVENT" in
   START)    ARMLOG "NORMAL START WEB GROUP SCRIPT" ;;
-  FAILOVER) ARMLOG "FAILOVER START WEB GROUP SCRIPT" ;;
+  FAILOVER) ARMLOG "FAILOVER START WEB GROUP SCRIPT (was on $CLP_SERVER_PREV)" ;;
   RECOVER)  ARMLOG "RECOVER START WEB GROUP"; exit 0 ;;
   *)        ARMLOG "ERROR NO_ARM WEB GROUP" /ARM; exit 0 ;;
 esac
 
 if [ "$ARMS_DISK" = "FAILURE" ]; then
   ARMLOG "ERROR DISK WEB GROUP (data disk $WEB_DATA not usable)" /ARM
-  if [ "$ARMS_SERVER" = "OTHER" ]; then exit 0; fi
-  # On the HOME server the group should move on: ARMFOVER comes with the failover issue.
-  exit 1
+  # Only the HOME server moves the group on; OTHER keeps it, so it cannot bounce between servers.
+  # Asynchronous: the failover runs after this script has ended.
+  if [ "$ARMS_SERVER" = "HOME" ]; then ARMFOVER /F "$ARMS_GROUPNAME" & fi
+  exit 0
 fi
 
-# The application outlives this script; its output goes to the data disk, not to our pipes.
-nohup node ./server.js >>"$WEB_DATA/web.log" 2>&1 &
-echo $! >"$WEB_DATA/web.pid"
+# The application, watched: restarted up to 3 times an hour, then the group fails over.
+ARMLOAD WWW /R 3 /H 1 /FOV node ./server.js
 
 # Online means answering: wait up to 10 s for the port.
 i=0
