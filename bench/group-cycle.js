@@ -2,9 +2,10 @@
 // Benchmark: what the service adds to a group's start and stop, beyond the scripts themselves.
 // Needs a built dist/ (`npm run build`); builds nothing itself.
 //
-//   node bench/group-cycle.js [--cycles N] [--warmup N] [--json FILE] [--check]
+//   node bench/group-cycle.js [--cycles N] [--warmup N] [--json FILE] [--check] [--cpu-prof DIR]
 //   defaults: 40 start/stop cycles after 5 warm-up cycles, for each of the two ways below (the
-//   acceptance figure needs >= 30). --check: exit 2 when a target is missed.
+//   acceptance figure needs >= 30). --check: exit 2 when a target is missed. --cpu-prof DIR:
+//   armsd runs with node's --cpu-prof (the profile is written into DIR when it stops).
 //
 // A real armsd in a temporary ARMS_HOME with one group G whose start.sh and stop.sh are `exit 0`.
 // Reference, in every cycle: the same two scripts run directly from this process (spawn /bin/sh
@@ -44,7 +45,7 @@ function parseOptions(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(usage());
       process.exit(0);
     } else if (a === '--check') o.check = true;
     else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
@@ -56,6 +57,12 @@ function parseOptions(argv) {
     } else fail(`unknown argument "${a}" (try --help)`);
   }
   return o;
+}
+
+/** The comment at the top of this file, up to 'use strict'. */
+function usage() {
+  const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
+  return lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n';
 }
 
 function fail(msg) {

@@ -3,10 +3,10 @@
 // it in memory and CPU. Linux only (it reads /proc). Needs a built dist/ (`npm run build`).
 //
 //   node bench/restart-latency.js [--kills N] [--kills-many N] [--warmup N] [--gap MS]
-//                                 [--watches N] [--idle SECONDS] [--json FILE] [--check]
+//                                 [--watches N] [--idle SECONDS] [--json FILE] [--check] [--cpu-prof DIR]
 //   defaults: 100 kills with one watch, 50 more with 1000 watches, 5 warm-up kills each, 50 ms
 //   between kills; memory at 1, 100 and 1000 watches; CPU over 20 s idle at 1 and at 1000 watches.
-//   --check: exit 2 when a target is missed.
+//   --check: exit 2 when a target is missed. --cpu-prof DIR: armsd runs with node's --cpu-prof.
 //
 // A real armsd in a temporary ARMS_HOME; `ARMLOAD W /R 999 sleep 1000` through the real command.
 // 1. restart latency: `kill -9` W's process, then spin until a new child of armsd has exec'd
@@ -51,7 +51,7 @@ function parseOptions(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 23).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(usage());
       process.exit(0);
     } else if (a === '--check') o.check = true;
     else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
@@ -66,6 +66,12 @@ function parseOptions(argv) {
   // W is restarted once per kill: stay inside its /R 999.
   if (2 * o.warmup + o.kills + o.killsMany > 990) fail('--kills + --kills-many + 2 x --warmup: at most 990 (the watch has /R 999)');
   return o;
+}
+
+/** The comment at the top of this file, up to 'use strict'. */
+function usage() {
+  const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
+  return lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n';
 }
 
 function fail(msg) {
@@ -653,6 +659,15 @@ async function countRunning(client, pipe) {
   return { total: st.watches.length, running: st.watches.filter((w) => w.state === 'running' && typeof w.pid === 'number').length };
 }
 
+/** Size of the service's persisted state (state/state.json in the home), or null when it has none. */
+function stateFileKiB(home) {
+  try {
+    return r2(fs.statSync(path.join(home, 'state', 'state.json')).size / 1024);
+  } catch {
+    return null;
+  }
+}
+
 async function idleCpu(pid, seconds, hz) {
   const t0 = process.hrtime.bigint();
   const c0 = cpuTicks(pid);
@@ -763,9 +778,11 @@ async function main() {
     if (count.running !== n) throw new Error(`expected ${n} running watches, the service shows ${count.running} of ${count.total}`);
     await sleep(SETTLE_MS);
     const mem = memoryOf(svc.proc.pid);
-    result.memory.settled[n] = { ...mem, watchesStarted: grown, startedInMs: r2(startedIn) };
+    const stateKiB = stateFileKiB(tempHome);
+    result.memory.settled[n] = { ...mem, watchesStarted: grown, startedInMs: r2(startedIn), stateFileKiB: stateKiB };
     memRow(`${n} watch${n > 1 ? 'es' : ''}, ${SETTLE_MS / 1000} s after start`, mem);
     if (grown > 0) say(`      (${grown} watch.start requests, one after another: ${(startedIn / 1000).toFixed(2)} s, ${(startedIn / grown).toFixed(2)} ms each)`);
+    if (stateKiB !== null) say(`      the service's state file: ${stateKiB} KiB`);
     if (n === 1 || n === top) {
       const cpu = await idleCpu(svc.proc.pid, opts.idle, hz);
       result.cpu[n] = cpu;

@@ -65,7 +65,7 @@ step arms status
 step arms group start NOSUCH || echo "(exit code $?: unknown group)"
 step arms run "$root/examples/groups/web/start.sh" --event RECOVER
 step ARMSETCD RESULT 2
-ARMGETCD RESULT; echo "(ARMGETCD RESULT: exit code $?)"
+step ARMGETCD RESULT || echo "(exit code $?: the value, as ERRORLEVEL)"
 step arms log --group web -n 40
 step arms log --alert
 step arms service stop
