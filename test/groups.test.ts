@@ -165,16 +165,21 @@ describe('group life cycle', () => {
     await svc.stop();
   });
 
-  it('a .bat group on Linux fails with a clear message', async () => {
+  it('a .bat group on Linux runs through the batch interpreter; one outside the dialect fails naming file and line', async () => {
     const home = tempDir();
     const dir = path.join(home, 'groups', 'LEGACY');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'START.BAT'), 'ARMLOG "hello"\r\n');
-    fs.writeFileSync(path.join(dir, 'STOP.BAT'), 'ARMLOG "bye"\r\n');
+    fs.writeFileSync(path.join(dir, 'START.BAT'), 'IF "%ARMS_EVENT%" == "START" ARMLOG "hello from %ARMS_GROUPNAME%"\r\n');
+    fs.writeFileSync(path.join(dir, 'STOP.BAT'), '@ECHO OFF\r\nFOR %%F IN (*) DO ECHO %%F\r\n');
     const svc = await startService({ home, config: 'syslog: false\ngroups:\n  LEGACY:\n    start: START.BAT\n    stop: STOP.BAT\n' });
-    const r = await run('arms', ['group', 'start', 'LEGACY'], svc.env);
+    expect((await run('arms', ['group', 'start', 'LEGACY'], svc.env)).code).toBe(0);
+    expect(readLog(svc.home).some((x) => x.src === 'ARMLOG' && x.group === 'LEGACY' && x.msg === 'hello from LEGACY')).toBe(true);
+    // ECHO is on, as under cmd: the command shows in the cluster log after the prompt.
+    expect(readLog(svc.home).some((x) => x.src === 'script' && x.msg === `${dir}>IF "START" == "START" ARMLOG "hello from LEGACY"`)).toBe(true);
+    const r = await run('arms', ['group', 'stop', 'LEGACY'], svc.env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/START\.BAT: batch scripts cannot run on linux in this version/);
+    expect(r.stderr).toMatch(/STOP\.BAT exited with code 255/);
+    expect(readLog(svc.home).some((x) => x.src === 'script' && x.msg === `${path.join(dir, 'STOP.BAT')}:2: FOR is a cmd built-in outside the batch dialect: FOR loops are outside the batch dialect: use a .sh helper script`)).toBe(true);
     await svc.stop();
   });
 });

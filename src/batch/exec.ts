@@ -41,6 +41,8 @@ export class Interpreter {
   readonly traceFd: number | undefined;
   readonly entry: string;
   private checked = new Map<string, Script>();
+  /** CALLs under way: cmd stops a runaway recursion, and so do we (before it eats the memory) */
+  private depth = 0;
 
   constructor(opts: InterpreterOptions) {
     this.vars = new Vars(opts.env);
@@ -288,8 +290,18 @@ export class Interpreter {
   /** CALL file.bat: a new context on that file, in this interpreter. */
   async callBatch(file: string, arg0: string, rest: string, io: IO): Promise<boolean> {
     const script = this.load(file);
-    await this.runFrame(newFrame(script, arg0, batchArgs(rest), rest.replace(/^[ \t,;=]+/, '')), io);
+    await this.nested(newFrame(script, arg0, batchArgs(rest), rest.replace(/^[ \t,;=]+/, '')), io);
     return this.errorlevel === 0;
+  }
+
+  private async nested(frame: Frame, io: IO): Promise<void> {
+    if (this.depth >= MAX_CALL_DEPTH) throw new Fatal(`${frame.script.file}: batch recursion exceeds ${MAX_CALL_DEPTH} CALLs: stopped`);
+    this.depth++;
+    try {
+      await this.runFrame(frame, io);
+    } finally {
+      this.depth--;
+    }
   }
 
   /** CALL :label args: a new context on the same file, from the line after the label. */
@@ -304,7 +316,7 @@ export class Interpreter {
     }
     this.trace(frame, line, `-> ${path.basename(frame.script.file)}:${at + 1}`);
     const args: Args = { tokens: [first, ...batchArgs(rest)], text: rest, file: frame.script.file, shift: 0 };
-    await this.runFrame({ script: frame.script, pos: at + 1, args, chained: false }, io);
+    await this.nested({ script: frame.script, pos: at + 1, args, chained: false }, io);
     return this.errorlevel === 0;
   }
 
@@ -337,6 +349,8 @@ export class Interpreter {
     }
   }
 }
+
+const MAX_CALL_DEPTH = 10_000;
 
 /** Process exit codes are 0-255 here: a non-zero ERRORLEVEL must not turn into success (256 into 0). */
 export function exitCodeOf(errorlevel: number): number {

@@ -31,6 +31,7 @@ export interface Command extends Base {
 }
 export interface Rem extends Base {
   kind: 'rem';
+  /** the whole comment, REM included as written */
   text: string;
 }
 export interface Block extends Base {
@@ -191,7 +192,7 @@ export class Parser {
     if (/^rem(?:[ \t/]|$|\n)/i.test(rest)) {
       const start = this.r.pos;
       this.skipPhysicalLine();
-      return { kind: 'rem', line, quiet, text: this.r.buf.slice(start + 3, this.r.pos) };
+      return { kind: 'rem', line, quiet, text: this.r.buf.slice(start, this.r.pos) };
     }
     return this.simple(depth, quiet);
   }
@@ -516,7 +517,7 @@ export function render(node: Node): string {
     case 'command':
       return clean(node.text.replace(/^[ \t,;=]+/, '').trimEnd() + node.redirects.map(renderRedirect).join(''));
     case 'rem':
-      return clean('REM' + node.text).trimEnd();
+      return clean(node.text).trimEnd();
     case 'empty':
       return '';
     case 'block':

@@ -175,7 +175,8 @@ interface GroupResources {
   nics: string[];
 }
 
-async function groupSpecs(pipe: string, group: string | undefined): Promise<Spec[]> {
+/** /A: the group's resources from the config, and its name as configured. */
+async function groupSpecs(pipe: string, group: string | undefined): Promise<{ group: string; specs: Spec[] }> {
   if (!group) throw usage('/A checks the resources of the caller\'s group: run it from a group script (ARMS_GROUPNAME is not set)');
   const r = (await call(pipe, 'group.resources', { name: group })) as GroupResources;
   const specs: Spec[] = [];
@@ -185,7 +186,7 @@ async function groupSpecs(pipe: string, group: string | undefined): Promise<Spec
     specs.push({ kind: 'ip', text: text.trim() });
   }
   for (const name of r.nics) specs.push({ kind: 'nic', name });
-  return specs;
+  return { group: r.group, specs };
 }
 
 function toCheck(s: Spec, prober: () => DiskProber, monitor: string, defaultFree?: number): Check {
@@ -216,12 +217,13 @@ class Reporter {
   constructor(private pipe: string) {}
 
   async send(op: string, args: Record<string, unknown>, timeoutMs = 5000): Promise<boolean> {
+    if (!this.conn) {
+      this.conn = connect(this.pipe, timeoutMs);
+      this.conn.catch(() => undefined);
+    }
+    const conn = this.conn;
     try {
-      if (!this.conn) {
-        this.conn = connect(this.pipe, timeoutMs);
-        this.conn.catch(() => undefined);
-      }
-      const c = await this.conn;
+      const c = await conn;
       await c.request(op, args, timeoutMs);
       if (this.away) {
         this.away = false;
@@ -229,9 +231,9 @@ class Reporter {
       }
       return true;
     } catch (e) {
-      const old = this.conn;
-      this.conn = null;
-      old?.then((c) => c.destroy(), () => undefined);
+      // Drop this connection (not a newer one another report has made meanwhile).
+      if (this.conn === conn) this.conn = null;
+      conn.then((c) => c.destroy(), () => undefined);
       if (!this.away) {
         this.away = true;
         process.stderr.write(`ARMRSP: cannot report to the service (${(e as Error).message}); monitoring goes on\n`);
@@ -255,12 +257,14 @@ const describe = (c: Check) => `${c.kind} ${c.resource}`;
 run('ARMRSP', USAGE, async (argv) => {
   const opts = parseOptions(argv);
   const pipe = clientPipe();
-  const group = process.env.ARMS_GROUPNAME || undefined;
+  let group = process.env.ARMS_GROUPNAME || undefined;
   const monitor = process.env.ARMS_WATCH_ID || `pid ${process.pid}`;
 
   const specs: Spec[] = [];
   const seen = new Set<string>();
-  for (const s of [...(opts.all ? await groupSpecs(pipe, group) : []), ...opts.specs]) {
+  const fromGroup = opts.all ? await groupSpecs(pipe, group) : null;
+  if (fromGroup) group = fromGroup.group;
+  for (const s of [...(fromGroup?.specs ?? []), ...opts.specs]) {
     if (seen.has(specKey(s))) continue;
     seen.add(specKey(s));
     specs.push(s);
@@ -285,7 +289,7 @@ run('ARMRSP', USAGE, async (argv) => {
     reporter.send('monitor.report', {
       monitor,
       group,
-      resource: r.check.resource,
+      resource: r.check.resource.slice(0, 4096),
       kind: r.check.kind,
       ok: r.outcome.ok,
       detail: r.outcome.detail.slice(0, 4096),

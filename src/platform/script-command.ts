@@ -1,6 +1,10 @@
-// How a group script is run, by its extension and the OS: .bat/.cmd through cmd.exe on Windows,
-// .sh through sh, .ps1 through PowerShell, anything else as a program of its own.
+// How a group script is run, by its extension and the OS: .bat/.cmd through cmd.exe on Windows and
+// through the project's batch interpreter elsewhere (docs/batch.md), .sh through sh, .ps1 through
+// PowerShell, anything else as a program of its own.
 import * as path from 'node:path';
+
+/** The batch interpreter's entry point, run by this very node. */
+export const BATCH_INTERPRETER = path.resolve(__dirname, '..', 'batch', 'main.js');
 
 export interface ScriptCommand {
   file: string;
@@ -11,18 +15,20 @@ export interface ScriptCommand {
 
 export class ScriptNotRunnable extends Error {}
 
-export function scriptCommand(script: string, platform: NodeJS.Platform = process.platform): ScriptCommand {
+/**
+ * `trace` (arms run --trace): the batch interpreter prints each line as it runs with the branch
+ * taken, sh runs with -x; cmd.exe has no such mode (Windows runs the script as usual).
+ */
+export function scriptCommand(script: string, platform: NodeJS.Platform = process.platform, opts: { trace?: boolean } = {}): ScriptCommand {
   const ext = path.extname(script).toLowerCase();
   if (ext === '.bat' || ext === '.cmd') {
     if (platform === 'win32') {
       const cmd = process.env.ComSpec || 'cmd.exe';
       return { file: cmd, args: ['/d', '/s', '/c', `"${script}"`], verbatim: true };
     }
-    throw new ScriptNotRunnable(
-      `${path.basename(script)}: batch scripts cannot run on ${platform} in this version (the batch interpreter is not there yet); use a .sh script`,
-    );
+    return { file: process.execPath, args: [BATCH_INTERPRETER, ...(opts.trace ? ['--trace'] : []), script] };
   }
-  if (ext === '.sh') return { file: platform === 'win32' ? 'sh.exe' : '/bin/sh', args: [script] };
+  if (ext === '.sh') return { file: platform === 'win32' ? 'sh.exe' : '/bin/sh', args: [...(opts.trace ? ['-x'] : []), script] };
   if (ext === '.ps1') {
     const ps = platform === 'win32' ? 'powershell.exe' : 'pwsh';
     return { file: ps, args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', script] };

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, Node, parseDocument, YAMLMap } from 'yaml';
 import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
+import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
 import { RotationPolicy } from './rotating-file';
 
 export interface DiskConfig {
@@ -53,6 +54,8 @@ export interface Config {
   log: { cluster: RotationPolicy; alert: RotationPolicy; watch: RotationPolicy };
   /** false: alerts stay out of the system log; a string: the syslog socket `logger` uses */
   syslog: boolean | string;
+  /** the service's own stall monitor and the watchdog device (os-monitor.ts) */
+  osMonitor: OsMonitorConfig;
 }
 
 export interface ConfigProblem {
@@ -91,6 +94,7 @@ function defaults(file: string): Config {
     pipe: { idleMs: 30_000, lineMs: 10_000, maxConnections: 256 },
     log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG }, watch: { ...DEFAULT_LOG } },
     syslog: true,
+    osMonitor: { ...OS_MONITOR_DEFAULTS },
   };
 }
 
@@ -232,11 +236,33 @@ export function parseConfig(text: string, file: string): Config {
       else if (isScalar(v) && typeof v.value === 'string' && v.value.length > 0) config.syslog = v.value;
       else r.problem(v, 'syslog: expected true, false, or the path of a syslog socket');
     },
+    osMonitor: (v) => readOsMonitor(r, v, config, path.dirname(file)),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
+}
+
+/** osMonitor: false, or { enabled, stallThreshold, interval, watchdog } */
+function readOsMonitor(r: Reader, node: Node | null, config: Config, home: string): void {
+  const m = config.osMonitor;
+  if (isScalar(node) && typeof node.value === 'boolean') {
+    m.enabled = node.value;
+    return;
+  }
+  r.map(node, 'osMonitor', {
+    enabled: (v) => (m.enabled = r.bool(v, 'osMonitor.enabled') ?? m.enabled),
+    stallThreshold: (v) => (m.stallThreshold = r.duration(v, 'osMonitor.stallThreshold') ?? m.stallThreshold),
+    interval: (v) => (m.interval = r.duration(v, 'osMonitor.interval') ?? m.interval),
+    watchdog: (v) => {
+      if (isScalar(v) && v.value === false) m.watchdog = null;
+      else {
+        const p = r.string(v, 'osMonitor.watchdog', 'the path of the watchdog device (/dev/watchdog), or false');
+        if (p !== undefined) m.watchdog = path.resolve(home, p);
+      }
+    },
+  });
 }
 
 function readLog(r: Reader, node: Node | null, config: Config): void {

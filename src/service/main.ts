@@ -11,6 +11,7 @@ import { Groups, openGroups } from './groups';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
 import { openMonitors } from './monitors';
+import { startOsMonitor } from './os-monitor';
 import { makeDispatcher, ServiceInfo } from './ops/index';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { openPower } from './power';
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
   const groupConfig = (name: string) => current.groups.find((g) => g.name.toUpperCase() === name.toUpperCase());
   const power = openPower({ state, logs, groups: () => groups, commands: () => current.power, maxReboots: () => current.maxReboots });
   const monitors = openMonitors();
+  const osMonitor = startOsMonitor(config.osMonitor, logs, { monitors });
   const watches = openWatches({
     logs,
     logDir: path.join(home.log, 'watches'),
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
     state.data.groups = groups.saved();
     state.data.watches = watches.saved();
     save('clean stop');
+    osMonitor.stop();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
     lock.release();
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
     const next = loadConfig(home.config);
     groups.reconfigure(next.groups);
     current = next;
-    const later = (['server', 'syslog', 'log'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    const later = (['server', 'syslog', 'log', 'osMonitor'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
     logs.write('INFO', { src: 'armsd' }, said);
     return said;

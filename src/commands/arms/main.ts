@@ -8,6 +8,8 @@ import { call } from '../../client/client';
 import { groupAction, reload, status } from './groups';
 import { showLog } from './log';
 import { runOne, RunOptions } from './run';
+import { checkGroupScripts } from '../../batch/group-check';
+import { formatProblem as formatScriptProblem, isError } from '../../batch/source';
 import { serviceStart, serviceStatus, serviceStop } from './service';
 
 const EXIT_USAGE = 2;
@@ -90,12 +92,20 @@ program
 
 program
   .command('check')
-  .description('validate arms.yaml; every mistake with file:line (exit 0 valid, 1 not)')
+  .description("validate arms.yaml and the groups' batch scripts; every mistake with file:line (exit 0 valid, 1 not)")
   .action(
     act(async () => {
       const home = resolveHome();
       try {
         const c = loadConfig(home.config);
+        // cmd.exe runs .bat scripts on Windows; elsewhere the interpreter runs only its dialect.
+        const scripts = process.platform === 'win32' ? [] : checkGroupScripts(c.groups);
+        for (const p of scripts) console.log(formatScriptProblem(p));
+        const errors = scripts.filter(isError).length;
+        if (errors > 0) {
+          console.log(`${c.file}: the groups' batch scripts have ${errors} construct(s) outside the batch dialect (docs/batch.md)`);
+          return 1;
+        }
         console.log(`${c.file}: valid; server ${c.server}, ${c.groups.length} group(s)${c.groups.length ? ': ' + c.groups.map((g) => g.name).join(', ') : ''}`);
         return 0;
       } catch (e) {
@@ -114,6 +124,7 @@ program
   .option('--factor <factor>', 'run it as a stop script: GROUPSTOP, GROUPMOVE, GROUPFAILOVER, RESOURCERESTART, SERVERSHUTDOWN')
   .option('--disk <result>', 'ARMS_DISK to give (default: probe the group\'s disks, activating nothing)')
   .option('--timeout <seconds>', "stop it after this long (default: the group's timeout)", seconds)
+  .option('--trace', 'print each line as it runs, with the branch taken (.bat/.cmd through the batch interpreter; .sh through sh -x)')
   .action(act((script: string, o: RunOptions) => runOne(script, o)));
 
 program

@@ -17,6 +17,7 @@ export interface RunOptions {
   factor?: string;
   disk?: string;
   timeout?: number;
+  trace?: boolean;
 }
 
 const EXIT_USAGE = 2;
@@ -56,7 +57,7 @@ export async function runOne(script: string, opts: RunOptions): Promise<number> 
   });
   let cmd;
   try {
-    cmd = scriptCommand(file);
+    cmd = scriptCommand(file, process.platform, { trace: opts.trace });
   } catch (e) {
     if (e instanceof ScriptNotRunnable) throw new CommandError(e.message, 1);
     throw e;
