@@ -392,6 +392,13 @@ async function measureEndToEnd(env, scriptsDirect, opts) {
     overheadVsNodeStart: summary(overNodeStart),
     overheadVsNodeStop: summary(overNodeStop),
     overheadVsNodePerTransition: summary([...overNodeStart, ...overNodeStop]),
+    // the same from the medians (steadier than the paired differences when the machine is busy)
+    overheadFromMedians: {
+      startVsStatus: r2(median(s.armsStart) - median(s.armsStatus) - median(s.directStart)),
+      stopVsStatus: r2(median(s.armsStop) - median(s.armsStatus) - median(s.directStop)),
+      startVsNode: r2(median(s.armsStart) - median(s.nodeE0) - median(s.directStart)),
+      stopVsNode: r2(median(s.armsStop) - median(s.nodeE0) - median(s.directStop)),
+    },
     samplesMs: roundAll(s),
   };
 }
@@ -499,6 +506,9 @@ async function main() {
   row('stop - service status - script', a.overheadVsStatusStop);
   row('per transition - service status - script', a.overheadVsStatusPerTransition);
   row('per transition - node -e 0 - script', a.overheadVsNodePerTransition);
+  const om = a.overheadFromMedians;
+  say(`     from the medians: start ${om.startVsStatus.toFixed(2)} ms, stop ${om.stopVsStatus.toFixed(2)} ms beyond arms service status and the script; ` +
+      `${om.startVsNode.toFixed(1)} / ${om.stopVsNode.toFixed(1)} ms beyond node -e 0 and the script`);
 
   // What the service says: its own timing of each script, and one online/offline line per transition.
   const view = serviceView(tempHome);
@@ -524,7 +534,8 @@ async function main() {
   say(`   service overhead per transition (in-process, minus the script run directly): start median ${b.overheadStart.median.toFixed(2)} ms / p95 ${b.overheadStart.p95.toFixed(2)} ms, stop median ${b.overheadStop.median.toFixed(2)} ms / p95 ${b.overheadStop.p95.toFixed(2)} ms`);
   say(`   target < ${TARGETS.overheadMs} ms per transition (median): ${verdict(met)}${met && !result.target.p95AlsoUnder ? ' (p95 above it)' : met ? ' (p95 too)' : ''}`);
   say(`   end to end: arms group start G median ${a.armsStart.median.toFixed(1)} ms, arms group stop G ${a.armsStop.median.toFixed(1)} ms; ` +
-      `minus arms service status and the script: ${a.overheadVsStatusPerTransition.median.toFixed(2)} ms per transition (p95 ${a.overheadVsStatusPerTransition.p95.toFixed(2)})`);
+      `minus arms service status and the script: ${a.overheadVsStatusPerTransition.median.toFixed(2)} ms per transition (p95 ${a.overheadVsStatusPerTransition.p95.toFixed(2)}); ` +
+      `arms group start G costs ${(a.armsStart.median - a.nodeE0.median).toFixed(1)} ms more than node -e 0`);
 
   result.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
   fs.mkdirSync(path.dirname(opts.json), { recursive: true });

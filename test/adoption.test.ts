@@ -93,6 +93,7 @@ describe('re-adoption after a kill -9 of the service', () => {
 
   it('a PID reused by an unrelated process while the service is down is neither adopted nor killed', async () => {
     if (process.platform !== 'linux') return;
+    for (const a of ['42001', '42002']) for (const p of sleepers(a)) process.kill(p, 'SIGKILL'); // a failed earlier run's
     const home = tempDir();
     let svc = await startService({ home, config: 'syslog: false\n' });
     expect((await run('ARMLOAD', ['victim', '/R', '3', '/INT', '1', 'sleep', '42001'], svc.env)).code).toBe(0);

@@ -87,7 +87,8 @@ fi
 
   it('ten ARMFOVER calls at once give at most two failovers (the one under way, and one that every later call joins)', async () => {
     const trace = path.join(tempDir(), 'trace');
-    const svc = await serviceWith({ G: { start: `echo "start $ARMS_EVENT" >> ${trace}\nsleep 0.2\n`, stop: `echo stop >> ${trace}\n`, settings: 'maxFailovers: 10' } });
+    // A slow start: the ten requests all arrive while the first failover is under way, even on a loaded machine.
+    const svc = await serviceWith({ G: { start: `echo "start $ARMS_EVENT" >> ${trace}\nsleep 2\n`, stop: `echo stop >> ${trace}\n`, settings: 'maxFailovers: 10' } });
     expect((await run('arms', ['group', 'start', 'G'], svc.env)).code).toBe(0);
     const results = await Promise.all(Array.from({ length: 10 }, () => run('ARMFOVER', ['G'], svc.env)));
     expect(results.map((r) => r.code)).toEqual(Array(10).fill(0));

@@ -88,16 +88,24 @@ async function main(): Promise<void> {
   };
   state.data.cleanStop = false;
   save('service start');
-  // Changes come in bursts (a group start, a crash loop): one write per turn of the event loop.
+  // Changes come in bursts (a group start, a crash loop): one write per turn of the event loop,
+  // written and fsynced in the background (at most one at a time, the next one coalesced), so that
+  // the event loop does not wait for the disk.
   let saveScheduled = false;
+  /** Resolves once the groups and watches as they are now are on disk (a failure is alerted). */
+  const persist = () => {
+    state.data.groups = groups.saved();
+    state.data.watches = watches.saved();
+    return state.saveSoon().catch((e: Error) =>
+      logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk`),
+    );
+  };
   const changed = () => {
     if (saveScheduled) return;
     saveScheduled = true;
     setImmediate(() => {
       saveScheduled = false;
-      state.data.groups = groups.saved();
-      state.data.watches = watches.saved();
-      save('groups and watches');
+      void persist();
     });
   };
 
@@ -201,6 +209,7 @@ async function main(): Promise<void> {
         power,
         groupConfig,
         timeScale,
+        persist,
         stop: (r) => setImmediate(() => void stop(r)),
         stopping: () => stopping,
         reload: async () => reload(),

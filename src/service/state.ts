@@ -29,6 +29,12 @@ export interface State {
   previous: PersistedState | null;
   /** writes now; throws when the disk refuses (the old files stay) */
   save(): void;
+  /**
+   * Writes in the background: the file is written and fsynced off the event loop, one write at a
+   * time (a call while one runs asks for one more after it, of the then current data). Resolves
+   * once what `data` held at the call is on disk; rejects when the disk refuses (the old files stay).
+   */
+  saveSoon(): Promise<void>;
 }
 
 const FILE = 'state.json';
@@ -65,14 +71,66 @@ export function readState(dir: string): { state: PersistedState | null; from: 'c
 export function openState(dir: string): State & { recoveredFrom: 'current' | 'previous' | 'none' } {
   const { state: previous, from } = readState(dir);
   const data: PersistedState = previous ? structuredClone(previous) : fresh();
+  // Each write gets a number when its data is serialized; a write whose number is older than the
+  // file's is not installed (a synchronous save() may overtake a background one).
+  let serial = 0;
+  let installed = 0;
+  let running: Promise<void> | null = null;
+  let wanted = false;
+  const background = async () => {
+    while (wanted) {
+      wanted = false;
+      const n = ++serial;
+      const tmp = path.join(dir, `${FILE}.bg.tmp`);
+      await writeFileSynced(tmp, JSON.stringify(data));
+      if (n > installed) {
+        install(dir, FILE, tmp);
+        installed = n;
+      } else fs.rmSync(tmp, { force: true });
+    }
+  };
   return {
     data,
     previous,
     recoveredFrom: from,
     save() {
+      const n = ++serial;
       writeAtomically(dir, FILE, JSON.stringify(data));
+      installed = n;
+    },
+    saveSoon() {
+      wanted = true;
+      if (!running) running = background().finally(() => (running = null));
+      return running;
     },
   };
+}
+
+async function writeFileSynced(file: string, text: string): Promise<void> {
+  const fh = await fs.promises.open(file, 'w', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await fs.promises.rm(file, { force: true });
+    throw e;
+  }
+  await fh.close();
+}
+
+/** The synced `tmp` becomes `name`; the current file stays as the previous good copy. On the event loop: quick. */
+function install(dir: string, name: string, tmp: string): void {
+  const file = path.join(dir, name);
+  try {
+    fs.rmSync(`${file}.prev`, { force: true });
+    fs.linkSync(file, `${file}.prev`);
+  } catch {
+    /* no current file yet, or links not supported */
+  }
+  fs.renameSync(tmp, file);
+  // the folder's fsync (the rename's durability) in the background
+  void fs.promises.open(dir, 'r').then((d) => d.sync().finally(() => d.close())).catch(() => undefined);
 }
 
 export function writeAtomically(dir: string, name: string, text: string): void {

@@ -34,6 +34,8 @@ export interface OpsContext {
   monitors: Monitors;
   power: Power;
   groupConfig(name: string): GroupConfig | undefined;
+  /** resolves once the groups and watches as they are now are on disk */
+  persist(): Promise<void>;
   /** divides the /H window (tests: ARMS_TIME_SCALE) */
   timeScale: number;
   stop(reason: string): void;
@@ -85,7 +87,7 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...service,
     ...logOps(ctx.logs),
     ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
-    ...watchOps(ctx.watches, { timeScale: ctx.timeScale }),
+    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, persist: ctx.persist }),
     ...valueOps(ctx.values, ctx.logs),
     ...monitorOps(ctx.monitors, ctx.groupConfig),
   };

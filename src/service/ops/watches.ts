@@ -7,7 +7,7 @@ import { Ops } from './index';
 
 const HOUR_MS = 3_600_000;
 
-export function watchOps(watches: Watches, opts: { timeScale: number }): Ops {
+export function watchOps(watches: Watches, opts: { timeScale: number; persist(): Promise<void> }): Ops {
   const asProtocol = (e: unknown) => (e instanceof WatchError ? new ProtocolError(e.code, e.message) : e);
 
   return {
@@ -45,7 +45,11 @@ export function watchOps(watches: Watches, opts: { timeScale: number }): Ops {
       if (!fs.existsSync(req.cwd)) throw new ProtocolError('usage', `the working folder ${req.cwd} does not exist`);
       try {
         const { pid } = await watches.start(req);
-        if (!wait) return { id, pid };
+        if (!wait) {
+          // ARMLOAD returns once the watch is on disk: a service that crashes after that takes it back.
+          await opts.persist();
+          return { id, pid };
+        }
         const end = await watches.waitEnd(id);
         return { id, pid, exitCode: end.code, signal: end.signal };
       } catch (e) {
