@@ -11,6 +11,7 @@ import { runOne, RunOptions } from './run';
 import { checkGroupScripts } from '../../batch/group-check';
 import { formatProblem as formatScriptProblem, isError } from '../../batch/source';
 import { serviceStart, serviceStatus, serviceStop } from './service';
+import { migrate } from '../../batch/migrate';
 
 const EXIT_USAGE = 2;
 
@@ -126,6 +127,35 @@ program
   .option('--timeout <seconds>', "stop it after this long (default: the group's timeout)", seconds)
   .option('--trace', 'print each line as it runs, with the branch taken (.bat/.cmd through the batch interpreter; .sh through sh -x)')
   .action(act((script: string, o: RunOptions) => runOne(script, o)));
+
+program
+  .command('migrate <file>')
+  .description("what in a legacy .bat will not work on this OS, with file:line and what to use instead (exit 0 nothing, 1 something); --to sh writes it as a POSIX shell script")
+  .option('--to <language>', 'write the script in this language: sh')
+  .option('-o, --output <file>', 'where --to writes (default: stdout, the report then on stderr)')
+  .action(
+    act(async (file: string, o: { to?: string; output?: string }) => {
+      const fs = await import('node:fs');
+      const home = resolveHome();
+      let services: string[] = [];
+      let configFile: string | undefined;
+      try {
+        const c = loadConfig(home.config);
+        services = Object.keys(c.services);
+        configFile = c.file;
+      } catch (e) {
+        if (!(e instanceof ConfigInvalid)) throw e;
+        process.stderr.write(`arms: ${e.problems[0]?.file ?? 'arms.yaml'} is not valid (arms check): its services: map is not used\n`);
+      }
+      const r = migrate(file, o, { services, configFile, platform: process.platform });
+      if (r.usage) throw new CommandError(r.usage, EXIT_USAGE);
+      const toStdout = r.sh !== null && o.output === undefined;
+      if (r.sh !== null && o.output !== undefined) fs.writeFileSync(o.output, r.sh, { mode: 0o755 });
+      if (toStdout) process.stdout.write(r.sh!);
+      (toStdout ? process.stderr : process.stdout).write(r.report.join('\n') + '\n');
+      return r.code;
+    }),
+  );
 
 program
   .command('log')

@@ -1,0 +1,573 @@
+// `arms migrate FILE.BAT --to sh`: the batch file as a POSIX shell script a person can read and keep.
+// The labels' control flow is kept: each label is a shell function; GOTO names the function to run
+// next and returns to a small loop (run_from), so a GOTO loop does not grow the stack; CALL :label is
+// run_from of that label with its arguments; ERRORLEVEL is $_el, set after every program; IF forms
+// are `[ ]` tests; SET makes (exported) variables, names in upper case (cmd's names ignore case);
+// START is `&`; ARM* commands are called by name (the service puts them on PATH); %~dp0 is the
+// script's folder. What has no faithful translation is left as a `# TODO` comment and reported.
+import * as path from 'node:path';
+import { REF_CLOSE, REF_OPEN } from './expand';
+import type { Condition, Node, Redirect } from './parse';
+import { labelArg, parseStart, splitCommand } from './rules';
+import { findLabel, labelOf, Script } from './source';
+
+export interface Untranslated {
+  line: number;
+  message: string;
+}
+
+class Untranslatable extends Error {}
+
+const SH_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** A piece of a command's text: literal characters or a percent reference (`%X%`, `%1`, `%~dp0`). */
+interface Piece {
+  text: string;
+  ref: boolean;
+  /** inside cmd quotes */
+  quoted: boolean;
+}
+
+function pieces(text: string, quotesAreText = false): Piece[] {
+  const out: Piece[] = [];
+  let quoted = false;
+  let i = 0;
+  const push = (p: Piece) => {
+    const last = out[out.length - 1];
+    if (last && !last.ref && !p.ref && last.quoted === p.quoted) last.text += p.text;
+    else out.push(p);
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === REF_OPEN) {
+      const end = text.indexOf(REF_CLOSE, i);
+      const stop = end === -1 ? text.length : end;
+      out.push({ text: text.slice(i + 1, stop), ref: true, quoted });
+      i = stop + 1;
+      continue;
+    }
+    if (c === '"' && !quotesAreText) {
+      quoted = !quoted;
+      i++;
+      continue;
+    }
+    push({ text: c, ref: false, quoted });
+    i++;
+  }
+  return out;
+}
+
+const dq = (s: string) => s.replace(/[\\$`"]/g, (c) => '\\' + c);
+const sq = (s: string) => (s === '' ? "''" : SAFE_WORD.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export class ShTranslator {
+  readonly untranslated: Untranslated[] = [];
+  /** batch files this one runs (CALL, START, by name): each becomes NAME.sh, to migrate as well */
+  readonly helpers = new Set<string>();
+  /** the functions of the labels, by the 0-based index of the label's line */
+  private fnAt = new Map<number, string>();
+  private usesDp0 = false;
+  private usesSelf = false;
+  private usesLower = false;
+  private sets = new Set<string>();
+  private line = 0;
+
+  constructor(
+    private script: Script,
+    private tree: Node[],
+  ) {}
+
+  private todo(message: string): never {
+    throw new Untranslatable(message);
+  }
+
+  /** `$NAME` for a reference; `next` is the character after it (braces when it would join the name). */
+  private ref(r: string, next = ''): string {
+    const brace = (name: string) => (/^[A-Za-z0-9_]/.test(next) ? `\${${name}}` : `$${name}`);
+    if (r === '%*') return '$*';
+    let m = /^%([0-9])$/.exec(r);
+    if (m) return m[1] === '0' ? brace('0') : brace(m[1]);
+    m = /^%~([a-z]*)([0-9])$/i.exec(r);
+    if (m) {
+      const mods = m[1].toLowerCase();
+      if (m[2] !== '0') {
+        if (mods === '') return brace(m[2]);
+        this.todo(`%~${m[1]}${m[2]}: argument modifiers other than %~dp0, %~f0, %~nx0 and %~n0 have no translation`);
+      }
+      if (mods === 'dp' || mods === 'pd' || mods === 'dps' || mods === 'sdp') {
+        this.usesDp0 = true;
+        return brace('_dp0');
+      }
+      if (mods === 'f' || mods === 'dpnx' || mods === 'fs') {
+        this.usesSelf = true;
+        return brace('_self');
+      }
+      if (mods === 'nx') return '$(basename "$0")';
+      if (mods === 'n') return '$(basename "$0" | sed \'s/\\.[^.]*$//\')';
+      if (mods === '') return brace('0');
+      this.todo(`%~${m[1]}0 has no translation`);
+    }
+    m = /^%(.*)%$/.exec(r);
+    if (!m) this.todo(`${r} has no translation`);
+    const name = m[1];
+    if (name.includes(':')) this.todo(`%${name}%: substrings and replacements (%VAR:~n,m%, %VAR:a=b%) have no translation: use \${VAR#...}, cut or sed`);
+    const upper = name.toUpperCase();
+    if (this.sets.has(upper) || !['ERRORLEVEL', 'CD', 'RANDOM', 'DATE', 'TIME', 'CMDEXTVERSION'].includes(upper)) {
+      if (!SH_NAME.test(name)) this.todo(`%${name}%: not a shell variable name`);
+      return brace(upper);
+    }
+    switch (upper) {
+      case 'ERRORLEVEL':
+        return brace('_el');
+      case 'CD':
+        return brace('PWD');
+      case 'RANDOM':
+        return "$(awk 'BEGIN { srand(); print int(rand() * 32768) }')";
+      case 'DATE':
+        return '$(date +%Y/%m/%d)';
+      case 'TIME':
+        return '$(date +%H:%M:%S.00)';
+      default:
+        return '2';
+    }
+  }
+
+  /** Text whose quotes are characters (SET's value, ECHO's text, IF's operands), as one sh word. */
+  private literal(text: string): string {
+    const ps = pieces(text, true);
+    if (ps.length === 0) return '""';
+    if (ps.length === 1 && !ps[0].ref && SAFE_WORD.test(ps[0].text)) return ps[0].text;
+    let out = '"';
+    ps.forEach((p, i) => {
+      const next = ps[i + 1];
+      out += p.ref ? this.ref(p.text, next && !next.ref ? next.text[0] : '') : dq(p.text);
+    });
+    return out + '"';
+  }
+
+  /** A program's argument (cmd's quotes group and are removed, as Windows programs split their line). */
+  private arg(word: string, pathLike = false): string {
+    const ps = pieces(word).map((p) => (pathLike && !p.ref ? { ...p, text: p.text.replace(/\\/g, '/') } : p));
+    if (ps.length === 0) return '""';
+    const splits = ps.some((p) => p.ref && !p.quoted && /^%[^~*0-9]/.test(p.text));
+    if (!splits) {
+      if (ps.length === 1 && !ps[0].ref && !ps[0].quoted && SAFE_WORD.test(ps[0].text)) return ps[0].text;
+      let out = '"';
+      ps.forEach((p, i) => {
+        const next = ps[i + 1];
+        out += p.ref ? this.ref(p.text, next && !next.ref ? next.text[0] : '') : dq(p.text);
+      });
+      return out + '"';
+    }
+    // An unquoted %VAR% splits into words, as in cmd (the value is expanded before the line is split).
+    return ps
+      .map((p, i) => {
+        const next = ps[i + 1];
+        if (p.ref) {
+          const r = this.ref(p.text, next && !next.ref && !next.quoted ? next.text[0] : '');
+          return p.quoted ? `"${r}"` : r;
+        }
+        return p.quoted ? `"${dq(p.text)}"` : sq(p.text);
+      })
+      .join('');
+  }
+
+  private words(text: string): string[] {
+    const out: string[] = [];
+    let cur = '';
+    let quoted = false;
+    let inRef = false;
+    for (const c of text) {
+      if (c === REF_OPEN) inRef = true;
+      else if (c === REF_CLOSE) inRef = false;
+      if (!quoted && !inRef && ' \t'.includes(c)) {
+        if (cur) out.push(cur);
+        cur = '';
+        continue;
+      }
+      if (c === '"' && !inRef) quoted = !quoted;
+      cur += c;
+    }
+    if (cur) out.push(cur);
+    return out;
+  }
+
+  private redirects(rs: Redirect[]): string {
+    return rs
+      .map((r) => {
+        if (r.mode === 'dup') return ` ${r.fd}>&${r.target}`;
+        const op = r.mode === 'read' ? '<' : r.mode === 'append' ? '>>' : '>';
+        const fd = r.fd === (r.mode === 'read' ? 0 : 1) ? '' : String(r.fd);
+        const target = /^nul$/i.test(r.target.replace(/[\uE000\uE001]/g, '')) ? '/dev/null' : this.arg(r.target, true);
+        return ` ${fd}${op}${target}`;
+      })
+      .join('');
+  }
+
+  private fnFor(label: string, fromLine: number): string | null {
+    const at = findLabel(this.script, label, fromLine);
+    return at === -1 ? null : (this.fnAt.get(at) ?? null);
+  }
+
+  private programName(word: string): { name: string; batch: boolean } {
+    const plain = word.replace(/"/g, '');
+    if (/\.(bat|cmd)$/i.test(plain) && !plain.includes(REF_OPEN)) this.helpers.add(plain);
+    if (/\.(bat|cmd)$/i.test(plain) && !plain.includes(REF_OPEN)) return { name: `sh ${this.arg(plain.replace(/\.(bat|cmd)$/i, '.sh'), true)}`, batch: true };
+    return { name: this.arg(word, true), batch: false };
+  }
+
+  /** A program with its arguments: `name args... redirections`. */
+  private program(text: string, redirects: Redirect[]): { line: string; batch: boolean } {
+    const [first, ...rest] = this.words(text);
+    const p = this.programName(first);
+    return { line: [p.name, ...rest.map((w) => this.arg(w))].join(' ') + this.redirects(redirects), batch: p.batch };
+  }
+
+  private condition(negate: boolean, ignoreCase: boolean, c: Condition): string {
+    switch (c.kind) {
+      case 'errorlevel': {
+        const n = c.n.includes(REF_OPEN) ? this.literal(c.n) : String(Number(c.n));
+        return negate ? `[ "$_el" -lt ${n} ]` : `[ "$_el" -ge ${n} ]`;
+      }
+      case 'exist': {
+        const nul = /[\\/]nul$/i.exec(c.path);
+        const p = this.arg(nul ? c.path.slice(0, nul.index) || '.' : c.path, true);
+        return `[ ${negate ? '! ' : ''}-${nul ? 'd' : 'e'} ${p} ]`;
+      }
+      case 'defined': {
+        if (!SH_NAME.test(c.name)) this.todo(`IF DEFINED ${c.name}: not a shell variable name`);
+        return `[ -${negate ? 'z' : 'n'} "$${c.name.toUpperCase()}" ]`;
+      }
+      case 'compare': {
+        let { left, right } = c;
+        const wrapped = (s: string) => s.length >= 2 && s.startsWith('"') && s.endsWith('"');
+        if (wrapped(left) && wrapped(right)) {
+          left = left.slice(1, -1);
+          right = right.slice(1, -1);
+        }
+        const num = (s: string) => /^[+-]?(0x[0-9a-f]+|\d+)$/i.test(s) || /^\uE000%[^%]+%\uE001$/.test(s);
+        let l = this.literal(left);
+        let r = this.literal(right);
+        if (ignoreCase) {
+          this.usesLower = true;
+          const lower = (s: string, w: string) => (s.includes(REF_OPEN) ? `"$(lc ${w})"` : w.toLowerCase());
+          l = lower(left, l);
+          r = lower(right, r);
+        }
+        const sides = (s: string) => (s.startsWith('"') ? s : `"${s}"`);
+        if (c.op === '==') return `[ ${sides(l)} ${negate ? '!=' : '='} ${r} ]`;
+        if (num(left) && num(right)) {
+          const ops = { EQU: 'eq', NEQ: 'ne', LSS: 'lt', LEQ: 'le', GTR: 'gt', GEQ: 'ge' } as const;
+          const not = { EQU: 'ne', NEQ: 'eq', LSS: 'ge', LEQ: 'gt', GTR: 'le', GEQ: 'lt' } as const;
+          return `[ ${sides(l)} -${negate ? not[c.op] : ops[c.op]} ${r} ]`;
+        }
+        if (c.op === 'EQU' || c.op === 'NEQ') return `[ ${sides(l)} ${(c.op === 'EQU') !== negate ? '=' : '!='} ${r} ]`;
+        this.todo(`IF ... ${c.op} ... on text: no POSIX test orders text`);
+      }
+    }
+  }
+
+  private setA(expr: string): string[] {
+    let e = expr.trim();
+    if (e.startsWith('"') && e.endsWith('"')) e = e.slice(1, -1);
+    if (e.includes(REF_OPEN)) e = e.replace(/\uE000(%[^\uE001]*)\uE001/g, (_, r: string) => this.ref(r, ' '));
+    const names = (s: string) =>
+      s.replace(/0[xX][0-9a-fA-F]+|\d+|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|[A-Za-z_][A-Za-z0-9_]*/g, (t) => (/^[A-Za-z_]/.test(t) ? t.toUpperCase() : t));
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\*|\/|%|\+|-|&|\^|\||<<|>>)?=(?!=)(.*)$/.exec(e);
+    if (m && !m[3].includes(',')) {
+      const name = m[1].toUpperCase();
+      this.sets.add(name);
+      const rhs = names(m[3]).trim();
+      const simple = /^[A-Za-z0-9_${}]+$/.test(rhs);
+      return [m[2] ? `${name}=$((${name} ${m[2]} ${simple ? rhs : `(${rhs})`}))` : `${name}=$((${rhs}))`];
+    }
+    return [`: $((${names(e).trim()}))`];
+  }
+
+  private set(rest: string): string[] {
+    let r = rest.replace(/^[ \t]+/, '');
+    if (/^\/a(?=[ \t"]|$)/i.test(r)) return this.setA(r.slice(2));
+    if (r.startsWith('"')) {
+      const close = r.lastIndexOf('"');
+      r = close > 0 ? r.slice(1, close) : r.slice(1);
+    }
+    const eq = r.indexOf('=');
+    if (eq <= 0) this.todo('SET without = lists variables: use env (or set)');
+    const name = r.slice(0, eq);
+    if (!SH_NAME.test(name)) this.todo(`SET ${name}=...: "${name}" is not a shell variable name`);
+    const value = r.slice(eq + 1);
+    const upper = name.toUpperCase();
+    this.sets.add(upper);
+    if (value === '') return [`unset ${upper}`];
+    return [`${upper}=${this.literal(value)}`];
+  }
+
+  private echo(rest: string): string[] {
+    const t = rest.trim().toUpperCase();
+    if (t === 'OFF') return [];
+    if (t === 'ON') this.todo('ECHO ON: sh does not show the commands it runs (sh -x shows them, differently)');
+    if (rest.trim() === '') return rest === '' ? ['echo "ECHO is off."'] : ['echo "ECHO is off."'];
+    const text = rest.slice(1);
+    const lit = this.literal(text);
+    return text.includes('\\') ? [`printf '%s\\n' ${lit}`] : [`echo ${lit}`];
+  }
+
+  private command(text: string, redirects: Redirect[]): string[] {
+    const s = splitCommand(text);
+    if (s.name === '') return [];
+    if (s.refused) this.todo(`${s.refused} is outside the batch dialect`);
+    switch (s.builtin) {
+      case 'ECHO':
+        return this.echo(s.rest).map((l) => l + this.redirects(redirects));
+      case 'SET':
+        return this.set(s.rest);
+      case 'GOTO': {
+        const label = labelArg(s.rest);
+        if (label === ':EOF') return ['return'];
+        if (label.includes(REF_OPEN)) this.todo('GOTO to a label held in a variable: write a case "$X" in ... esac');
+        const fn = this.fnFor(label, this.line);
+        if (!fn) return [`echo "The system cannot find the batch label specified - ${dq(label)}" >&2`, '_el=1', 'return'];
+        return [`goto ${fn}; return`];
+      }
+      case 'CALL': {
+        const rest = s.rest.replace(/^[ \t,;=]+/, '');
+        if (rest.startsWith(':')) {
+          const [label, ...args] = this.words(rest);
+          if (label.includes(REF_OPEN)) this.todo('CALL to a label held in a variable');
+          const fn = this.fnFor(label.slice(1), 0);
+          if (!fn) return [`echo "The system cannot find the batch label specified - ${dq(label.slice(1))}" >&2`, '_el=1'];
+          return [[`run_from ${fn}`, ...args.map((a) => this.arg(a))].join(' ')];
+        }
+        const p = this.program(rest, redirects);
+        return [`${p.line}; _el=$?`];
+      }
+      case 'EXIT': {
+        const words = s.rest.trim().split(/[ \t]+/).filter(Boolean);
+        const b = words[0]?.toUpperCase() === '/B';
+        if (b) words.shift();
+        let code: string | null = null;
+        if (words[0] !== undefined) {
+          if (words[0].includes(REF_OPEN)) code = this.literal(words[0]);
+          else code = String(Number(words[0]));
+        }
+        if (b) return code === null ? ['return'] : [`_el=${code}; return`];
+        if (code === null) return ['exit "$_el"'];
+        const n = Number(code);
+        return [`exit ${Number.isInteger(n) ? (n & 255) === 0 && n !== 0 ? 255 : n & 255 : code}`];
+      }
+      case 'START': {
+        let spec;
+        try {
+          spec = parseStart(s.rest);
+        } catch (e) {
+          this.todo((e as Error).message);
+        }
+        const p = this.program(spec.command, redirects);
+        const quiet = !spec.shared && !spec.wait && redirects.length === 0 ? ' >/dev/null 2>&1' : '';
+        const body = spec.dir ? `(cd ${this.arg(spec.dir, true)} && ${p.line})` : p.line;
+        return spec.wait ? [`${body}; _el=$?`] : [`${body}${quiet} &`];
+      }
+      case 'CD':
+      case 'CHDIR': {
+        const arg = s.rest.trim().replace(/^\/d[ \t]+/i, '');
+        if (arg === '') return ['pwd'];
+        return [`cd ${this.arg(arg, true)}; _el=$?`];
+      }
+      case 'SETLOCAL':
+      case 'ENDLOCAL':
+        this.todo(`${s.builtin}: sh has no SETLOCAL; run the part in a subshell ( ... ) or save and restore the variables`);
+      // falls through (todo throws)
+      case 'PUSHD':
+      case 'POPD':
+        this.todo(`${s.builtin}: POSIX sh has no directory stack: save "$PWD" in a variable and cd back`);
+      // falls through
+      case 'SHIFT':
+        this.todo('SHIFT: shift the arguments by hand (a label function has its own $1..$9)');
+      // falls through
+      default: {
+        if (/^[A-Z]:$/i.test(s.name)) this.todo(`${s.name}: no drive letters here`);
+        const p = this.program(text, redirects);
+        // A batch file run without CALL does not come back: its code ends this batch context.
+        return p.batch ? [`${p.line}; _el=$?`, 'return'] : [`${p.line}; _el=$?`];
+      }
+    }
+  }
+
+  private node(n: Node, ind: string): string[] {
+    const at = (lines: string[]) => lines.map((l) => ind + l);
+    switch (n.kind) {
+      case 'empty':
+        return [];
+      case 'rem': {
+        const text = n.text.replace(/[\uE000\uE001]/g, '').replace(/^rem[ \t/]?/i, '').trimEnd();
+        return at([text ? `# ${text}` : '#']);
+      }
+      case 'command':
+        return at(this.command(n.text, n.redirects));
+      case 'block': {
+        const body = n.body.flatMap((b) => this.node(b, ind + '  '));
+        if (n.redirects.length === 0) return n.body.flatMap((b) => this.node(b, ind));
+        return [`${ind}{`, ...(body.length ? body : [`${ind}  :`]), `${ind}}${this.redirects(n.redirects)}`];
+      }
+      case 'chain': {
+        const left = this.node(n.left, ind);
+        if (n.op === '&') return [...left, ...this.node(n.right, ind)];
+        const right = this.node(n.right, ind + '  ');
+        return [...left, `${ind}if [ "$_el" -${n.op === '&&' ? 'eq' : 'ne'} 0 ]; then`, ...(right.length ? right : [`${ind}  :`]), `${ind}fi`];
+      }
+      case 'if': {
+        const then = this.node(n.then, ind + '  ');
+        const out = [`${ind}if ${this.condition(n.negate, n.ignoreCase, n.cond)}; then`, ...(then.length ? then : [`${ind}  :`])];
+        if (n.else) {
+          const other = this.node(n.else, ind + '  ');
+          out.push(`${ind}else`, ...(other.length ? other : [`${ind}  :`]));
+        }
+        out.push(`${ind}fi`);
+        return out;
+      }
+    }
+  }
+
+  /** Whether a logical line always leaves its label (GOTO, EXIT): nothing after it in its function runs. */
+  private static jumps(n: Node): boolean {
+    if (n.kind !== 'command') return false;
+    const s = splitCommand(n.text);
+    return s.builtin === 'GOTO' || s.builtin === 'EXIT';
+  }
+
+  translate(): string {
+    const lines = this.script.lines;
+    // Sections: the lines before the first label, then one per label (`::` lines are comments).
+    const labels: Array<{ index: number; name: string }> = [];
+    lines.forEach((l, i) => {
+      const name = labelOf(l);
+      if (name !== null && name !== '' && !name.startsWith(':') && /^[ \t,;=]*:/.test(l)) labels.push({ index: i, name });
+    });
+    const used = new Set<string>(['top_of_script']);
+    for (const { index, name } of labels) {
+      let fn = `label_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
+      for (let k = 2; used.has(fn); k++) fn = `label_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}_${k}`;
+      used.add(fn);
+      this.fnAt.set(index, fn);
+    }
+    // Names SET anywhere are known before any line is translated (a %X% before its SET still means X).
+    for (const n of this.tree) this.collectSets(n);
+    const sections: Array<{ fn: string; start: number; body: string[]; jumps: boolean }> = [{ fn: 'top_of_script', start: -1, body: [], jumps: false }];
+    for (const l of labels) sections.push({ fn: this.fnAt.get(l.index)!, start: l.index, body: [], jumps: false });
+    const sectionOf = (lineIndex: number) => {
+      let s = sections[0];
+      for (const x of sections) if (x.start <= lineIndex) s = x;
+      return s;
+    };
+    // `::` comments in their places.
+    const items: Array<{ index: number; node?: Node; comment?: string }> = this.tree.map((n) => ({ index: n.line - 1, node: n }));
+    lines.forEach((l, i) => {
+      const name = labelOf(l);
+      if (name !== null && name.startsWith(':')) items.push({ index: i, comment: l.replace(/^[ \t,;=]*::?/, '').trimEnd() });
+    });
+    items.sort((a, b) => a.index - b.index);
+    for (const item of items) {
+      const sec = sectionOf(item.index);
+      if (item.comment !== undefined) {
+        sec.body.push(item.comment ? `  # ${item.comment}` : '  #');
+        continue;
+      }
+      const n = item.node!;
+      this.line = n.line;
+      try {
+        sec.body.push(...this.node(n, '  '));
+        sec.jumps = ShTranslator.jumps(n);
+      } catch (e) {
+        if (!(e instanceof Untranslatable)) throw e;
+        this.untranslated.push({ line: n.line, message: e.message });
+        const original = lines[n.line - 1].trim();
+        sec.body.push(`  # TODO (arms migrate): ${e.message}`, `  # line ${n.line}: ${original}`, '  false; _el=$?');
+        sec.jumps = false;
+      }
+      if (n.kind === 'rem' || n.kind === 'empty') continue;
+    }
+    const out: string[] = [];
+    const base = path.basename(this.script.file);
+    out.push('#!/bin/sh');
+    out.push(`# ${base.replace(/\.(bat|cmd)$/i, '.sh')}: ${base} translated by "arms migrate" (docs/batch.md).`);
+    out.push('# Each label of the batch file is a function; GOTO names the function to run next and returns;');
+    out.push('# ERRORLEVEL is $_el, the exit code of the last program.');
+    out.push('');
+    out.push('_el=0');
+    if (this.usesDp0) out.push('_dp0=$(cd "$(dirname "$0")" && pwd)/   # %~dp0: the folder of this script');
+    if (this.usesSelf) out.push('_self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")   # %~f0');
+    const sets = [...this.sets].sort();
+    if (sets.length) out.push(`export ${sets.join(' ')}   # SET makes environment variables`);
+    if (this.usesLower) out.push('lc() { printf \'%s\' "$1" | tr \'[:upper:]\' \'[:lower:]\'; }   # IF /I compares without regard to case');
+    out.push('');
+    out.push('# GOTO label: run that label next (the function that says it returns right after).');
+    out.push('goto() { _next=$1; }');
+    out.push('# Runs from a label on, as cmd runs a batch (or CALL :label): until GOTO :EOF, EXIT /B or the end.');
+    out.push('run_from() {');
+    out.push('  _next=$1');
+    out.push('  shift');
+    out.push('  while [ -n "$_next" ]; do');
+    out.push('    _at=$_next');
+    out.push('    _next=');
+    out.push('    "$_at" "$@"');
+    out.push('  done');
+    out.push('}');
+    sections.forEach((sec, i) => {
+      const next = sections[i + 1];
+      if (sec.fn === 'top_of_script' && sec.body.length === 0 && next) {
+        out.push('', `top_of_script() {`, `  goto ${next.fn}`, '}');
+        return;
+      }
+      out.push('');
+      out.push(sec.start === -1 ? 'top_of_script() {' : `${sec.fn}() {   # :${labels.find((l) => l.index === sec.start)!.name} (line ${sec.start + 1})`);
+      out.push(...sec.body);
+      if (next && !sec.jumps) out.push(`  goto ${next.fn}`);
+      if (!sec.body.length && !next) out.push('  :');
+      out.push('}');
+    });
+    out.push('');
+    out.push('run_from top_of_script "$@"');
+    out.push('exit "$_el"');
+    return out.join('\n') + '\n';
+  }
+
+  private collectSets(n: Node): void {
+    switch (n.kind) {
+      case 'command': {
+        const s = splitCommand(n.text);
+        if (s.builtin !== 'SET') return;
+        let r = s.rest.replace(/^[ \t]+/, '');
+        if (/^\/a(?=[ \t"]|$)/i.test(r)) {
+          const m = /^\s*"?\s*([A-Za-z_][A-Za-z0-9_]*)\s*[*/%+\-&^|<>]*=/.exec(r.slice(2));
+          if (m) this.sets.add(m[1].toUpperCase());
+          return;
+        }
+        if (r.startsWith('"')) r = r.slice(1);
+        const eq = r.indexOf('=');
+        if (eq > 0 && SH_NAME.test(r.slice(0, eq))) this.sets.add(r.slice(0, eq).toUpperCase());
+        return;
+      }
+      case 'chain':
+        this.collectSets(n.left);
+        this.collectSets(n.right);
+        return;
+      case 'block':
+        n.body.forEach((b) => this.collectSets(b));
+        return;
+      case 'if':
+        this.collectSets(n.then);
+        if (n.else) this.collectSets(n.else);
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+/** The shell script for a parsed batch file, and the lines it could not translate faithfully. */
+export function toShell(script: Script, tree: Node[]): { text: string; untranslated: Untranslated[]; helpers: string[] } {
+  const t = new ShTranslator(script, tree);
+  const text = t.translate();
+  return { text, untranslated: t.untranslated, helpers: [...t.helpers] };
+}

@@ -1,0 +1,326 @@
+// `arms migrate FILE.BAT`: what in a legacy batch script will not work on this OS, line by line,
+// with what to do instead; and (migrate-sh.ts) the same script as a POSIX shell script. Works on the
+// parser's tree (parse.ts), references left unexpanded, so every line is looked at, run or not.
+import * as path from 'node:path';
+import { Node, parseScript } from './parse';
+import { REF_CLOSE, REF_OPEN } from './expand';
+import { checkTree, splitCommand } from './rules';
+import { loadScript, Problem, Script, ScriptUnreadable } from './source';
+import { toShell } from './migrate-sh';
+
+export interface Finding {
+  file: string;
+  /** 1-based */
+  line: number;
+  /** what will not work */
+  message: string;
+  /** the suggested replacement */
+  instead?: string;
+}
+
+export interface MigrateContext {
+  /** the legacy service names the config's services: map gives a meaning here (any case) */
+  services: readonly string[];
+  /** where that config is (for the suggestions) */
+  configFile?: string;
+  platform?: NodeJS.Platform;
+}
+
+const shown = (s: string) => s.replace(/[\uE000\uE001]/g, '');
+
+/** Windows programs with no namesake here, and what a group script uses instead. */
+const WINDOWS_PROGRAMS: Record<string, string> = {
+  TASKKILL: 'ARMKILL the watch that started it (or kill/pkill)',
+  TASKLIST: 'pgrep or ps',
+  SHUTDOWN: 'ARMDOWN (the config\'s power: commands)',
+  TIMEOUT: 'ARMSLEEP seconds',
+  CHOICE: 'ARMSLEEP seconds (a group script has no console)',
+  REG: 'a file or an environment variable set in the service\'s environment',
+  REGEDIT: 'a file or an environment variable set in the service\'s environment',
+  NETSH: 'ip (iproute2) or nmcli',
+  WMIC: 'ps, df, free or /proc',
+  CSCRIPT: 'a .sh helper (or node)',
+  WSCRIPT: 'a .sh helper (or node)',
+  POWERSHELL: 'pwsh, or a .ps1 group script',
+  IPCONFIG: 'ip addr',
+  XCOPY: 'cp -r',
+  ROBOCOPY: 'rsync or cp -r',
+  ATTRIB: 'chmod',
+  CACLS: 'chmod/chown',
+  ICACLS: 'chmod/chown',
+  MSG: 'ARMBCAST /MSG "..."',
+  FIND: 'grep',
+  FINDSTR: 'grep',
+  SORT: 'sort (a program with other options here)',
+  CMD: 'run the command itself, or a .sh helper',
+  NBTSTAT: 'getent hosts',
+  NET1: 'see NET',
+  SUBST: 'a symbolic link (ln -s)',
+  LABEL: 'no volume labels here',
+  FORMAT: 'mkfs, from the disk\'s activate: command in arms.yaml',
+  CHKDSK: 'fsck, from the disk\'s activate: command in arms.yaml',
+  MOUNTVOL: 'mount, from the disk\'s activate: command in arms.yaml',
+  DISKPART: 'the disk\'s activate:/deactivate: commands in arms.yaml',
+  EVENTCREATE: 'ARMLOG "..." /ARM (the alert log and syslog)',
+  LOGOFF: 'nothing: a group script has no session',
+  RUNAS: 'ARMLOAD /U user',
+  AT: 'cron or a systemd timer',
+  SCHTASKS: 'cron or a systemd timer',
+};
+
+/** Variables Windows sets and this OS does not. */
+const WINDOWS_VARS: Record<string, string> = {
+  SYSTEMROOT: 'the program by name (PATH finds it) or its POSIX path (/usr/bin/...)',
+  WINDIR: 'the program by name (PATH finds it) or its POSIX path (/usr/bin/...)',
+  SYSTEMDRIVE: 'a POSIX path (/)',
+  PROGRAMFILES: 'the install folder on this OS (/opt/..., /usr/local/...)',
+  'PROGRAMFILES(X86)': 'the install folder on this OS (/opt/..., /usr/local/...)',
+  PROGRAMDATA: '/var/lib/... or /etc/...',
+  COMMONPROGRAMFILES: 'the install folder on this OS',
+  APPDATA: '$HOME/.config (or XDG_CONFIG_HOME)',
+  LOCALAPPDATA: '$HOME/.local/share (or XDG_DATA_HOME)',
+  USERPROFILE: '%HOME%',
+  HOMEDRIVE: '%HOME%',
+  HOMEPATH: '%HOME%',
+  COMSPEC: '/bin/sh',
+  COMPUTERNAME: '%ARMS_SERVER% (or the hostname command)',
+  USERDOMAIN: 'nothing (no Windows domain here)',
+  TEMP: '/tmp (or %TMPDIR%): TEMP is not set here',
+  TMP: '/tmp (or %TMPDIR%): TMP is not set here',
+  PATHEXT: 'nothing: programs have no extension list here',
+};
+
+/** The text of a tree's commands, with the line each one starts on. */
+export function commandsOf(node: Node, out: Array<{ text: string; line: number; targets: string[] }> = []): typeof out {
+  switch (node.kind) {
+    case 'command':
+      out.push({ text: node.text, line: node.line, targets: node.redirects.filter((r) => r.mode !== 'dup').map((r) => r.target) });
+      break;
+    case 'chain':
+      commandsOf(node.left, out);
+      commandsOf(node.right, out);
+      break;
+    case 'block':
+      node.body.forEach((n) => commandsOf(n, out));
+      for (const r of node.redirects) if (r.mode !== 'dup') out.push({ text: '', line: node.line, targets: [r.target] });
+      break;
+    case 'if': {
+      const c = node.cond;
+      const words = c.kind === 'compare' ? [c.left, c.right] : c.kind === 'exist' ? [c.path] : [];
+      out.push({ text: words.join(' '), line: node.line, targets: [] });
+      commandsOf(node.then, out);
+      if (node.else) commandsOf(node.else, out);
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+/** Words of a command's text as written (quotes kept, a reference stays in its word). */
+export function words(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  let inRef = false;
+  for (const c of text) {
+    if (c === REF_OPEN) inRef = true;
+    else if (c === REF_CLOSE) inRef = false;
+    if (!quoted && !inRef && ' \t,;='.includes(c)) {
+      if (cur) out.push(cur);
+      cur = '';
+      continue;
+    }
+    if (c === '"' && !inRef) quoted = !quoted;
+    cur += c;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+const unq = (w: string) => w.replace(/"/g, '');
+
+/** ARMLOAD's target and whether it is a service (/S), from its words after the name. */
+export function armloadTarget(args: string[]): { id: string; service: boolean; target: string | null } {
+  const id = unq(args[0] ?? '');
+  let service = false;
+  let i = 1;
+  for (; i < args.length; i++) {
+    const w = unq(args[i]).toUpperCase();
+    if (!w.startsWith('/')) break;
+    if (w === '/S') service = true;
+    if (['/U', '/R', '/H', '/WAIT', '/INT'].includes(w)) i++;
+  }
+  return { id, service, target: args[i] === undefined ? null : unq(args[i]) };
+}
+
+/** What will not work on this OS in one file: Windows-only commands, paths, variables, unmapped services. */
+export function findWindowsOnly(script: Script, tree: Node[], ctx: MigrateContext): Finding[] {
+  const found: Finding[] = [];
+  const add = (line: number, message: string, instead?: string) => found.push({ file: script.file, line, message, ...(instead ? { instead } : {}) });
+  const mapped = new Set(ctx.services.map((s) => s.toUpperCase()));
+  const config = ctx.configFile ? path.basename(ctx.configFile) : 'arms.yaml';
+  const seenVar = new Set<string>();
+  for (const node of tree) {
+    for (const cmd of commandsOf(node)) {
+      const raw = cmd.text;
+      // Windows variables, drive letters and backslash paths, anywhere on the line.
+      for (const m of raw.matchAll(/\uE000%([^%:\uE001]+)(?::[^%\uE001]*)?%\uE001/g)) {
+        const key = m[1].toUpperCase();
+        if (WINDOWS_VARS[key] && !seenVar.has(`${cmd.line}:${key}`)) {
+          seenVar.add(`${cmd.line}:${key}`);
+          add(cmd.line, `%${m[1]}% is a Windows variable: not set here`, WINDOWS_VARS[key]);
+        }
+      }
+      const plain = shown(raw);
+      const targets = cmd.targets.map(shown);
+      for (const t of [plain, ...targets]) {
+        const drive = /(^|[\s"'=(,;])([A-Za-z]):[\\/]/.exec(t);
+        if (drive) {
+          add(cmd.line, `${drive[2].toUpperCase()}:\\ is a drive letter: there are no drives here`, 'a POSIX path (/srv/..., /opt/...), or a path relative to the script: %~dp0...');
+          break;
+        }
+      }
+      if (!/(^|[\s"'=(,;])[A-Za-z]:[\\/]/.test(plain) && /(^|[\s"'])\\\\[A-Za-z0-9._-]+\\/.test(plain)) add(cmd.line, 'a UNC path (\\\\server\\share) does not exist here', 'mount the share (cifs/nfs) from a disk\'s activate: command and use its mount point');
+      if (raw === '') continue;
+      const s = splitCommand(raw);
+      if (s.builtin || s.refused || s.name === '') {
+        if (s.builtin === 'START' || s.builtin === 'CALL') {
+          // The command START or CALL runs is looked at like any other.
+          const rest = s.rest.replace(/^[ \t]+/, '');
+          const inner = s.builtin === 'START' ? rest.replace(/^("[^"]*"[ \t]*)?((\/[A-Za-z]+|\/D[ \t]*\S+)[ \t]+)*/i, '') : rest;
+          if (inner && !inner.startsWith(':')) programFindings(inner, cmd.line, add, mapped, config, ctx);
+        }
+        continue;
+      }
+      if (/^[A-Z]:$/i.test(s.name)) continue; // check() reports it
+      programFindings(raw, cmd.line, add, mapped, config, ctx);
+    }
+  }
+  return found;
+}
+
+function programFindings(text: string, line: number, add: (line: number, message: string, instead?: string) => void, mapped: Set<string>, config: string, ctx: MigrateContext): void {
+  const [nameWord, ...args] = words(text);
+  if (!nameWord) return;
+  const name = shown(unq(nameWord));
+  const base = name.replace(/^.*[\\/]/, '');
+  const upper = base.toUpperCase().replace(/\.(EXE|COM)$/, '');
+  const argsShown = args.map((a) => shown(unq(a)));
+  if (upper === 'NET' || upper === 'NET1') {
+    const verb = (argsShown[0] ?? '').toUpperCase();
+    const svc = argsShown.slice(1).join(' ');
+    if (verb === 'START' && svc) {
+      const id = svc.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 255) || 'SVC';
+      add(line, `NET START ${svc} starts a Windows service`, `ARMLOAD ${id} /S ${svc.includes(' ') ? `"${svc}"` : svc}${mapped.has(svc.toUpperCase()) ? '' : `, and map the name in ${config}: services: { ${svc}: <systemd unit> }`}`);
+    } else if (verb === 'STOP' && svc) {
+      const id = svc.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 255) || 'SVC';
+      add(line, `NET STOP ${svc} stops a Windows service`, `ARMKILL ${id} (the watch ARMLOAD ${id} /S ${svc} started)`);
+    } else if (verb === 'SEND') add(line, 'NET SEND is Windows-only', 'ARMBCAST /MSG "..."');
+    else if (verb === 'USE') add(line, 'NET USE maps a Windows share', 'mount the share (cifs/nfs) from a disk\'s activate: command in arms.yaml');
+    else add(line, `NET ${verb} is Windows-only`, 'the Linux tool for the job (systemctl, mount, ip)');
+    return;
+  }
+  if (upper === 'SC') {
+    const verb = (argsShown[0] ?? '').toUpperCase();
+    const svc = argsShown.slice(1).find((a) => !a.startsWith('\\\\')) ?? '';
+    const id = svc.replace(/[^A-Za-z0-9_]/g, '_') || 'SVC';
+    if (verb === 'START') add(line, `SC START ${svc} starts a Windows service`, `ARMLOAD ${id} /S ${svc}${mapped.has(svc.toUpperCase()) ? '' : `, and map the name in ${config}: services: { ${svc}: <systemd unit> }`}`);
+    else if (verb === 'STOP') add(line, `SC STOP ${svc} stops a Windows service`, `ARMKILL ${id} (the watch ARMLOAD ${id} /S ${svc} started)`);
+    else if (verb === 'QUERY' || verb === 'QUERYEX') add(line, `SC ${verb} asks the Windows service manager`, `systemctl is-active --quiet <unit> (exit 0: running)`);
+    else add(line, `SC ${verb} is the Windows service manager`, 'systemctl');
+    return;
+  }
+  if (upper === 'ARMLOAD') {
+    const t = armloadTarget(args);
+    if (t.service && t.target && !t.target.includes(REF_OPEN) && !mapped.has(t.target.toUpperCase())) {
+      const onWin = (ctx.platform ?? process.platform) === 'win32';
+      if (!onWin)
+        add(
+          line,
+          `ARMLOAD /S ${t.target}: "${t.target}" is a Windows service name that ${config} does not map (here it would be taken as a systemd unit ${t.target})`,
+          `map it in ${config}: services: { ${t.target}: <systemd unit> } (or { start: ..., stop: ..., status: ... }); ARMLOAD /S then uses it`,
+        );
+    }
+    return;
+  }
+  if (upper === 'PING' && argsShown.some((a) => /^[-/]n$/i.test(a))) {
+    add(line, 'PING -n is Windows\'s option (a wait, in legacy scripts): Linux ping takes -c', 'ARMSLEEP seconds to wait, or ping -c count to probe');
+    return;
+  }
+  if (WINDOWS_PROGRAMS[upper] !== undefined) {
+    add(line, `${base} is a Windows program`, WINDOWS_PROGRAMS[upper]);
+    return;
+  }
+  if (/\.(exe|com)$/i.test(base) && !/^ARM/i.test(base)) {
+    add(line, `${base} is a Windows program (.exe)`, 'the program built for this OS, by its name without .exe');
+    return;
+  }
+  if (!name.includes(REF_OPEN) && /\\/.test(name) && !/^[A-Za-z]:/.test(name)) add(line, `${name}: a program path with \\ (a program's path is used as written here)`, name.replace(/\\/g, '/'));
+}
+
+/** The whole report for one file: Windows-only constructs, then what is outside the dialect (check). */
+export function migrateReport(file: string, ctx: MigrateContext): { script: Script | null; tree: Node[]; findings: Finding[] } {
+  let script: Script;
+  try {
+    script = loadScript(file);
+  } catch (e) {
+    if (e instanceof ScriptUnreadable) return { script: null, tree: [], findings: [{ file, line: 0, message: e.message }] };
+    throw e;
+  }
+  const parsed = parseScript(script);
+  const dialect: Problem[] = [...parsed.problems];
+  for (const node of parsed.lines) checkTree(node, script, dialect);
+  const findings = [
+    ...findWindowsOnly(script, parsed.lines, ctx),
+    ...dialect.filter((p) => !p.warning).map((p) => ({ file: p.file, line: p.line, message: `${p.message} (outside the batch dialect)` })),
+  ];
+  findings.sort((a, b) => a.line - b.line);
+  return { script, tree: parsed.lines, findings };
+}
+
+export function formatFinding(f: Finding, relativeTo = process.cwd()): string {
+  const rel = path.relative(relativeTo, f.file);
+  const name = rel && !rel.startsWith('..') ? rel : f.file;
+  return `${name}:${f.line}: ${f.message}${f.instead ? `\n    instead: ${f.instead}` : ''}`;
+}
+
+export interface MigrateOptions {
+  to?: string;
+  output?: string;
+}
+
+/**
+ * `arms migrate FILE.BAT [--to sh] [-o OUT]`: the report (stdout; stderr when the shell script goes
+ * to stdout), and the shell script. Exit 0 nothing to change, 1 something to change, 2 usage
+ * (thrown by the caller's option handling, or here for --to other than sh).
+ */
+export function migrate(file: string, opts: MigrateOptions, ctx: MigrateContext): { code: number; report: string[]; sh: string | null; usage?: string } {
+  if (opts.to !== undefined && opts.to.toLowerCase() !== 'sh') return { code: 2, report: [], sh: null, usage: `--to ${opts.to}: only sh (a POSIX shell script) is written` };
+  if (opts.output !== undefined && opts.to === undefined) return { code: 2, report: [], sh: null, usage: '-o needs --to sh (the report itself goes to stdout)' };
+  const { script, tree, findings } = migrateReport(file, ctx);
+  const report: string[] = [];
+  let sh: string | null = null;
+  const all = [...findings];
+  const notes: string[] = [];
+  if (script && opts.to !== undefined) {
+    const t = toShell(script, tree);
+    sh = t.text;
+    for (const u of t.untranslated) all.push({ file: script.file, line: u.line, message: `no faithful translation to sh: ${u.message}`, instead: 'edit the TODO left in the .sh' });
+    for (const h of t.helpers) notes.push(`note: ${h} runs as ${h.replace(/\.(bat|cmd)$/i, '.sh')} in the .sh: arms migrate ${h} --to sh -o ${h.replace(/\.(bat|cmd)$/i, '.sh')}`);
+    all.sort((a, b) => a.line - b.line);
+  }
+  const seen = new Set<string>();
+  for (const f of all) {
+    const line = formatFinding(f);
+    if (seen.has(line)) continue;
+    seen.add(line);
+    report.push(...line.split('\n'));
+  }
+  report.push(...notes);
+  const name = path.basename(file);
+  const os = (ctx.platform ?? process.platform) === 'win32' ? 'Windows' : (ctx.platform ?? process.platform) === 'darwin' ? 'macOS' : 'Linux';
+  report.push(seen.size === 0 ? `${name}: nothing to change for ${os}` : `${name}: ${seen.size} thing(s) to change for ${os}`);
+  return { code: seen.size === 0 ? 0 : 1, report, sh };
+}
