@@ -61,6 +61,8 @@ describe('re-adoption after a kill -9 of the service', () => {
       config += `  ${g}:\n    start: start.sh\n    stop: stop.sh\n    autostart: true\n`;
     }
     let svc = await startService({ home, config });
+    // Once the groups are online, their start scripts' ARMLOADs have all returned: every watch is on disk.
+    await until(async () => ((await call(svc.pipe, 'status')) as { groups: Array<{ state: string }> }).groups, (g) => g.every((x) => x.state === 'online'));
     let before = await until(() => watches(svc), (w) => w.length === 20 && w.every((x) => x.pid !== null));
     expect(before).toHaveLength(20);
 

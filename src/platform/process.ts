@@ -64,3 +64,28 @@ function bootId(): string | null {
   }
   return boot;
 }
+
+/**
+ * Linux: the process-group leaders whose environment holds every one of `marks` (NAME=value), each
+ * with its identity. Finds a watched program the service started but had not yet written down when
+ * it crashed. Elsewhere: none.
+ */
+export function findMarked(marks: string[]): ProcessIdentity[] {
+  if (process.platform !== 'linux') return [];
+  const found: ProcessIdentity[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[2] is the process group: a watched program leads its own.
+      if (fields[0] === 'Z' || Number(fields[2]) !== pid) continue;
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (marks.every((m) => env.includes(m))) found.push({ pid, start: Number(fields[19]), boot: bootId() });
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return found;
+}

@@ -2,7 +2,7 @@
 // service manager, or by configured commands, its end seen by polling every /INT seconds).
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
+import { findMarked, identify, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
 import { shellCommand } from '../platform/script-command';
 import { spawnProgram, stopTree } from '../platform/tree';
@@ -72,6 +72,8 @@ function adoptedProcess(identity: ProcessIdentity, intervalMs: number): Running 
 }
 
 export interface ProgramSpec {
+  /** NAME=value entries of the program's environment that tell it is this watch's (for re-adoption) */
+  marks?: string[];
   file: string;
   args: string[];
   cwd: string;
@@ -83,7 +85,14 @@ export interface ProgramSpec {
 export function programTarget(spec: ProgramSpec, logFile: string): Target {
   return {
     describe: [spec.file, ...spec.args].join(' '),
-    adopt: (saved, intervalMs) => (saved.identity ? adoptedProcess(saved.identity, intervalMs) : null),
+    adopt(saved, intervalMs) {
+      const same = saved.identity ? adoptedProcess(saved.identity, intervalMs) : null;
+      if (same || !spec.marks) return same;
+      // The saved PID is gone: a restart the crashed service made but had not yet written down
+      // leaves a program marked with this watch; take that one rather than start a second.
+      const marked = findMarked(spec.marks).filter((p) => saved.identity === null || p.start === null || saved.identity.start === null || p.start >= saved.identity.start);
+      return marked.length === 1 ? adoptedProcess(marked[0], intervalMs) : null;
+    },
     start: () =>
       new Promise((resolve, reject) => {
         let out: number;

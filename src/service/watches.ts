@@ -188,7 +188,10 @@ export function openWatches(ctx: WatchesContext): Watches {
   const targetFor = (req: WatchRequest, logFile: string): Target =>
     req.service
       ? serviceTarget(req.file, ctx.serviceDef(req.file) ?? nativeService(req.file), { intervalMs: req.intervalMs, noWait: req.service.noWait, cwd: req.cwd, env: req.env, logFile })
-      : programTarget({ ...req, env: { ...req.env, ARMS_WATCH_ID: req.id } }, logFile);
+      : programTarget(
+          { ...req, env: { ...req.env, ARMS_WATCH_ID: req.id, ARMS_WATCH_LOG: logFile }, marks: [`ARMS_WATCH_ID=${req.id}`, `ARMS_WATCH_LOG=${logFile}`] },
+          logFile,
+        );
 
   /** From now on, the watch follows this running target. */
   const follow = (w: Watch, running: Running) => {
@@ -422,6 +425,11 @@ export function openWatches(ctx: WatchesContext): Watches {
         if (s.state !== 'running') continue; // ended, exhausted, escalated: kept as they were
         const running = w.target.adopt({ pid: s.pid, identity: s.identity }, s.req.intervalMs);
         if (running) {
+          if (s.pid !== null && running.pid !== s.pid) {
+            // A restart the crashed service made just before its end, not yet written down: count it.
+            const d = decide(s.req.policy, s.counters, ctx.clock.now());
+            if (d.action === 'restart') w.counters = d.counters;
+          }
           follow(w, running);
           adopted.push(s.req.id);
           ctx.logs.write('INFO', fields(w, { pid: running.pid }), `watch ${s.req.id} taken back after the service's restart${running.pid === null ? '' : ` (pid ${running.pid})`}`);
