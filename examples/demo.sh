@@ -37,6 +37,13 @@ groups:
     disks:
       - path: $WEB_DATA
         activate: mkdir -p "$WEB_DATA"
+  LEGACY:                    # the same application, run by legacy START.BAT/STOP.BAT unchanged
+    dir: $root/examples/groups/legacy
+    start: START.BAT
+    stop: STOP.BAT
+    timeouts: { start: 30s, stop: 30s }
+    disks:
+      - path: $WEB_DATA
 log:
   maxSize: 10MB
   keep: 5
@@ -61,6 +68,12 @@ step arms status
 step ARMFOVER /W WEB
 step node -e "fetch('http://127.0.0.1:$WEB_PORT/').then(r => r.text()).then(t => process.stdout.write(t))"
 step arms group stop WEB
+echo "(the LEGACY group: START.BAT and STOP.BAT in the 2002 dialect, run by the batch interpreter)"
+step arms group start LEGACY
+step node -e "fetch('http://127.0.0.1:$WEB_PORT/').then(r => r.text()).then(t => process.stdout.write(t))"
+step arms status
+step ARMFOVER /W LEGACY
+step arms group stop LEGACY
 step arms status
 step arms group start NOSUCH || echo "(exit code $?: unknown group)"
 step arms run "$root/examples/groups/web/start.sh" --event RECOVER
