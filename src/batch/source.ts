@@ -53,6 +53,11 @@ export function loadScript(file: string): Script {
   return script;
 }
 
+/** Puts a script made in memory where loadScript finds it (the interpreter's warm-up). */
+export function remember(file: string, bytes: Buffer): void {
+  cache.set(path.resolve(file), scriptFromBytes(path.resolve(file), bytes));
+}
+
 export function scriptFromBytes(file: string, bytes: Buffer): Script {
   const problems: Problem[] = [];
   let text: string;

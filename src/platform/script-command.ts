@@ -3,12 +3,14 @@
 // PowerShell, anything else as a program of its own.
 import * as path from 'node:path';
 
-/** The batch interpreter's entry point, run by this very node. */
-export const BATCH_INTERPRETER = path.resolve(__dirname, '..', 'batch', 'main.js');
+/** The batch interpreter that takes its job on stdin (src/batch/runner.ts), run by this very node. */
+export const BATCH_RUNNER = path.resolve(__dirname, '..', 'batch', 'runner.js');
 
 export interface ScriptCommand {
   file: string;
   args: string[];
+  /** run by the batch runner: the job it is given on stdin (the script, and trace for arms run --trace) */
+  batch?: { script: string; trace: boolean };
   /** Windows: pass the arguments to cmd.exe exactly as written (cmd parses its own line) */
   verbatim?: boolean;
 }
@@ -26,7 +28,7 @@ export function scriptCommand(script: string, platform: NodeJS.Platform = proces
       const cmd = process.env.ComSpec || 'cmd.exe';
       return { file: cmd, args: ['/d', '/s', '/c', `"${script}"`], verbatim: true };
     }
-    return { file: process.execPath, args: [BATCH_INTERPRETER, ...(opts.trace ? ['--trace'] : []), script] };
+    return { file: process.execPath, args: [BATCH_RUNNER, '--report'], batch: { script, trace: opts.trace === true } };
   }
   if (ext === '.sh') return { file: platform === 'win32' ? 'sh.exe' : '/bin/sh', args: [...(opts.trace ? ['-x'] : []), script] };
   if (ext === '.ps1') {

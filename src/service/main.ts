@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
 import { COMMANDS_DIR } from '../platform/shims';
 import { VERSION } from '../version';
+import { dropBatchSpare, keepBatchSpare } from './batch-spare';
 import { Config, ConfigInvalid, loadConfig } from './config';
 import { Groups, openGroups } from './groups';
 import { acquireLock, Lock, LockHeld } from './lock';
@@ -25,6 +26,11 @@ terminal). Its home is ARMS_HOME, or the OS default. "arms service start" runs i
 
 /** exit codes of armsd itself */
 const EXIT = { ok: 0, failed: 1, usage: 2, config: 2, busy: 5 };
+
+/** Some group's script is a batch file: the service keeps an interpreter waiting for it (batch-spare.ts). */
+function usesBatch(config: Config): boolean {
+  return config.groups.some((g) => [g.start, g.stop].some((f) => /\.(bat|cmd)$/i.test(f)));
+}
 
 function say(line: string): void {
   process.stdout.write(`armsd: ${line}\n`);
@@ -65,6 +71,7 @@ async function main(): Promise<void> {
     if (e instanceof LockHeld) die(EXIT.busy, `${e.message} (${home.root}); not starting a second one`);
     throw e;
   }
+  keepBatchSpare(usesBatch(config));
 
   const logs: Logs = openLogs({
     dir: home.log,
@@ -178,6 +185,7 @@ async function main(): Promise<void> {
     state.data.watches = watches.saved();
     save('clean stop');
     osMonitor.stop();
+    dropBatchSpare();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
     lock.release();
@@ -190,6 +198,7 @@ async function main(): Promise<void> {
     const next = loadConfig(home.config);
     groups.reconfigure(next.groups);
     current = next;
+    keepBatchSpare(usesBatch(next));
     const later = (['server', 'syslog', 'log', 'osMonitor'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
     logs.write('INFO', { src: 'armsd' }, said);

@@ -1,9 +1,11 @@
 // Runs one script (or a config command line) to its end: its own process tree, its output line by
 // line to a callback, a timeout that stops the whole tree and counts as failure.
+import { ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { ScriptCommand } from '../platform/script-command';
 import { spawnTree, stopTree } from '../platform/tree';
+import { RUNNER_STDIO, takeBatchSpare } from './batch-spare';
 
 export interface ScriptResult {
   /** the exit code; null when killed by a signal, timed out, or never started */
@@ -39,9 +41,9 @@ export function describeResult(r: ScriptResult, timeoutS: number): string {
 export function runScript(cmd: ScriptCommand, opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; onLine: LineSink }): Promise<ScriptResult> {
   const began = Date.now();
   return new Promise((resolve) => {
-    let child;
+    let child: ChildProcess;
     try {
-      child = spawnTree(cmd.file, cmd.args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], verbatim: cmd.verbatim });
+      child = cmd.batch ? startBatch(cmd, opts) : spawnTree(cmd.file, cmd.args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], verbatim: cmd.verbatim });
     } catch (e) {
       resolve({ code: null, signal: null, timedOut: false, spawnError: (e as Error).message, ms: Date.now() - began });
       return;
@@ -66,12 +68,29 @@ export function runScript(cmd: ScriptCommand, opts: { cwd: string; env: NodeJS.P
         flushErr();
         child.stdout!.destroy();
         child.stderr!.destroy();
+        child.stdio[3]?.destroy();
         resolve({ ...r, timedOut, pid: child.pid, ms: Date.now() - began });
       });
     };
     child.once('error', (e) => finish({ code: null, signal: null, spawnError: e.message }));
     child.once('exit', (code, signal) => finish({ code, signal }));
+    // A batch runner says when its script has ended, before node tears its process down.
+    if (cmd.batch) child.stdio[3]?.on('data', (d: Buffer) => {
+      const m = /^exit (\d+)$/m.exec(d.toString());
+      if (m) finish({ code: Number(m[1]), signal: null });
+    });
   });
+}
+
+/** A .bat script: the waiting runner when the service keeps one, else a runner of its own; the job goes to its stdin. */
+function startBatch(cmd: ScriptCommand, opts: { cwd: string; env: NodeJS.ProcessEnv }): ChildProcess {
+  const child = takeBatchSpare() ?? spawnTree(cmd.file, cmd.args, { cwd: opts.cwd, env: opts.env, stdio: RUNNER_STDIO });
+  child.stdio[3]?.on('error', () => undefined);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  child.stdin!.on('error', () => undefined); // a runner that died: its exit says so
+  child.stdin!.end(JSON.stringify({ file: cmd.batch!.script, args: [], env, cwd: opts.cwd, trace: cmd.batch!.trace }));
+  return child;
 }
 
 /** Feeds whole lines (UTF-8, CR dropped, long ones cut) to `sink`; the returned function flushes the rest. */
