@@ -56,6 +56,8 @@ export interface Config {
   syslog: boolean | string;
   /** the service's own stall monitor and the watchdog device (os-monitor.ts) */
   osMonitor: OsMonitorConfig;
+  /** keep a warmed-up batch interpreter waiting when a group has a .bat script (batch-spare.ts) */
+  warmBatch: boolean;
 }
 
 export interface ConfigProblem {
@@ -95,6 +97,7 @@ function defaults(file: string): Config {
     log: { cluster: { ...DEFAULT_LOG }, alert: { ...DEFAULT_LOG }, watch: { ...DEFAULT_LOG } },
     syslog: true,
     osMonitor: { ...OS_MONITOR_DEFAULTS },
+    warmBatch: true,
   };
 }
 
@@ -237,6 +240,7 @@ export function parseConfig(text: string, file: string): Config {
       else r.problem(v, 'syslog: expected true, false, or the path of a syslog socket');
     },
     osMonitor: (v) => readOsMonitor(r, v, config, path.dirname(file)),
+    warmBatch: (v) => (config.warmBatch = r.bool(v, 'warmBatch') ?? config.warmBatch),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));

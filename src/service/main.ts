@@ -27,9 +27,9 @@ terminal). Its home is ARMS_HOME, or the OS default. "arms service start" runs i
 /** exit codes of armsd itself */
 const EXIT = { ok: 0, failed: 1, usage: 2, config: 2, busy: 5 };
 
-/** Some group's script is a batch file: the service keeps an interpreter waiting for it (batch-spare.ts). */
+/** Some group's script is a batch file and warmBatch is on: the service keeps an interpreter waiting for it (batch-spare.ts). */
 function usesBatch(config: Config): boolean {
-  return config.groups.some((g) => [g.start, g.stop].some((f) => /\.(bat|cmd)$/i.test(f)));
+  return config.warmBatch && config.groups.some((g) => [g.start, g.stop].some((f) => /\.(bat|cmd)$/i.test(f)));
 }
 
 function say(line: string): void {

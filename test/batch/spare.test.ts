@@ -118,6 +118,23 @@ describe.runIf(process.platform === 'linux')('the waiting batch interpreter', ()
     expect(await until(async () => alive(again.pid), (a) => !a, 5000)).toBe(false);
   });
 
+  it('warmBatch: false keeps none (the script starts its own runner); a reload turning it on starts one', async () => {
+    const home = tempDir();
+    const dir = writeGroup(home, 'ORDERS', { 'START.BAT': REPORTER, 'STOP.BAT': bat('@ECHO OFF') });
+    const config = groupsConfig({ ORDERS: { start: 'START.BAT', stop: 'STOP.BAT' } });
+    const svc = await startService({ home, config: `warmBatch: false\n${config}` });
+    expect((await run('arms', ['group', 'start', 'ORDERS'], svc.env)).code).toBe(0);
+    expect(scriptLines(home, 'ORDERS')).toEqual([expect.stringMatching(/^ran-in \d+$/), `folder ${dir} event START group ORDERS`]);
+    expect(spares(svc.proc.pid!)).toEqual([]);
+    fs.writeFileSync(path.join(home, 'arms.yaml'), `warmBatch: true\n${config}`);
+    expect((await run('arms', ['service', 'reload'], svc.env)).code).toBe(0);
+    await oneSpare(svc.proc.pid!);
+    fs.writeFileSync(path.join(home, 'arms.yaml'), `warmBatch: sometimes\n${config}`);
+    const check = await run('arms', ['check'], svc.env);
+    expect([check.code, check.stdout + check.stderr]).toEqual([1, expect.stringContaining(`${path.join(home, 'arms.yaml')}:1: warmBatch: expected true or false`)]);
+    await svc.stop();
+  });
+
   it('a runner killed while it waits is replaced: the script still runs, and a runner waits again', async () => {
     const home = tempDir();
     writeGroup(home, 'ORDERS', { 'START.BAT': REPORTER, 'STOP.BAT': bat('@ECHO OFF') });
