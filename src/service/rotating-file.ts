@@ -1,5 +1,6 @@
-// An append-only file that rotates by size (file, file.1 ... file.N) and batches writes: lines
-// written in the same turn of the event loop reach the OS in one write, and `flushed()` tells when.
+// An append-only file that rotates by size (file, file.1 ... file.N; none past maxBytes unless one
+// line is longer) and batches writes: lines written in the same turn of the event loop reach the OS
+// in one write (or one per file they are spread over), and `flushed()` tells when.
 import * as fs from 'node:fs';
 
 export interface RotationPolicy {
@@ -48,14 +49,35 @@ export function openRotatingFile(file: string, policy: RotationPolicy, onError: 
     queue = [];
     waiters = [];
     if (batch.length > 0) {
-      const data = Buffer.from(batch.join(''));
+      // A busy turn can bring megabytes (a script flooding its output): the batch is cut where it
+      // would pass maxBytes, so that no file grows past the cap by a whole batch.
+      let written = 0;
       try {
-        fs.writeSync(fd, data);
-        size += data.length;
+        let from = 0;
+        let bytes = 0;
+        const writeUpTo = (to: number) => {
+          if (to > from) {
+            const data = Buffer.from(batch.slice(from, to).join(''));
+            fs.writeSync(fd, data);
+            size += data.length;
+          }
+          written = to;
+          from = to;
+          bytes = 0;
+        };
+        for (let i = 0; i < batch.length; i++) {
+          const n = Buffer.byteLength(batch[i]);
+          if (size + bytes > 0 && size + bytes + n > policy.maxBytes) {
+            writeUpTo(i);
+            rotate();
+          }
+          bytes += n;
+        }
+        writeUpTo(batch.length);
         if (failing) failing = false;
         if (size >= policy.maxBytes) rotate();
       } catch (e) {
-        lost += batch.length;
+        lost += batch.length - written;
         if (!failing) {
           failing = true;
           onError(e as Error);
