@@ -131,6 +131,47 @@ describe('re-adoption after a kill -9 of the service', () => {
   });
 });
 
+describe('programs the crashed service started but never wrote down', () => {
+  it('are stopped at the next start, with an alert; a known watch, a program of a known watch in its own session, and another home\'s are left alone', async () => {
+    if (process.platform !== 'linux') return;
+    for (const a of ['43001', '43002', '43003', '43004']) for (const p of sleepers(a)) process.kill(p, 'SIGKILL'); // a failed earlier run's
+    const home = tempDir();
+    let svc = await startService({ home, config: 'syslog: false\n' });
+    expect((await run('ARMLOAD', ['KNOWN', '/R', '3', 'sleep', '43001'], svc.env)).code).toBe(0);
+    const known = (await watches(svc))[0].pid!;
+    const logDir = path.join(home, 'log', 'watches');
+    expect((await watches(svc))[0]).toMatchObject({ id: 'KNOWN', log: path.join(logDir, 'KNOWN.log') });
+    await crash(svc);
+
+    // What the service's spawn leaves when it ends before writing the watch down: a program leading
+    // its own process group, marked with the watch's ID and log file in its environment.
+    const marked = (arg: string, id: string, dir: string) => {
+      const child = spawn('sleep', [arg], { detached: true, stdio: 'ignore', env: { ...process.env, ARMS_WATCH_ID: id, ARMS_WATCH_LOG: path.join(dir, `${id}.log`) } });
+      child.unref();
+      return child;
+    };
+    const ghost = marked('43002', 'GHOST', logDir);
+    const knownsDaemon = marked('43003', 'KNOWN', logDir);
+    const otherHome = marked('43004', 'GHOST', path.join(tempDir(), 'log', 'watches'));
+    await until(async () => [sleepers('43002'), sleepers('43003'), sleepers('43004')], (s) => s.every((p) => p.length === 1));
+
+    svc = await startService({ home });
+    await until(async () => sleepers('43002'), (p) => p.length === 0, 10_000);
+    expect(sleepers('43002')).toEqual([]);
+    const alerts = await until(async () => readLog(home, 'alert').map((x) => x.msg), (a) => a.some((m) => m.startsWith('the service did not stop cleanly')));
+    expect(alerts).toContainEqual(`program ${ghost.pid} (sleep 43002) was started for watch GHOST just before the service ended, which never wrote it down (its ARMLOAD got no answer): stopped`);
+    expect(alerts).toContainEqual(expect.stringMatching(/^the service did not stop cleanly last time: 1 watch\(es\) taken back, 0 ended meanwhile, 1 program\(s\) it had not written down stopped;/));
+    expect((await watches(svc))[0]).toMatchObject({ id: 'KNOWN', state: 'running', pid: known });
+    expect(sleepers('43001')).toEqual([known]);
+    expect(sleepers('43003')).toEqual([knownsDaemon.pid]);
+    expect(sleepers('43004')).toEqual([otherHome.pid]);
+    knownsDaemon.kill();
+    otherHome.kill();
+    expect((await run('ARMKILL', ['KNOWN'], svc.env)).code).toBe(0);
+    await svc.stop();
+  });
+});
+
 describe('the state file', () => {
   it('is intact after the service is killed at random moments during 200 rapid state changes', async () => {
     const home = tempDir();

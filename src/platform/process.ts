@@ -71,8 +71,16 @@ function bootId(): string | null {
  * it crashed. Elsewhere: none.
  */
 export function findMarked(marks: string[]): ProcessIdentity[] {
+  return groupLeaders((env) => marks.every((m) => env.includes(m))).map((p) => p.identity);
+}
+
+/**
+ * Linux: the process-group leaders whose environment `match` accepts, with their environment and
+ * command line. Elsewhere: none.
+ */
+export function groupLeaders(match: (env: string[]) => boolean): Array<{ identity: ProcessIdentity; env: string[]; cmdline: string }> {
   if (process.platform !== 'linux') return [];
-  const found: ProcessIdentity[] = [];
+  const found: Array<{ identity: ProcessIdentity; env: string[]; cmdline: string }> = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     const pid = Number(d);
@@ -82,7 +90,9 @@ export function findMarked(marks: string[]): ProcessIdentity[] {
       // fields[2] is the process group: a watched program leads its own.
       if (fields[0] === 'Z' || Number(fields[2]) !== pid) continue;
       const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (marks.every((m) => env.includes(m))) found.push({ pid, start: Number(fields[19]), boot: bootId() });
+      if (!match(env)) continue;
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      found.push({ identity: { pid, start: Number(fields[19]), boot: bootId() }, env, cmdline });
     } catch {
       /* gone, or not ours to read */
     }

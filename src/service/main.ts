@@ -253,7 +253,8 @@ async function main(): Promise<void> {
     // Groups and watches carry on where the crashed service left them: nothing is started twice.
     groups.restore(state.previous.groups);
     const { adopted, gone } = watches.adopt(state.previous.watches);
-    logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile; running every group's start script with RECOVER`);
+    const strays = await watches.sweep(5000);
+    logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile${strays.length ? `, ${strays.length} program(s) it had not written down stopped` : ''}; running every group's start script with RECOVER`);
     await Promise.all(config.groups.map((g) => groups.recover(g.name).queued));
   }
   void groups.autostart();

@@ -3,7 +3,8 @@
 // (the child's exit event, no polling); restarts it or escalates by its policy; ARMKILL stops it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ProcessIdentity } from '../platform/process';
+import { groupLeaders, ProcessIdentity } from '../platform/process';
+import { stopTree } from '../platform/tree';
 import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
 import { decide, FinalAction, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
@@ -132,6 +133,12 @@ export interface Watches {
   saved(): SavedWatch[];
   /** after a crash of the service: takes back the watches whose process still runs, handles the others by their policy */
   adopt(saved: SavedWatch[]): { adopted: string[]; gone: string[] };
+  /**
+   * After a crash, once adopt() has run: stops the programs marked as started for a watch of this
+   * home whose ID no watch has (the service ended between starting one and writing it down, so its
+   * ARMLOAD never got an answer). Returns them. Linux only (it reads the marks in /proc).
+   */
+  sweep(graceMs: number): Promise<Array<{ id: string; pid: number; command: string }>>;
 }
 
 /** How often the watch logs are checked against their size limit. */
@@ -441,6 +448,20 @@ export function openWatches(ctx: WatchesContext): Watches {
         }
       }
       return { adopted, gone };
+    },
+
+    async sweep(graceMs) {
+      const logMark = `ARMS_WATCH_LOG=${ctx.logDir}${path.sep}`;
+      const idOf = (env: string[]) => env.find((e) => e.startsWith('ARMS_WATCH_ID='))?.slice('ARMS_WATCH_ID='.length) ?? '';
+      // A known ID is left alone, even with another PID: a program the watched one started in a
+      // session of its own carries the same marks.
+      const strays = groupLeaders((env) => env.some((e) => e.startsWith(logMark)) && !watches.has(idOf(env).toUpperCase()));
+      await Promise.all(strays.map((p) => stopTree(p.identity.pid, graceMs)));
+      return strays.map((p) => {
+        const id = idOf(p.env);
+        ctx.logs.alert('WARN', { src: 'watch', watch: id, pid: p.identity.pid }, `program ${p.identity.pid} (${p.cmdline}) was started for watch ${id} just before the service ended, which never wrote it down (its ARMLOAD got no answer): stopped`);
+        return { id, pid: p.identity.pid, command: p.cmdline };
+      });
     },
   };
 }
