@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { shellCommand } from '../platform/script-command';
-import { DiskConfig } from './config';
+import { DiskConfig } from './group-config';
 import { DiskResult } from './script-env';
 import { describeResult, LineSink, runScript, succeeded } from './scripts';
 

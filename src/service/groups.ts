@@ -4,7 +4,7 @@
 //   offline → starting → online → stopping → offline, and error when a script fails or times out.
 import * as path from 'node:path';
 import { scriptCommand, ScriptNotRunnable } from '../platform/script-command';
-import { GroupConfig } from './config';
+import { GroupConfig } from './group-config';
 import { activateDisks, deactivateDisks } from './disks';
 import { Logs } from './log';
 import { DiskResult, scriptEnv, StartEvent, StopFactor } from './script-env';

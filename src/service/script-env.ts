@@ -1,6 +1,6 @@
 // The environment block of a group script (scripts.md §1): what the legacy scripts branch on.
 import * as path from 'node:path';
-import { GroupConfig } from './config';
+import { GroupConfig } from './group-config';
 
 export type StartEvent = 'START' | 'FAILOVER' | 'RECOVER';
 export type StopFactor = 'GROUPSTOP' | 'GROUPMOVE' | 'GROUPFAILOVER' | 'RESOURCERESTART' | 'SERVERSHUTDOWN';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/client';
 import { scriptCommand } from '../../src/platform/script-command';
-import { groupDefaults } from '../../src/service/config';
+import { groupDefaults } from '../../src/service/group-config';
 import { scriptEnv } from '../../src/service/script-env';
 import { COMMANDS, fromArmlog, readLog, ROOT, run, Service, sleep, startService, stopAll, tempDir } from '../helpers';
 import { BATCH_MAIN, runFile } from './run-bat';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/client';
-import { groupDefaults } from '../../src/service/config';
+import { groupDefaults } from '../../src/service/group-config';
 import { scriptEnv, StartEvent } from '../../src/service/script-env';
 import { COMMANDS, fromArmlog, readLog, Service, sleep, startService, stopAll, tempDir } from '../helpers';
 import { bat, runFile } from './run-bat';

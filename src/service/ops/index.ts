@@ -3,7 +3,7 @@
 import { bool, int, oneOf, ProtocolError, Request, str } from '../../protocol/messages';
 import { Groups } from '../groups';
 import { Logs } from '../log';
-import { GroupConfig } from '../config';
+import { GroupConfig } from '../group-config';
 import { Monitors } from '../monitors';
 import { Power } from '../power';
 import { Watches } from '../watches';

@@ -1,6 +1,6 @@
 // The pipe operations of resource monitors (ARMRSP): the resources of a group, and reports.
 import { bool, int, ProtocolError, str } from '../../protocol/messages';
-import { GroupConfig } from '../config';
+import { GroupConfig } from '../group-config';
 import { Monitors } from '../monitors';
 import { Ops } from './index';
 
