@@ -189,12 +189,12 @@ async function groupSpecs(pipe: string, group: string | undefined): Promise<{ gr
   return { group: r.group, specs };
 }
 
-function toCheck(s: Spec, prober: () => DiskProber, monitor: string, defaultFree?: number): Check {
+function toCheck(s: Spec, prober: () => DiskProber, monitor: string, loop: { intervalMs: number; timeoutMs: number }, defaultFree?: number): Check {
   switch (s.kind) {
     case 'disk':
       return diskCheck(s.path, { prober: prober(), probeName: probeName(monitor), minFree: s.minFree ?? defaultFree });
     case 'ip':
-      return addressCheck(s.text, parseAddress(s.text)!);
+      return addressCheck(s.text, parseAddress(s.text)!, loop);
     case 'nic':
       return nicCheck(s.name);
     case 'http':
@@ -275,10 +275,10 @@ run('ARMRSP', USAGE, async (argv) => {
 
   let prober: DiskProber | null = null;
   const getProber = () => (prober ??= new DiskProber());
-  const checks = specs.map((s) => toCheck(s, getProber, monitor, opts.defaultFree));
-  const reporter = new Reporter(pipe);
   const intervalMs = opts.intervalS * 1000;
   const timeoutMs = opts.timeoutS * 1000;
+  const checks = specs.map((s) => toCheck(s, getProber, monitor, { intervalMs, timeoutMs }, opts.defaultFree));
+  const reporter = new Reporter(pipe);
 
   say(
     `${monitor}${group ? ` (group ${group})` : ''}: checking ${checks.length} resource${checks.length === 1 ? '' : 's'} every ${seconds(intervalMs)} ` +
