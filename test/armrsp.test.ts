@@ -95,6 +95,8 @@ describe('ARMRSP', () => {
     for (const [args, msg] of [
       [[], /nothing to check: give \/A or at least one/],
       [['/DISK'], /option \/DISK needs a value/],
+      [['/DISK', '/tmp/a\nb'], /\/DISK "\/tmp\/a\\nb": a folder with a line break in its path cannot be checked/],
+      [['/IP', '-f'], /\/IP needs an address/],
       [['/IP', 'a b'], /\/IP needs an address/],
       [['/IP', 'host:99999'], /\/IP needs an address/],
       [['/HTTP', 'ftp://x/'], /\/HTTP needs an http:\/\/ or https:\/\/ URL/],
