@@ -74,12 +74,30 @@ describe('addresses', () => {
   });
 });
 
-/** This test process's `ping` children. */
+/** This test process's live `ping` children (one killed but not yet reaped is left out). */
 const myPings = () =>
   spawnSync('pgrep', ['-P', String(process.pid), '-x', 'ping'], { encoding: 'utf8' })
     .stdout.split('\n')
     .filter(Boolean)
-    .map(Number);
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    });
+
+/** Waits (up to 3 s) until none of pids is a live ping child of this process; what is left. */
+async function gone(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 60; i++) {
+    const left = myPings().filter((p) => pids.includes(p));
+    if (left.length === 0) return [];
+    await sleep(50);
+  }
+  return myPings().filter((p) => pids.includes(p));
+}
 
 describe.skipIf(!hasPing || process.platform !== 'linux')('the long-lived ping (Linux)', () => {
   const checks: Check[] = [];
@@ -91,61 +109,67 @@ describe.skipIf(!hasPing || process.platform !== 'linux')('the long-lived ping (
   };
 
   it('one ping process answers check after check', async () => {
+    const before = myPings();
     const c = check('127.0.0.1', 200, 2000);
     const pids = new Set<number>();
     for (let i = 0; i < 4; i++) {
       const o = await c.run(2000);
       expect(o, `check ${i + 1}`).toMatchObject({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
-      myPings().forEach((p) => pids.add(p));
+      myPings().filter((p) => !before.includes(p)).forEach((p) => pids.add(p));
       await sleep(200);
     }
     expect(pids.size).toBe(1);
     c.close!();
-    await sleep(200);
-    expect(myPings()).toEqual([]);
+    expect(await gone([...pids])).toEqual([]);
   });
 
   it('a ping that dies fails the check waiting on it, and a new one is started at the next check', async () => {
     // An echo every 5 s: the second check waits for the next one, long enough to kill the ping.
-    const c = check('127.0.0.1', 10_000, 20_000);
-    expect((await c.run(20_000)).ok).toBe(true);
-    const [first] = myPings();
-    expect(first).toBeGreaterThan(0);
-    const waiting = c.run(20_000);
+    const s = new PingStream('127.0.0.1', pingStreamArgs('127.0.0.1', 10_000, 20_000)!);
+    checks.push({ kind: 'ip', resource: 'x', run: () => Promise.reject(new Error('unused')), close: () => s.close() });
+    expect((await s.check(20_000)).ok).toBe(true);
+    const first = s.pid!;
+    expect(myPings()).toContain(first);
+    const waiting = s.check(20_000);
     await sleep(300);
     process.kill(first, 'SIGKILL');
     expect(await waiting).toEqual({ ok: false, detail: 'no reply from 127.0.0.1: ping ended (ping SIGKILL)' });
-    const again = await c.run(20_000);
-    expect(again.ok).toBe(true);
-    const now = myPings();
-    expect(now).toHaveLength(1);
-    expect(now[0]).not.toBe(first);
-    c.close!();
+    expect(s.pid).toBeUndefined();
+    expect((await s.check(20_000)).ok).toBe(true);
+    const second = s.pid!;
+    expect(second).not.toBe(first);
+    expect(myPings()).toContain(second);
+    s.close();
+    expect(await gone([second])).toEqual([]);
   });
 
   it('a ping that ends by itself between checks is started again', async () => {
-    const c = check('127.0.0.1', 10_000, 20_000);
-    expect((await c.run(20_000)).ok).toBe(true);
-    const [first] = myPings();
+    const s = new PingStream('127.0.0.1', pingStreamArgs('127.0.0.1', 10_000, 20_000)!);
+    checks.push({ kind: 'ip', resource: 'x', run: () => Promise.reject(new Error('unused')), close: () => s.close() });
+    expect((await s.check(20_000)).ok).toBe(true);
+    const first = s.pid!;
     process.kill(first, 'SIGTERM');
-    await sleep(200);
-    expect(myPings()).toEqual([]);
-    expect((await c.run(20_000)).ok).toBe(true);
-    expect(myPings()).toHaveLength(1);
-    c.close!();
+    expect(await gone([first])).toEqual([]);
+    for (let i = 0; i < 60 && s.pid !== undefined; i++) await sleep(50); // the stream has seen it end
+    expect(s.pid).toBeUndefined();
+    expect((await s.check(20_000)).ok).toBe(true);
+    expect(s.pid).not.toBe(first);
+    expect(myPings()).toContain(s.pid);
+    s.close();
   });
 
   it('a stopped loop leaves no ping process', async () => {
+    const before = myPings();
     const cs = [check('127.0.0.1', 200, 1000), check('127.0.0.2', 200, 1000)];
     const results: CheckResult[] = [];
     const loop = startLoop({ checks: cs, intervalMs: 200, timeoutMs: 1000, maxFailures: 3, onResult: (r) => results.push(r) });
     while (results.length < 6) await sleep(50);
     expect(results.every((r) => r.outcome.ok)).toBe(true);
-    expect(myPings()).toHaveLength(2);
+    const mine = myPings().filter((p) => !before.includes(p));
+    expect(mine).toHaveLength(2);
     loop.stop();
     cs.forEach((c) => c.close!());
-    await sleep(200);
-    expect(myPings()).toEqual([]);
+    expect(await gone(mine)).toEqual([]);
     expect(await cs[0].run(1000)).toEqual({ ok: false, detail: 'the address monitor is stopping' });
   });
 
