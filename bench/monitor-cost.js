@@ -14,19 +14,21 @@
 // A real armsd in a temporary ARMS_HOME receives the reports (ARMS_WATCH_ID=RSP, as under ARMLOAD).
 // Resources, all on this machine: 10 folders in the home (/DISK: the probe file's write, fsync,
 // read back, delete, in ARMRSP's disk helper process); 10 addresses, in two variants run one after
-// the other: (a) "ping" /IP 127.0.0.1 ... 127.0.0.10 (one `ping` process per check), (b) "tcp"
+// the other: (a) "ping" /IP 127.0.0.1 ... 127.0.0.10 (on Linux one long-lived `ping` per address), (b) "tcp"
 // /IP 127.0.0.1:PORT for 10 TCP listeners of this benchmark; 10 /HTTP URLs, 10 paths of an HTTP
 // server of this benchmark on 127.0.0.1. ARMRSP /INT 1 /TIMEOUT 5 /N 3.
 // Each variant: ARMRSP is started (node bin/armrsp.js), --warmup seconds pass, then for --seconds:
 //   CPU, from /proc/PID/stat at the start and the end of the window, % of one core:
 //     ARMRSP alone          utime + stime of ARMRSP;
-//     + helper              + utime + stime of the disk helper (a child of ARMRSP, still running);
+//     + helper              + utime + stime of the disk helper (a child of ARMRSP, still running:
+//                           native disk-probe, or node disk-prober.js);
 //     + ping children       + cutime + cstime of ARMRSP (its children that ended and were reaped
-//                           in the window: the pings) + what its other children running at the end
-//                           of the window used in it (a ping still under way);
-//   memory, every 5 s: RSS, PSS and USS (/proc/PID/smaps_rollup) of ARMRSP and of its helper;
-//     reported: the largest of the window, alone and together; and of its other children (pings)
-//     running at the moment of a sample.
+//                           in the window: one-shot pings, a restarted one) + what its other
+//                           children running at the end of the window used in it (the long-lived
+//                           pings, a one-shot ping under way);
+//   memory, every 5 s: RSS, PSS and USS (/proc/PID/smaps_rollup) of ARMRSP, of its helper and of
+//     its other children (pings) running at the moment of a sample, summed; reported: the largest
+//     of the window, alone and together (ARMRSP + helper, and ARMRSP + helper + pings).
 // Reference, measured over the same windows: an idle `node -e "setInterval(()=>{},1000)"`
 // (memory and CPU). The work is checked: every resource must have been reported ok to the service
 // (`status` monitors), the HTTP server must have answered each path and the listeners must have
@@ -215,14 +217,16 @@ async function main() {
       rsp.stderr.on('data', (d) => (out = (out + d).slice(-100_000)));
       await sleep(opts.warmup * 1000);
       if (rsp.exitCode !== null) throw new Error(`ARMRSP (${v.name}) exited ${rsp.exitCode}: ${out.trim().slice(-2000)}`);
-      // The disk helper: ARMRSP's node child running disk-prober.js.
-      const helper = v.args.includes('/DISK') ? childrenOf(rsp.pid).find((c) => cmdlineOf(c).some((a) => a.endsWith('disk-prober.js'))) : undefined;
+      // The disk helper: ARMRSP's child running the native disk-probe or node's disk-prober.js.
+      const isHelper = (c) => cmdlineOf(c).some((a) => /[\\/]disk-probe(r\.js)?$/.test(a));
+      const helper = v.args.includes('/DISK') ? childrenOf(rsp.pid).find(isHelper) : undefined;
+      const helperKind = helper ? (cmdlineOf(helper).some((a) => a.endsWith('disk-prober.js')) ? 'node' : 'native') : null;
       if (v.args.includes('/DISK') && !helper) throw new Error(`ARMRSP (${v.name}): no disk helper process found`);
       const servedBefore = new Map(served);
       const acceptedBefore = new Map(accepted);
       const others = () => childrenOf(rsp.pid).filter((c) => c !== helper);
       const liveCpu = () => new Map(others().map((c) => { try { const x = cpuOf(c); return [c, x.utime + x.stime]; } catch { return [c, 0]; } }));
-      const liveMem = () => others().reduce((a, c) => { try { const m = memoryOf(c); return { rss: a.rss + m.rss, pss: a.pss + m.pss }; } catch { return a; } }, { rss: 0, pss: 0 });
+      const liveMem = () => others().reduce((a, c) => { try { const m = memoryOf(c); return { rss: a.rss + m.rss, pss: a.pss + m.pss, uss: a.uss + m.uss, count: a.count + 1 }; } catch { return a; } }, { rss: 0, pss: 0, uss: 0, count: 0 });
       const live0 = liveCpu();
       const c0 = { rsp: cpuOf(rsp.pid), helper: helper ? cpuOf(helper) : null, ref: cpuOf(ref.pid) };
       const t0 = process.hrtime.bigint();
@@ -273,6 +277,7 @@ async function main() {
         label: v.label,
         args: v.args.map((a) => a.replace(home, '$HOME')),
         seconds: wall,
+        helper: helperKind,
         checks: { httpPerPath: checksHttp, tcpPerListener: checksTcp },
         cpuPercent: {
           armrsp: pct(own),
@@ -294,6 +299,10 @@ async function main() {
           totalPss: MB(maxOf((m) => m.rsp.pss + (m.helper?.pss ?? 0))),
           childrenRss: MB(maxOf((m) => m.children.rss)),
           childrenPss: MB(maxOf((m) => m.children.pss)),
+          childrenUss: MB(maxOf((m) => m.children.uss)),
+          childrenCount: maxOf((m) => m.children.count),
+          allRss: MB(maxOf((m) => m.rsp.rss + (m.helper?.rss ?? 0) + m.children.rss)),
+          allPss: MB(maxOf((m) => m.rsp.pss + (m.helper?.pss ?? 0) + m.children.pss)),
           idleNodeRss: MB(maxOf((m) => m.ref.rss)),
           idleNodePss: MB(maxOf((m) => m.ref.pss)),
           idleNodeUss: MB(maxOf((m) => m.ref.uss)),
@@ -307,9 +316,11 @@ async function main() {
         rssArmrsp: r.memoryMB.armrspRss < TARGETS.rssMB,
         rssWithHelper: r.memoryMB.totalRss < TARGETS.rssMB,
         pssWithHelper: r.memoryMB.totalPss < TARGETS.rssMB,
+        rssAll: r.memoryMB.allRss < TARGETS.rssMB,
+        pssAll: r.memoryMB.allPss < TARGETS.rssMB,
       };
       results.push(r);
-      process.stderr.write(`${NAME}: ${v.name}: CPU ${r.cpuPercent.total.toFixed(2)} % total, RSS ${r.memoryMB.totalRss.toFixed(1)} MB total\n`);
+      process.stderr.write(`${NAME}: ${v.name}: CPU ${r.cpuPercent.total.toFixed(2)} % total, RSS ${r.memoryMB.allRss.toFixed(1)} MB total\n`);
     }
 
     const result = {
@@ -329,18 +340,19 @@ async function main() {
     for (const r of results) {
       const c = r.cpuPercent;
       const m = r.memoryMB;
-      console.log(`  ${r.label}:`);
+      console.log(`  ${r.label}${r.helper ? ` (${r.helper} disk helper)` : ''}:`);
       console.log(`    CPU  ARMRSP ${f(c.armrsp)}  + helper ${f(c.helper)} = ${f(c.armrspPlusHelper)}  + ping children ${f(c.pingChildren)} = ${f(c.total)}   | idle node ${f(c.idleNode)}  <- reference`);
       console.log(`    RSS  ARMRSP ${f(m.armrspRss, 1)}  + helper ${f(m.helperRss, 1)} = ${f(m.totalRss, 1)}   | idle node ${f(m.idleNodeRss, 1)}  <- reference`);
       console.log(`    PSS  ARMRSP ${f(m.armrspPss, 1)}  + helper ${f(m.helperPss, 1)} = ${f(m.totalPss, 1)}   | idle node ${f(m.idleNodePss, 1)}`);
-      console.log(`    other children at a sample (pings): RSS up to ${f(m.childrenRss, 1)}, PSS up to ${f(m.childrenPss, 1)}`);
+      console.log(`    other children at a sample (pings, up to ${m.childrenCount}): RSS up to ${f(m.childrenRss, 1)}, PSS up to ${f(m.childrenPss, 1)}, USS up to ${f(m.childrenUss, 1)}`);
+      console.log(`    all together (ARMRSP + helper + pings): RSS ${f(m.allRss, 1)}, PSS ${f(m.allPss, 1)}`);
       console.log(`    USS  ARMRSP ${f(m.armrspUss, 1)}  + helper ${f(m.helperUss, 1)}   | idle node ${f(m.idleNodeUss, 1)}`);
       if (r.variant === 'ping' || r.variant === 'tcp') {
-        console.log(`    target CPU < ${TARGETS.cpuPercent} %: ARMRSP alone ${yn(r.met.cpuArmrsp)}, + helper ${yn(r.met.cpuWithHelper)}, + children ${yn(r.met.cpuTotal)};` + ` RSS < ${TARGETS.rssMB} MB: ARMRSP alone ${yn(r.met.rssArmrsp)}, + helper ${yn(r.met.rssWithHelper)} (PSS ${yn(r.met.pssWithHelper)})`);
+        console.log(`    target CPU < ${TARGETS.cpuPercent} %: ARMRSP alone ${yn(r.met.cpuArmrsp)}, + helper ${yn(r.met.cpuWithHelper)}, + children ${yn(r.met.cpuTotal)};` + ` RSS < ${TARGETS.rssMB} MB: ARMRSP alone ${yn(r.met.rssArmrsp)}, + helper ${yn(r.met.rssWithHelper)}, + pings ${yn(r.met.rssAll)} (PSS ${yn(r.met.pssAll)})`);
       }
     }
     const main2 = results.filter((r) => r.variant === 'ping' || r.variant === 'tcp');
-    if (opts.check && main2.some((r) => !r.met.cpuTotal || !r.met.rssWithHelper)) process.exitCode = 2;
+    if (opts.check && main2.some((r) => !r.met.cpuTotal || !r.met.rssAll)) process.exitCode = 2;
   } finally {
     cleanup();
     await Promise.all(started.map(waitExit));

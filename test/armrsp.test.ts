@@ -95,6 +95,8 @@ describe('ARMRSP', () => {
     for (const [args, msg] of [
       [[], /nothing to check: give \/A or at least one/],
       [['/DISK'], /option \/DISK needs a value/],
+      [['/DISK', '/tmp/a\nb'], /\/DISK "\/tmp\/a\\nb": a folder with a line break in its path cannot be checked/],
+      [['/IP', '-f'], /\/IP needs an address/],
       [['/IP', 'a b'], /\/IP needs an address/],
       [['/IP', 'host:99999'], /\/IP needs an address/],
       [['/HTTP', 'ftp://x/'], /\/HTTP needs an http:\/\/ or https:\/\/ URL/],
@@ -177,7 +179,7 @@ describe('ARMRSP', () => {
     expect(r.ms).toBeLessThan(3000);
     const res = await results(svc, 'HUNGDISK');
     expect(res.find((x) => x.resource === fine)).toMatchObject({ ok: true });
-    expect(spawnSync('pgrep', ['-f', path.join(ROOT, 'dist', 'monitors', 'disk-prober.js')]).status).not.toBe(0); // no helper left
+    expect(spawnSync('pgrep', ['-f', path.join(ROOT, 'dist', 'monitors', 'disk-probe')]).status).not.toBe(0); // no helper (native or node) left
   });
 
   it('a /CMD that hangs is killed and counted as failed at the timeout; a failing one gives its reason', async () => {
@@ -222,6 +224,25 @@ describe('ARMRSP', () => {
     expect(res).toMatchObject([{ kind: 'ip', resource: '127.0.0.1', ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) }]);
     rsp.child.kill('SIGTERM');
     expect((await rsp.ended).code).toBe(143);
+  });
+
+  // A loopback address of this test's own, so that its ping can be told from any other.
+  const ownLoopback = `127.${(process.pid >> 8) & 255}.${process.pid & 255}.9`;
+  const pingsOf = (addr: string) => spawnSync('pgrep', ['-f', `^ping -n -O -i [0-9.]+ ${addr.replace(/\./g, '\\.')}$`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+
+  it.skipIf(!hasPing || !linux)('Linux: one long-lived ping per address, gone when ARMRSP stops or is killed', async () => {
+    for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+      const id = `PINGLIVE${sig}`;
+      const rsp = startRsp(['/IP', ownLoopback, '/INT', '0.2'], { ...svc.env, ARMS_WATCH_ID: id });
+      await until(() => results(svc, id), (r) => r.some((x) => x.ok));
+      await sleep(600); // three more checks
+      expect(pingsOf(ownLoopback)).toHaveLength(1);
+      rsp.child.kill(sig);
+      await rsp.ended;
+      // SIGKILL: nobody stops the ping, but its next line hits a closed pipe (SIGPIPE).
+      const gone = await until(async () => pingsOf(ownLoopback), (p) => p.length === 0, 3000);
+      expect(gone, sig).toEqual([]);
+    }
   });
 
   describe('HTTP against a local server', () => {
@@ -409,6 +430,9 @@ describe.skipIf(!linux || !isRoot || !hasIp || !hasPing)('ARMRSP in network name
     ip('netns', 'del', B); // the veth pair goes with it: no route to 192.0.2.2 is left in A
     const p = await ping.ended;
     expect(p.code).toBe(1);
+    // The running ping only sees its echo go unanswered; the one started after that failure cannot
+    // even send, and says why.
+    expect(failedLines(p.stdout, 'ip 192.0.2.2')[0]).toMatch(/FAILED \(1 of 2\): no reply from 192.0.2.2: no answer yet for icmp_seq=\d+$/);
     expect(p.stderr).toMatch(/^ARMRSP: ip 192.0.2.2 failed 2 checks in a row: no reply from 192.0.2.2: .*unreachable/i);
   });
 });

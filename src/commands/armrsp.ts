@@ -103,6 +103,7 @@ export function parseOptions(argv: string[]): Options {
         break;
       case 'DISK':
         if (!value) throw usage('/DISK needs a folder');
+        if (/[\n\0]/.test(value)) throw usage(`/DISK ${JSON.stringify(value)}: a folder with a line break in its path cannot be checked`);
         o.specs.push({ kind: 'disk', path: value });
         break;
       case 'FREE': {
@@ -180,7 +181,10 @@ async function groupSpecs(pipe: string, group: string | undefined): Promise<{ gr
   if (!group) throw usage('/A checks the resources of the caller\'s group: run it from a group script (ARMS_GROUPNAME is not set)');
   const r = (await call(pipe, 'group.resources', { name: group })) as GroupResources;
   const specs: Spec[] = [];
-  for (const path of r.disks) specs.push({ kind: 'disk', path });
+  for (const path of r.disks) {
+    if (/[\n\0]/.test(path)) throw usage(`group ${r.group}: disk ${JSON.stringify(path)} in the config has a line break in its path: it cannot be checked`);
+    specs.push({ kind: 'disk', path });
+  }
   for (const text of r.addresses) {
     if (!parseAddress(text)) throw usage(`group ${r.group}: address "${text}" in the config is neither an address nor host:port`);
     specs.push({ kind: 'ip', text: text.trim() });
@@ -189,12 +193,12 @@ async function groupSpecs(pipe: string, group: string | undefined): Promise<{ gr
   return { group: r.group, specs };
 }
 
-function toCheck(s: Spec, prober: () => DiskProber, monitor: string, defaultFree?: number): Check {
+function toCheck(s: Spec, prober: () => DiskProber, monitor: string, loop: { intervalMs: number; timeoutMs: number }, defaultFree?: number): Check {
   switch (s.kind) {
     case 'disk':
       return diskCheck(s.path, { prober: prober(), probeName: probeName(monitor), minFree: s.minFree ?? defaultFree });
     case 'ip':
-      return addressCheck(s.text, parseAddress(s.text)!);
+      return addressCheck(s.text, parseAddress(s.text)!, loop);
     case 'nic':
       return nicCheck(s.name);
     case 'http':
@@ -275,10 +279,10 @@ run('ARMRSP', USAGE, async (argv) => {
 
   let prober: DiskProber | null = null;
   const getProber = () => (prober ??= new DiskProber());
-  const checks = specs.map((s) => toCheck(s, getProber, monitor, opts.defaultFree));
-  const reporter = new Reporter(pipe);
   const intervalMs = opts.intervalS * 1000;
   const timeoutMs = opts.timeoutS * 1000;
+  const checks = specs.map((s) => toCheck(s, getProber, monitor, { intervalMs, timeoutMs }, opts.defaultFree));
+  const reporter = new Reporter(pipe);
 
   say(
     `${monitor}${group ? ` (group ${group})` : ''}: checking ${checks.length} resource${checks.length === 1 ? '' : 's'} every ${seconds(intervalMs)} ` +

@@ -1,27 +1,25 @@
-// The disk probe's helper process (started by disk.ts, never by hand). A file call on a hung disk
+// The disk probe's helper process in node (started by disk.ts, never by hand), where the native one
+// (disk-probe.c) was not built: Windows, machines without a C compiler. A file call on a hung disk
 // can block forever, and a process whose thread pool has such a call cannot even exit; so ARMRSP
-// does its disk I/O here, in a process it can abandon. One request per line on stdin:
-//   {"id":1,"dir":"/srv/data","name":".arms-probe-HOST-RSP","minFree":1073741824}
-// one answer per line on stdout: {"id":1,"ok":true,"detail":"..."}. Requests run concurrently
-// (the parent sets UV_THREADPOOL_SIZE so a few hung disks do not hold up the others).
+// does its disk I/O here, in a process it can abandon. The line protocol is disk-probe.c's:
+//   request  ID NUL MINFREE NUL DIR NUL FILE LF   (MINFREE empty: no free-space check)
+//   answer   ID SP 1|0 SP DETAIL LF
+// Requests run concurrently (the parent sets UV_THREADPOOL_SIZE so a few hung disks do not hold up
+// the others).
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
-interface Request {
-  id: number;
-  dir: string;
-  name: string;
-  minFree?: number;
+function answer(id: string, ok: boolean, detail: string): void {
+  process.stdout.write(`${id} ${ok ? 1 : 0} ${detail}\n`);
 }
 
-function answer(id: number, ok: boolean, detail: string): void {
-  process.stdout.write(JSON.stringify({ id, ok, detail }) + '\n');
+export function probe(dir: string, name: string, minFree?: number): Promise<{ ok: boolean; detail: string }> {
+  return probeFile(dir, path.join(dir, name), minFree);
 }
 
-export async function probe(dir: string, name: string, minFree?: number): Promise<{ ok: boolean; detail: string }> {
+async function probeFile(dir: string, file: string, minFree?: number): Promise<{ ok: boolean; detail: string }> {
   const start = Date.now();
-  const file = path.join(dir, name);
   const data = Buffer.concat([Buffer.from(`ARMS disk probe ${new Date().toISOString()} `), randomBytes(16), Buffer.from('\n')]);
   let step = 'create';
   let created = false;
@@ -83,14 +81,9 @@ function main(): void {
     while ((nl = buf.indexOf('\n')) !== -1) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (!line.trim()) continue;
-      let req: Request;
-      try {
-        req = JSON.parse(line) as Request;
-      } catch {
-        continue;
-      }
-      probe(req.dir, req.name, req.minFree).then((r) => answer(req.id, r.ok, r.detail));
+      const [id, minFree, dir, file] = line.split('\0');
+      if (!/^\d+$/.test(id) || !dir || !file || (minFree && !Number.isFinite(Number(minFree)))) continue;
+      probeFile(dir, file, minFree ? Number(minFree) : undefined).then((r) => answer(id, r.ok, r.detail));
     }
   });
   // The parent went away: leave at once. A plain exit could wait forever on a hung file call.

@@ -1,15 +1,34 @@
 // Disk check: write, fsync, read back and delete a small probe file in the folder (optionally: free
-// space at or above a threshold). The I/O runs in a helper process (disk-prober.ts): a call on a
-// hung disk blocks a thread for good, and a process with such a thread cannot even exit. A probe
-// that does not answer within the timeout has failed, and the disk counts as hung (each later
+// space at or above a threshold). The I/O runs in a helper process: a call on a hung disk blocks a
+// thread for good, and a process with such a thread cannot even exit. The helper is native
+// (disk-probe.c, built by `npm run build` when a C compiler is present: ~1 MB where a second node
+// process costs ~50 MB RSS), else node (disk-prober.ts: Windows, machines without a compiler). A
+// probe that does not answer within the timeout has failed, and the disk counts as hung (each later
 // check fails at once) until that probe finally answers. When too many probes hang, the helper is
 // abandoned (killed; the kernel frees it once its I/O returns) and a fresh one takes over.
 import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Check, Outcome, seconds } from './loop';
 
-/** Thread pool of the helper: this many disks can hang before the others must wait. */
+/** How to start a helper; both speak the line protocol described in disk-probe.c. */
+export interface DiskHelper {
+  command: string;
+  args: string[];
+}
+
+export const nativeHelper = (file = path.join(__dirname, 'disk-probe')): DiskHelper => ({ command: file, args: [] });
+export const nodeHelper = (script = path.join(__dirname, 'disk-prober.js')): DiskHelper => ({ command: process.execPath, args: [script] });
+
+/** The native helper where it was built next to this file, else the node one. */
+export function defaultHelper(): DiskHelper {
+  const native = nativeHelper();
+  return process.platform !== 'win32' && fs.existsSync(native.command) ? native : nodeHelper();
+}
+
+/** Thread pool of the node helper: this many disks can hang before the others must wait (the
+ * native one has a thread per probe; the same limit keeps its hung threads few). */
 const POOL = 32;
 
 interface Pending {
@@ -27,10 +46,14 @@ export class DiskProber {
   private hung = new Map<string, number>();
   private closed = false;
 
-  constructor(private script = path.join(__dirname, 'disk-prober.js')) {}
+  constructor(private helper: DiskHelper = defaultHelper()) {}
 
   probe(dir: string, name: string, timeoutMs: number, minFree?: number): Promise<Outcome> {
     if (this.closed) return Promise.resolve({ ok: false, detail: 'the disk monitor is stopping' });
+    // The protocol is one request per line, fields split by NUL.
+    if (/[\n\0]/.test(dir + name)) {
+      return Promise.resolve({ ok: false, detail: `the folder ${JSON.stringify(dir)} has a line break or NUL in its path: the disk monitor cannot check it` });
+    }
     const since = this.hung.get(dir);
     if (since !== undefined) {
       return Promise.resolve({ ok: false, detail: `hung: the probe started ${seconds(Date.now() - since)} ago has not finished` });
@@ -50,7 +73,7 @@ export class DiskProber {
         resolve({ ok: false, detail: `no answer within ${seconds(timeoutMs)}: write, fsync, read back or delete of the probe file hung` });
       }, timeoutMs);
       this.pending.set(id, p);
-      child.stdin!.write(JSON.stringify({ id, dir, name, minFree }) + '\n');
+      child.stdin!.write(`${id}\0${minFree ?? ''}\0${dir}\0${path.join(dir, name)}\n`);
     });
   }
 
@@ -64,7 +87,7 @@ export class DiskProber {
     if (this.child) return this.child;
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [this.script], {
+      child = spawn(this.helper.command, this.helper.args, {
         stdio: ['pipe', 'pipe', 'ignore'],
         env: { ...process.env, UV_THREADPOOL_SIZE: String(POOL) },
         windowsHide: true,
@@ -97,18 +120,15 @@ export class DiskProber {
   }
 
   private answer(line: string): void {
-    let a: { id: number; ok: boolean; detail: string };
-    try {
-      a = JSON.parse(line);
-    } catch {
-      return;
-    }
-    const p = this.pending.get(a.id);
+    const a = /^(\d+) ([01]) (.*)$/s.exec(line);
+    if (!a) return;
+    const id = Number(a[1]);
+    const p = this.pending.get(id);
     if (!p) return;
-    this.pending.delete(a.id);
+    this.pending.delete(id);
     if (p.timer) {
       clearTimeout(p.timer);
-      p.resolve({ ok: a.ok, detail: a.detail });
+      p.resolve({ ok: a[2] === '1', detail: a[3] });
     } else {
       this.hung.delete(p.dir); // a late answer: the disk answers again
     }

@@ -1,8 +1,13 @@
-// Address checks: parsing, TCP connect to an open and a closed loopback port, ping of loopback.
+// Address checks: parsing, TCP connect to an open and a closed loopback port, ping of loopback
+// (one-shot, and the long-lived ping: restarted when it dies, gone when the loop stops).
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseAddress, ping, pingArgs, tcpConnect } from '../../src/monitors/address';
+import { addressCheck, parseAddress, ping, pingArgs, PingStream, pingStreamArgs, tcpConnect } from '../../src/monitors/address';
+import { Check, CheckResult, startLoop } from '../../src/monitors/loop';
+import { sleep, tempDir } from '../helpers';
 
 const hasPing = spawnSync('ping', ['-V']).error === undefined;
 if (!hasPing) console.warn('ping tests skipped: no ping program (Debian: apt-get install iputils-ping)');
@@ -33,7 +38,7 @@ describe('addresses', () => {
     expect(parseAddress('db:5432')).toEqual({ kind: 'tcp', host: 'db', port: 5432 });
     expect(parseAddress('[::1]:80')).toEqual({ kind: 'tcp', host: '::1', port: 80 });
     expect(parseAddress(' 127.0.0.1:8080 ')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 8080 });
-    for (const bad of ['', ' ', 'a b', 'host:0', 'host:70000', 'a:b:c', 'host:']) expect(parseAddress(bad), bad).toBeNull();
+    for (const bad of ['', ' ', 'a b', 'host:0', 'host:70000', 'a:b:c', 'host:', '-f', '-i0.001']) expect(parseAddress(bad), bad).toBeNull();
   });
 
   it('ping arguments: one echo request, the wait bounded by the timeout', () => {
@@ -41,6 +46,16 @@ describe('addresses', () => {
     expect(pingArgs('10.0.0.1', 300, 'linux')).toEqual(['-n', '-c', '1', '-W', '1', '10.0.0.1']);
     expect(pingArgs('10.0.0.1', 2500, 'win32')).toEqual(['-n', '1', '-w', '2500', '10.0.0.1']);
     expect(pingArgs('10.0.0.1', 2500, 'darwin')).toEqual(['-n', '-c', '1', '-t', '3', '10.0.0.1']);
+  });
+
+  it('persistent ping arguments: Linux only, an echo every interval or half timeout, none under 0.2 s', () => {
+    expect(pingStreamArgs('10.0.0.1', 1000, 5000, 'linux')).toEqual(['-n', '-O', '-i', '1', '10.0.0.1']);
+    expect(pingStreamArgs('10.0.0.1', 10_000, 10_000, 'linux')).toEqual(['-n', '-O', '-i', '5', '10.0.0.1']);
+    expect(pingStreamArgs('10.0.0.1', 200, 10_000, 'linux')).toEqual(['-n', '-O', '-i', '0.2', '10.0.0.1']);
+    expect(pingStreamArgs('10.0.0.1', 150, 10_000, 'linux')).toBeNull();
+    expect(pingStreamArgs('10.0.0.1', 1000, 300, 'linux')).toBeNull();
+    expect(pingStreamArgs('10.0.0.1', 1000, 5000, 'win32')).toBeNull();
+    expect(pingStreamArgs('10.0.0.1', 1000, 5000, 'darwin')).toBeNull();
   });
 
   it('TCP: an open loopback port passes, a closed one fails (connection refused)', async () => {
@@ -56,5 +71,125 @@ describe('addresses', () => {
     const o = await ping('127.0.0.1', 2000);
     expect(o.ok).toBe(true);
     expect(o.detail).toMatch(/^reply in [\d.]+ ms$/);
+  });
+});
+
+/** This test process's live `ping` children (one killed but not yet reaped is left out). */
+const myPings = () =>
+  spawnSync('pgrep', ['-P', String(process.pid), '-x', 'ping'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    });
+
+/** Waits (up to 3 s) until none of pids is a live ping child of this process; what is left. */
+async function gone(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 60; i++) {
+    const left = myPings().filter((p) => pids.includes(p));
+    if (left.length === 0) return [];
+    await sleep(50);
+  }
+  return myPings().filter((p) => pids.includes(p));
+}
+
+describe.skipIf(!hasPing || process.platform !== 'linux')('the long-lived ping (Linux)', () => {
+  const checks: Check[] = [];
+  afterAll(() => checks.forEach((c) => c.close?.()));
+  const check = (host: string, intervalMs: number, timeoutMs: number) => {
+    const c = addressCheck(host, parseAddress(host)!, { intervalMs, timeoutMs });
+    checks.push(c);
+    return c;
+  };
+
+  it('one ping process answers check after check', async () => {
+    const before = myPings();
+    const c = check('127.0.0.1', 200, 2000);
+    const pids = new Set<number>();
+    for (let i = 0; i < 4; i++) {
+      const o = await c.run(2000);
+      expect(o, `check ${i + 1}`).toMatchObject({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
+      myPings().filter((p) => !before.includes(p)).forEach((p) => pids.add(p));
+      await sleep(200);
+    }
+    expect(pids.size).toBe(1);
+    c.close!();
+    expect(await gone([...pids])).toEqual([]);
+  });
+
+  it('a ping that dies fails the check waiting on it, and a new one is started at the next check', async () => {
+    // An echo every 5 s: the second check waits for the next one, long enough to kill the ping.
+    const s = new PingStream('127.0.0.1', pingStreamArgs('127.0.0.1', 10_000, 20_000)!);
+    checks.push({ kind: 'ip', resource: 'x', run: () => Promise.reject(new Error('unused')), close: () => s.close() });
+    expect((await s.check(20_000)).ok).toBe(true);
+    const first = s.pid!;
+    expect(myPings()).toContain(first);
+    const waiting = s.check(20_000);
+    await sleep(300);
+    process.kill(first, 'SIGKILL');
+    expect(await waiting).toEqual({ ok: false, detail: 'no reply from 127.0.0.1: ping ended (ping SIGKILL)' });
+    expect(s.pid).toBeUndefined();
+    expect((await s.check(20_000)).ok).toBe(true);
+    const second = s.pid!;
+    expect(second).not.toBe(first);
+    expect(myPings()).toContain(second);
+    s.close();
+    expect(await gone([second])).toEqual([]);
+  });
+
+  it('a ping that ends by itself between checks is started again', async () => {
+    const s = new PingStream('127.0.0.1', pingStreamArgs('127.0.0.1', 10_000, 20_000)!);
+    checks.push({ kind: 'ip', resource: 'x', run: () => Promise.reject(new Error('unused')), close: () => s.close() });
+    expect((await s.check(20_000)).ok).toBe(true);
+    const first = s.pid!;
+    process.kill(first, 'SIGTERM');
+    expect(await gone([first])).toEqual([]);
+    for (let i = 0; i < 60 && s.pid !== undefined; i++) await sleep(50); // the stream has seen it end
+    expect(s.pid).toBeUndefined();
+    expect((await s.check(20_000)).ok).toBe(true);
+    expect(s.pid).not.toBe(first);
+    expect(myPings()).toContain(s.pid);
+    s.close();
+  });
+
+  it('a stopped loop leaves no ping process', async () => {
+    const before = myPings();
+    const cs = [check('127.0.0.1', 200, 1000), check('127.0.0.2', 200, 1000)];
+    const results: CheckResult[] = [];
+    const loop = startLoop({ checks: cs, intervalMs: 200, timeoutMs: 1000, maxFailures: 3, onResult: (r) => results.push(r) });
+    while (results.length < 6) await sleep(50);
+    expect(results.every((r) => r.outcome.ok)).toBe(true);
+    const mine = myPings().filter((p) => !before.includes(p));
+    expect(mine).toHaveLength(2);
+    loop.stop();
+    cs.forEach((c) => c.close!());
+    expect(await gone(mine)).toEqual([]);
+    expect(await cs[0].run(1000)).toEqual({ ok: false, detail: 'the address monitor is stopping' });
+  });
+
+  it('a check with no reply fails at its timeout', async () => {
+    // `sleep` stands in for a ping whose echoes go unanswered and that says nothing.
+    const s = new PingStream('127.0.0.1', ['30'], 'sleep');
+    const start = Date.now();
+    expect(await s.check(300)).toEqual({ ok: false, detail: 'no reply from 127.0.0.1 within 0.3 s' });
+    expect(Date.now() - start).toBeGreaterThanOrEqual(290);
+    s.close();
+  });
+
+  // Last in the file: it switches this process to one-shot pings for good.
+  it('a ping without -O (busybox) makes it fall back to one ping per check', async () => {
+    const dir = tempDir();
+    const fake = path.join(dir, 'ping');
+    fs.writeFileSync(fake, `#!/bin/sh\ncase " $* " in *" -O "*) echo "ping: invalid option -- 'O'" >&2; exit 1;; esac\nexec ping "$@"\n`, { mode: 0o755 });
+    const s = new PingStream('127.0.0.1', pingStreamArgs('127.0.0.1', 1000, 5000)!, fake);
+    expect(await s.check(5000)).toMatchObject({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
+    expect(await s.check(5000)).toMatchObject({ ok: true });
+    s.close();
   });
 });

@@ -1,0 +1,31 @@
+// After tsc: compiles the native disk helper (src/monitors/disk-probe.c) into dist/monitors when a
+// C compiler is here. Without one (or on Windows) ARMRSP uses the node helper, disk-prober.js: the
+// build says so in one line and goes on.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const SRC = path.join(ROOT, 'src', 'monitors', 'disk-probe.c');
+const OUT = path.join(ROOT, 'dist', 'monitors', 'disk-probe');
+const say = (line) => process.stdout.write(`build-native: ${line}\n`);
+
+if (process.platform === 'win32') {
+  say('skipped on Windows: the disk helper is the node one (disk-prober.js)');
+  process.exit(0);
+}
+const cc = process.env.CC || 'cc';
+if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).error) {
+  say(`no C compiler (${cc}): the disk helper is the node one (disk-prober.js); Debian: apt-get install gcc libc6-dev`);
+  process.exit(0);
+}
+fs.mkdirSync(path.dirname(OUT), { recursive: true });
+const r = spawnSync(cc, ['-O2', '-pthread', '-Wall', '-Wextra', '-o', OUT, SRC, '-lm'], { stdio: 'inherit' });
+if (r.status !== 0) {
+  // A compiler that cannot build plain POSIX C (no libc headers) must not break an install; the
+  // tests fail on it where a compiler is present, so it is not missed.
+  fs.rmSync(OUT, { force: true });
+  say(`${cc} failed (${r.error ? r.error.message : `exit code ${r.status}`}): the disk helper is the node one (disk-prober.js)`);
+  process.exit(0);
+}
+say(`built ${path.relative(ROOT, OUT)}`);
