@@ -21,7 +21,7 @@
 //   CPU, from /proc/PID/stat at the start and the end of the window, % of one core:
 //     ARMRSP alone          utime + stime of ARMRSP;
 //     + helper              + utime + stime of the disk helper (a child of ARMRSP, still running:
-//                           native disk-probe, or node disk-prober.js);
+//                           native arms-probe, or node disk-prober.js);
 //     + ping children       + cutime + cstime of ARMRSP (its children that ended and were reaped
 //                           in the window: one-shot pings, a restarted one) + what its other
 //                           children running at the end of the window used in it (the long-lived
@@ -217,8 +217,8 @@ async function main() {
       rsp.stderr.on('data', (d) => (out = (out + d).slice(-100_000)));
       await sleep(opts.warmup * 1000);
       if (rsp.exitCode !== null) throw new Error(`ARMRSP (${v.name}) exited ${rsp.exitCode}: ${out.trim().slice(-2000)}`);
-      // The disk helper: ARMRSP's child running the native disk-probe or node's disk-prober.js.
-      const isHelper = (c) => cmdlineOf(c).some((a) => /[\\/]disk-probe(r\.js)?$/.test(a));
+      // The probe helper: ARMRSP's child running the native arms-probe or node's disk-prober.js.
+      const isHelper = (c) => cmdlineOf(c).some((a) => /[\\/](arms-probe|disk-prober\.js)$/.test(a));
       const helper = v.args.includes('/DISK') ? childrenOf(rsp.pid).find(isHelper) : undefined;
       const helperKind = helper ? (cmdlineOf(helper).some((a) => a.endsWith('disk-prober.js')) ? 'node' : 'native') : null;
       if (v.args.includes('/DISK') && !helper) throw new Error(`ARMRSP (${v.name}): no disk helper process found`);

@@ -1,4 +1,4 @@
-// After tsc: compiles the native disk helper (src/monitors/disk-probe.c) into dist/monitors when a
+// After tsc: compiles ARMRSP's native probe helper (src/monitors/probe-helper.c: disks, ICMP echoes) into dist/monitors when a
 // C compiler is here. Without one (or on Windows) ARMRSP uses the node helper, disk-prober.js: the
 // build says so in one line and goes on.
 const { spawnSync } = require('node:child_process');
@@ -6,8 +6,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const SRC = path.join(ROOT, 'src', 'monitors', 'disk-probe.c');
-const OUT = path.join(ROOT, 'dist', 'monitors', 'disk-probe');
+const SRC = path.join(ROOT, 'src', 'monitors', 'probe-helper.c');
+// Not "probe-helper": require('./probe-helper') would find the binary before probe-helper.js.
+const OUT = path.join(ROOT, 'dist', 'monitors', 'arms-probe');
 const say = (line) => process.stdout.write(`build-native: ${line}\n`);
 
 if (process.platform === 'win32') {

@@ -27,6 +27,8 @@ const isRoot = process.getuid?.() === 0;
 const hasPing = spawnSync('ping', ['-V']).error === undefined;
 const hasIp = spawnSync('ip', ['-V']).error === undefined;
 const linux = process.platform === 'linux';
+const hasSetpriv = spawnSync('setpriv', ['--version']).error === undefined;
+const hasCc = spawnSync(process.env.CC || 'cc', ['--version']).error === undefined;
 
 const children = new Set<ChildProcess>();
 afterAll(async () => {
@@ -50,9 +52,11 @@ async function until<T>(what: () => Promise<T>, ok: (v: T) => boolean, ms = 20_0
 }
 
 /** ARMRSP in the background (optionally inside a network namespace): its end, and its output so far. */
-function startRsp(args: string[], env: NodeJS.ProcessEnv, netns?: string) {
+/** As root (the test's user here) unless `asNobody`: then as uid/gid 65534, which may not open ICMP sockets. */
+function startRsp(args: string[], env: NodeJS.ProcessEnv, netns?: string, asNobody = false) {
   const bin = path.join(COMMANDS, 'ARMRSP');
-  const child = netns ? spawn('ip', ['netns', 'exec', netns, bin, ...args], { env }) : spawn(bin, args, { env });
+  const argv = asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', bin, ...args] : [bin, ...args];
+  const child = netns ? spawn('ip', ['netns', 'exec', netns, ...argv], { env }) : spawn(argv[0], argv.slice(1), { env });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -179,7 +183,7 @@ describe('ARMRSP', () => {
     expect(r.ms).toBeLessThan(3000);
     const res = await results(svc, 'HUNGDISK');
     expect(res.find((x) => x.resource === fine)).toMatchObject({ ok: true });
-    expect(spawnSync('pgrep', ['-f', path.join(ROOT, 'dist', 'monitors', 'disk-probe')]).status).not.toBe(0); // no helper (native or node) left
+    expect(spawnSync('pgrep', ['-f', path.join(ROOT, 'dist', 'monitors', 'arms-probe')]).status).not.toBe(0); // no helper (native or node) left
   });
 
   it('a /CMD that hangs is killed and counted as failed at the timeout; a failing one gives its reason', async () => {
@@ -230,13 +234,31 @@ describe('ARMRSP', () => {
   const ownLoopback = `127.${(process.pid >> 8) & 255}.${process.pid & 255}.9`;
   const pingsOf = (addr: string) => spawnSync('pgrep', ['-f', `^ping -n -O -i [0-9.]+ ${addr.replace(/\./g, '\\.')}$`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
 
-  it.skipIf(!hasPing || !linux)('Linux: one long-lived ping per address, gone when ARMRSP stops or is killed', async () => {
+  const helpersOf = (rsp: { child: ChildProcess }) =>
+    spawnSync('pgrep', ['-P', String(rsp.child.pid), '-f', path.join(ROOT, 'dist', 'monitors', 'arms-probe')], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+
+  it.skipIf(!linux || !isRoot || !hasCc)('as root the probe helper sends the echoes (IPv4 and IPv6): one small process, no ping', async () => {
+    const rsp = startRsp(['/IP', ownLoopback, '/IP', '::1', '/INT', '0.2'], { ...svc.env, ARMS_WATCH_ID: 'ECHO' });
+    const res = await until(() => results(svc, 'ECHO'), (r) => r.length === 2 && r.every((x) => x.ok));
+    expect(res.map((x) => [x.resource, x.detail]).sort()).toEqual([
+      [ownLoopback, expect.stringMatching(/^reply in [\d.]+ ms$/)],
+      ['::1', expect.stringMatching(/^reply in [\d.]+ ms$/)],
+    ]);
+    expect(pingsOf(ownLoopback)).toEqual([]);
+    expect(spawnSync('pgrep', ['-P', String(rsp.child.pid), 'ping']).status).toBe(1); // no ping child at all
+    expect(helpersOf(rsp)).toHaveLength(1);
+    rsp.child.kill('SIGTERM');
+    await rsp.ended;
+  });
+
+  it.skipIf(!hasPing || !linux || !hasSetpriv)('not allowed to send ICMP itself (not root): one long-lived ping per address, gone when ARMRSP stops or is killed', async () => {
     for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
-      const id = `PINGLIVE${sig}`;
-      const rsp = startRsp(['/IP', ownLoopback, '/INT', '0.2'], { ...svc.env, ARMS_WATCH_ID: id });
-      await until(() => results(svc, id), (r) => r.some((x) => x.ok));
+      // As nobody it cannot reach the service either: it says so once and goes on checking.
+      const rsp = startRsp(['/IP', ownLoopback, '/INT', '0.2'], { ...svc.env, ARMS_WATCH_ID: `PINGLIVE${sig}` }, undefined, true);
+      await until(async () => pingsOf(ownLoopback), (p) => p.length === 1, 10_000);
       await sleep(600); // three more checks
       expect(pingsOf(ownLoopback)).toHaveLength(1);
+      expect(rsp.out()).not.toMatch(/FAILED/);
       rsp.child.kill(sig);
       await rsp.ended;
       // SIGKILL: nobody stops the ping, but its next line hits a closed pipe (SIGPIPE).
@@ -388,15 +410,20 @@ describe.skipIf(!linux || !isRoot || !hasIp || !hasPing)('ARMRSP in network name
   const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
   let svc: Service;
   let usable = true;
+  /** The target's namespace B, joined to A by a veth pair: 192.0.2.1 (A) and 192.0.2.2 (B). */
+  const makeB = () => {
+    ip('netns', 'add', B);
+    ip('-n', A, 'link', 'add', 'rspa', 'type', 'veth', 'peer', 'name', 'rspb', 'netns', B);
+    ip('-n', A, 'addr', 'add', '192.0.2.1/30', 'dev', 'rspa');
+    ip('-n', B, 'addr', 'add', '192.0.2.2/30', 'dev', 'rspb');
+    for (const [ns, dev] of [[A, 'rspa'], [B, 'rspb'], [B, 'lo']]) ip('-n', ns, 'link', 'set', dev, 'up');
+  };
   beforeAll(async () => {
     svc = await startService({ config: 'syslog: false\n' });
     try {
       ip('netns', 'add', A);
-      ip('netns', 'add', B);
-      ip('-n', A, 'link', 'add', 'rspa', 'type', 'veth', 'peer', 'name', 'rspb', 'netns', B);
-      ip('-n', A, 'addr', 'add', '192.0.2.1/30', 'dev', 'rspa');
-      ip('-n', B, 'addr', 'add', '192.0.2.2/30', 'dev', 'rspb');
-      for (const [ns, dev] of [[A, 'rspa'], [B, 'rspb'], [A, 'lo'], [B, 'lo']]) ip('-n', ns, 'link', 'set', dev, 'up');
+      ip('-n', A, 'link', 'set', 'lo', 'up');
+      makeB();
       ip('netns', 'exec', A, 'true'); // needs to mount /sys: not in every container
     } catch (e) {
       usable = false;
@@ -422,7 +449,7 @@ describe.skipIf(!linux || !isRoot || !hasIp || !hasPing)('ARMRSP in network name
     }
   });
 
-  it('ping of an address in a namespace passes, and fails once that namespace is taken down', async () => {
+  it.skipIf(!hasCc)('ping of an address in a namespace passes, and fails once that namespace is taken down (the probe helper\'s echoes)', async () => {
     if (!usable) return;
     const ping = startRsp(['/IP', '192.0.2.2', '/INT', '0.2', '/TIMEOUT', '1', '/N', '2'], { ...svc.env, ARMS_WATCH_ID: 'NSPING' }, A);
     await until(() => results(svc, 'NSPING'), (r) => r.some((x) => x.ok));
@@ -430,10 +457,30 @@ describe.skipIf(!linux || !isRoot || !hasIp || !hasPing)('ARMRSP in network name
     ip('netns', 'del', B); // the veth pair goes with it: no route to 192.0.2.2 is left in A
     const p = await ping.ended;
     expect(p.code).toBe(1);
+    // An echo under way when the route went gets no reply; the next cannot even be sent.
+    expect(failedLines(p.stdout, 'ip 192.0.2.2')[0]).toMatch(/FAILED \(1 of 2\): no reply from 192\.0\.2\.2(: Network is unreachable| within 1 s)$/);
+    expect(p.stderr).toBe('ARMRSP: ip 192.0.2.2 failed 2 checks in a row: no reply from 192.0.2.2: Network is unreachable\n');
+  });
+
+  it.skipIf(!hasSetpriv)('the same through the OS ping, where ARMRSP may not send ICMP itself (not root)', async () => {
+    if (!usable) return;
+    try {
+      ip('netns', 'pids', B);
+    } catch {
+      makeB(); // the test before took it down
+    }
+    // As nobody it cannot report to the service: it runs 1.5 s without a failed check, then the target goes.
+    const ping = startRsp(['/IP', '192.0.2.2', '/INT', '0.2', '/TIMEOUT', '1', '/N', '2'], { ...svc.env, ARMS_WATCH_ID: 'NSPING2' }, A, true);
+    await until(async () => ping.out(), (o) => o.includes('checking 1 resource'), 10_000);
+    await sleep(1500);
+    expect(ping.out()).not.toMatch(/FAILED/);
+    ip('netns', 'del', B);
+    const p = await ping.ended;
+    expect(p.code).toBe(1);
     // The running ping only sees its echo go unanswered; the one started after that failure cannot
     // even send, and says why.
     expect(failedLines(p.stdout, 'ip 192.0.2.2')[0]).toMatch(/FAILED \(1 of 2\): no reply from 192.0.2.2: no answer yet for icmp_seq=\d+$/);
-    expect(p.stderr).toMatch(/^ARMRSP: ip 192.0.2.2 failed 2 checks in a row: no reply from 192.0.2.2: .*unreachable/i);
+    expect(p.stderr).toMatch(/^ARMRSP: ip 192\.0\.2\.2 failed 2 checks in a row: no reply from 192\.0\.2\.2: .*unreachable/im);
   });
 });
 

@@ -7,10 +7,11 @@ import { call, CommandError, connect, Connection } from '../client/client';
 import { clientPipe } from '../platform/home';
 import { addressCheck, parseAddress } from '../monitors/address';
 import { killRunningCommands, commandCheck } from '../monitors/command';
-import { diskCheck, DiskProber, probeName } from '../monitors/disk';
+import { diskCheck, probeName } from '../monitors/disk';
 import { httpCheck, parseHttpUrl } from '../monitors/http';
 import { Check, CheckResult, seconds, startLoop } from '../monitors/loop';
 import { nicCheck } from '../monitors/nic';
+import { ProbeHelper } from '../monitors/probe-helper';
 import { EXIT_USAGE, HelpRequested, run } from './cmdline';
 
 const USAGE = `usage: ARMRSP [/A] [/DISK path [/FREE size]]... [/IP address]... [/NIC name]...
@@ -193,12 +194,12 @@ async function groupSpecs(pipe: string, group: string | undefined): Promise<{ gr
   return { group: r.group, specs };
 }
 
-function toCheck(s: Spec, prober: () => DiskProber, monitor: string, loop: { intervalMs: number; timeoutMs: number }, defaultFree?: number): Check {
+function toCheck(s: Spec, prober: () => ProbeHelper, monitor: string, loop: { intervalMs: number; timeoutMs: number }, defaultFree?: number): Check {
   switch (s.kind) {
     case 'disk':
       return diskCheck(s.path, { prober: prober(), probeName: probeName(monitor), minFree: s.minFree ?? defaultFree });
     case 'ip':
-      return addressCheck(s.text, parseAddress(s.text)!, loop);
+      return addressCheck(s.text, parseAddress(s.text)!, { ...loop, helper: prober });
     case 'nic':
       return nicCheck(s.name);
     case 'http':
@@ -277,8 +278,8 @@ run('ARMRSP', USAGE, async (argv) => {
     throw usage(opts.all ? `nothing to check: group ${group} has no disks, addresses or NICs in the config, and no /DISK, /IP, /NIC, /HTTP or /CMD was given` : 'nothing to check: give /A or at least one /DISK, /IP, /NIC, /HTTP or /CMD (try /? for usage)');
   }
 
-  let prober: DiskProber | null = null;
-  const getProber = () => (prober ??= new DiskProber());
+  let prober: ProbeHelper | null = null;
+  const getProber = () => (prober ??= new ProbeHelper());
   const intervalMs = opts.intervalS * 1000;
   const timeoutMs = opts.timeoutS * 1000;
   const checks = specs.map((s) => toCheck(s, getProber, monitor, { intervalMs, timeoutMs }, opts.defaultFree));
@@ -318,7 +319,7 @@ run('ARMRSP', USAGE, async (argv) => {
   const cleanup = () => {
     loop.stop();
     killRunningCommands();
-    (prober as DiskProber | null)?.close();
+    (prober as ProbeHelper | null)?.close();
     for (const c of checks) c.close?.();
   };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as NodeJS.Signals[]) {

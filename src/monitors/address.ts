@@ -1,9 +1,12 @@
-// Address checks: ICMP echo through the OS `ping` (on Linux one long-lived ping per address whose
-// replies are read as they come; elsewhere one echo request per check, its wait bounded by the
-// timeout), or a TCP connect when the address is `host:port` (`[v6]:port` for IPv6).
+// Address checks: an ICMP echo, or a TCP connect when the address is `host:port` (`[v6]:port` for
+// IPv6). The echo is sent by ARMRSP's probe helper where it may open an ICMP socket (root, or ping
+// sockets allowed): one small process for every address. Elsewhere through the OS `ping`: on Linux
+// one long-lived ping per address whose replies are read as they come, else one echo request per
+// check, its wait bounded by the timeout.
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { Check, Outcome, seconds, took } from './loop';
+import type { ProbeHelper } from './probe-helper';
 
 export type Address = { kind: 'ping'; host: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -32,19 +35,66 @@ export interface AddressCheckOptions {
   /** the loop's interval: a persistent ping sends echoes at least this often */
   intervalMs: number;
   timeoutMs: number;
+  /** ARMRSP's probe helper, which sends the echoes itself where it may */
+  helper?: () => ProbeHelper;
 }
 
+type Run = Pick<Check, 'run' | 'close'>;
+
 /**
- * With the loop's interval and timeout, a ping address is watched by one long-lived `ping` where
- * the platform has one that says when an echo goes unanswered (pingStreamArgs); else one `ping`
- * process per check.
+ * A ping address is checked by the probe helper's echoes when there is a helper that may send them
+ * (not on Windows, not a scoped IPv6 address such as fe80::1%eth0); else, with the loop's interval and
+ * timeout, by one long-lived `ping` where the platform has one that says when an echo goes
+ * unanswered (pingStreamArgs); else by one `ping` process per check.
  */
 export function addressCheck(text: string, a: Address, opts?: AddressCheckOptions): Check {
   if (a.kind === 'tcp') return { kind: 'tcp', resource: text, run: (ms) => tcpConnect(a.host, a.port, ms) };
-  const args = opts ? pingStreamArgs(a.host, opts.intervalMs, opts.timeoutMs) : null;
-  if (!args) return { kind: 'ip', resource: text, run: (ms) => ping(a.host, ms) };
-  const stream = new PingStream(a.host, args);
-  return { kind: 'ip', resource: text, run: (ms) => stream.check(ms), close: () => stream.close() };
+  const byPing = (): Run => {
+    const args = opts ? pingStreamArgs(a.host, opts.intervalMs, opts.timeoutMs) : null;
+    if (!args) return { run: (ms) => ping(a.host, ms) };
+    const stream = new PingStream(a.host, args);
+    return { run: (ms) => stream.check(ms), close: () => stream.close() };
+  };
+  const helper = opts?.helper;
+  if (!helper || process.platform === 'win32' || a.host.includes('%')) return { kind: 'ip', resource: text, ...byPing() };
+  let fallback: Run | null = null;
+  return {
+    kind: 'ip',
+    resource: text,
+    run: async (ms) => {
+      if (fallback) return fallback.run(ms);
+      const started = Date.now();
+      const address = await numeric(a.host);
+      if (typeof address !== 'string') return address;
+      const left = Math.max(1, ms - (Date.now() - started));
+      const r = await helper().echo(address, left);
+      switch (r.kind) {
+        case 'reply':
+          return { ok: true, detail: `reply in ${Number(r.ms.toFixed(3))} ms` };
+        case 'timeout':
+          return { ok: false, detail: `no reply from ${a.host} within ${seconds(ms)}` };
+        case 'failed':
+          return { ok: false, detail: `no reply from ${a.host}: ${r.why}` };
+        case 'unsupported':
+          // Not root and no ping sockets (or no native helper): the OS ping, which may, from now on.
+          fallback = byPing();
+          return fallback.run(Math.max(1, ms - (Date.now() - started)));
+      }
+    },
+    close: () => fallback?.close?.(),
+  };
+}
+
+/** The host's address (looked up at every check, as a new ping would), or why there is none. */
+async function numeric(host: string): Promise<string | Outcome> {
+  if (net.isIP(host)) return host;
+  const dns = require('node:dns') as typeof import('node:dns');
+  try {
+    return (await dns.promises.lookup(host)).address;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, detail: `no reply from ${host}: ${code === 'ENOTFOUND' || code === 'EAI_NONAME' ? 'unknown host' : (e as Error).message}` };
+  }
 }
 
 // Platform differences of the ping check live in pingArgs and pingStreamArgs.

@@ -1,17 +1,18 @@
-// The disk probe's helper process in node (started by disk.ts, never by hand), where the native one
-// (disk-probe.c) was not built: Windows, machines without a C compiler. A file call on a hung disk
+// ARMRSP's probe helper in node (started by probe-helper.ts, never by hand), where the native one
+// (probe-helper.c) was not built: Windows, machines without a C compiler. A file call on a hung disk
 // can block forever, and a process whose thread pool has such a call cannot even exit; so ARMRSP
-// does its disk I/O here, in a process it can abandon. The line protocol is disk-probe.c's:
-//   request  ID NUL MINFREE NUL DIR NUL FILE LF   (MINFREE empty: no free-space check)
-//   answer   ID SP 1|0 SP DETAIL LF
+// does its disk I/O here, in a process it can abandon. The line protocol is probe-helper.c's:
+//   request  disk NUL ID NUL MINFREE NUL DIR NUL FILE LF   (MINFREE empty: no free-space check)
+//            echo NUL ID NUL ADDRESS NUL TIMEOUT_MS LF     (node cannot send ICMP: status 2)
+//   answer   ID SP 1|0|2 SP DETAIL LF
 // Requests run concurrently (the parent sets UV_THREADPOOL_SIZE so a few hung disks do not hold up
 // the others).
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
-function answer(id: string, ok: boolean, detail: string): void {
-  process.stdout.write(`${id} ${ok ? 1 : 0} ${detail}\n`);
+function answer(id: string, status: 0 | 1 | 2, detail: string): void {
+  process.stdout.write(`${id} ${status} ${detail}\n`);
 }
 
 export function probe(dir: string, name: string, minFree?: number): Promise<{ ok: boolean; detail: string }> {
@@ -81,9 +82,15 @@ function main(): void {
     while ((nl = buf.indexOf('\n')) !== -1) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      const [id, minFree, dir, file] = line.split('\0');
-      if (!/^\d+$/.test(id) || !dir || !file || (minFree && !Number.isFinite(Number(minFree)))) continue;
-      probeFile(dir, file, minFree ? Number(minFree) : undefined).then((r) => answer(id, r.ok, r.detail));
+      const [kind, id, ...rest] = line.split('\0');
+      if (!/^\d+$/.test(id ?? '')) continue;
+      if (kind === 'echo') {
+        answer(id, 2, 'the node probe helper sends no ICMP echoes');
+        continue;
+      }
+      const [minFree, dir, file] = rest;
+      if (kind !== 'disk' || !dir || !file || (minFree && !Number.isFinite(Number(minFree)))) continue;
+      probeFile(dir, file, minFree ? Number(minFree) : undefined).then((r) => answer(id, r.ok ? 1 : 0, r.detail));
     }
   });
   // The parent went away: leave at once. A plain exit could wait forever on a hung file call.

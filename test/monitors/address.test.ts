@@ -1,5 +1,6 @@
 // Address checks: parsing, TCP connect to an open and a closed loopback port, ping of loopback
-// (one-shot, and the long-lived ping: restarted when it dies, gone when the loop stops).
+// (one-shot, and the long-lived ping: restarted when it dies, gone when the loop stops), and the
+// echoes of the probe helper with their fall back to the OS ping.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -7,9 +8,11 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addressCheck, parseAddress, ping, pingArgs, PingStream, pingStreamArgs, tcpConnect } from '../../src/monitors/address';
 import { Check, CheckResult, startLoop } from '../../src/monitors/loop';
+import { HelperCommand, nativeHelper, nodeHelper, ProbeHelper } from '../../src/monitors/probe-helper';
 import { sleep, tempDir } from '../helpers';
 
 const hasPing = spawnSync('ping', ['-V']).error === undefined;
+const hasIp = spawnSync('ip', ['-V']).error === undefined;
 if (!hasPing) console.warn('ping tests skipped: no ping program (Debian: apt-get install iputils-ping)');
 
 const servers: net.Server[] = [];
@@ -191,5 +194,89 @@ describe.skipIf(!hasPing || process.platform !== 'linux')('the long-lived ping (
     expect(await s.check(5000)).toMatchObject({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
     expect(await s.check(5000)).toMatchObject({ ok: true });
     s.close();
+  });
+});
+
+// The echoes from ARMRSP's native probe helper (probe-helper.c), and the fall back to the OS ping
+// where it may not open an ICMP socket.
+const NATIVE = path.join(__dirname, '..', '..', 'dist', 'monitors', 'arms-probe');
+const NODE_HELPER = path.join(__dirname, '..', '..', 'dist', 'monitors', 'disk-prober.js');
+const isRoot = process.getuid?.() === 0;
+const hasNative = fs.existsSync(NATIVE);
+const hasSetpriv = spawnSync('setpriv', ['--version']).error === undefined;
+const asNobody = (h: HelperCommand): HelperCommand => ({ command: 'setpriv', args: ['--reuid=65534', '--regid=65534', '--clear-groups', h.command, ...h.args] });
+
+describe.skipIf(process.platform !== 'linux' || !hasNative || !isRoot)('echoes from the probe helper (root)', () => {
+  const helpers: ProbeHelper[] = [];
+  afterAll(() => helpers.forEach((h) => h.close()));
+  const check = (host: string, helper: HelperCommand) => {
+    const h = new ProbeHelper(helper);
+    helpers.push(h);
+    return addressCheck(host, parseAddress(host)!, { intervalMs: 1000, timeoutMs: 2000, helper: () => h });
+  };
+  /** This process's live pings of the host. */
+  const pingsOf = (host: string) => myPings().filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(host));
+
+  it('IPv4, IPv6 and a name from /etc/hosts answer, with no ping process', async () => {
+    const own = `127.${(process.pid >> 8) & 255}.${process.pid & 255}.21`;
+    for (const host of [own, '::1', 'localhost']) {
+      const c = check(host, nativeHelper(NATIVE));
+      expect(await c.run(2000), host).toEqual({ ok: true, detail: expect.stringMatching(/^reply in \d+(\.\d+)? ms$/) });
+      c.close?.();
+    }
+    expect(pingsOf(own)).toEqual([]);
+  });
+
+  it('twenty echoes at once through one helper all answer', async () => {
+    const h = new ProbeHelper(nativeHelper(NATIVE));
+    helpers.push(h);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => h.echo(`127.0.${i}.1`, 2000)));
+    expect(answers.every((a) => a.kind === 'reply')).toBe(true);
+  });
+
+  it('not an address it can send to: said, and no ping is started', async () => {
+    const h = new ProbeHelper(nativeHelper(NATIVE));
+    helpers.push(h);
+    expect(await h.echo('300.1.1.1', 500)).toEqual({ kind: 'failed', why: 'not a numeric address' });
+  });
+
+  it.skipIf(!hasSetpriv || !hasPing)('a helper that may not open an ICMP socket says why; the check then runs the OS ping, and goes on with it', async () => {
+    const h = new ProbeHelper(asNobody(nativeHelper(NATIVE)));
+    helpers.push(h);
+    expect(await h.echo('127.0.0.1', 1000)).toEqual({
+      kind: 'unsupported',
+      why: 'cannot open an ICMP socket (Permission denied): not root, and ping sockets are not allowed (net.ipv4.ping_group_range)',
+    });
+    const own = `127.${(process.pid >> 8) & 255}.${process.pid & 255}.22`;
+    const c = check(own, asNobody(nativeHelper(NATIVE)));
+    expect(await c.run(2000)).toEqual({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
+    // It passes though this helper cannot send an echo: the OS ping answered.
+    expect(await c.run(2000)).toMatchObject({ ok: true });
+    c.close?.();
+  });
+
+  it.skipIf(!hasPing)('the node helper (no C compiler, Windows) sends none: the OS ping instead', async () => {
+    const own = `127.${(process.pid >> 8) & 255}.${process.pid & 255}.23`;
+    const c = check(own, nodeHelper(NODE_HELPER));
+    expect(await c.run(2000)).toEqual({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
+    c.close?.();
+  });
+
+  it.skipIf(!hasIp)('an echo nobody answers fails at its timeout (a namespace of the test that ignores echoes)', async () => {
+    const ns = `armsE${process.pid}`;
+    const ip = (...args: string[]) => spawnSync('ip', args, { stdio: 'pipe' });
+    if (ip('netns', 'add', ns).status !== 0) return;
+    try {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      if (ip('netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.icmp_echo_ignore_all=1').status !== 0) return;
+      // The helper runs inside that namespace: its 127.0.0.1 is the namespace's own loopback.
+      const inside: HelperCommand = { command: 'ip', args: ['netns', 'exec', ns, NATIVE] };
+      const c = check('127.0.0.1', inside);
+      const started = Date.now();
+      expect(await c.run(600)).toEqual({ ok: false, detail: 'no reply from 127.0.0.1 within 0.6 s' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    } finally {
+      ip('netns', 'del', ns);
+    }
   });
 });

@@ -1,4 +1,4 @@
-// The disk probe, in its helper process, native (disk-probe.c) and node (disk-prober.ts), each
+// The disk probe, in its helper process, native (probe-helper.c) and node (disk-prober.ts), each
 // proven on its own: write, fsync, read back, delete; removed folders, full, read-only and
 // unwritable filesystems, free space, odd paths, and a probe that hangs (a FIFO where the probe file
 // goes). And the two word their answers alike.
@@ -6,12 +6,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiskHelper, DiskProber, nativeHelper, nodeHelper, probeName } from '../../src/monitors/disk';
+import { probeName } from '../../src/monitors/disk';
+import { HelperCommand, nativeHelper, nodeHelper, ProbeHelper } from '../../src/monitors/probe-helper';
 import { probe, size } from '../../src/monitors/disk-prober';
 import { ROOT, sleep, tempDir } from '../helpers';
 
 const SCRIPT = path.join(ROOT, 'dist', 'monitors', 'disk-prober.js');
-const NATIVE = path.join(ROOT, 'dist', 'monitors', 'disk-probe');
+const NATIVE = path.join(ROOT, 'dist', 'monitors', 'arms-probe');
 const NAME = '.arms-probe-test';
 const isRoot = process.getuid?.() === 0;
 const posix = process.platform !== 'win32';
@@ -20,12 +21,12 @@ const posix = process.platform !== 'win32';
 const hasCc = posix && spawnSync(process.env.CC || 'cc', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!hasCc) console.warn('native disk helper tests skipped: no C compiler (Debian: apt-get install gcc libc6-dev)');
 
-const HELPERS: { name: string; helper: DiskHelper; cmdline: string; available: boolean }[] = [
+const HELPERS: { name: string; helper: HelperCommand; cmdline: string; available: boolean }[] = [
   { name: 'native', helper: nativeHelper(NATIVE), cmdline: `^${NATIVE}$`, available: hasCc },
   { name: 'node', helper: nodeHelper(SCRIPT), cmdline: `${SCRIPT}$`, available: true },
 ];
 
-const probers: DiskProber[] = [];
+const probers: ProbeHelper[] = [];
 afterAll(() => probers.forEach((p) => p.close()));
 
 /** A small tmpfs the test mounts (root only); undefined when it cannot. */
@@ -43,7 +44,7 @@ afterAll(() => {
 for (const h of HELPERS) {
   describe.skipIf(!h.available)(`disk probe in the ${h.name} helper`, () => {
     const newProber = () => {
-      const p = new DiskProber(h.helper);
+      const p = new ProbeHelper(h.helper);
       probers.push(p);
       return p;
     };
@@ -55,7 +56,7 @@ for (const h of HELPERS) {
 
     it('passes on a writable folder and leaves nothing behind', async () => {
       const dir = tempDir();
-      const o = await newProber().probe(dir, NAME, 5000);
+      const o = await newProber().disk(dir, NAME, 5000);
       expect(o.ok).toBe(true);
       expect(o.detail).toMatch(/^write, fsync, read back, delete in \d+ ms$/);
       expect(fs.readdirSync(dir)).toEqual([]);
@@ -65,16 +66,16 @@ for (const h of HELPERS) {
       const dir = path.join(tempDir(), "a b\tc 'd' \"e\" \\f é\r");
       fs.mkdirSync(dir);
       const p = newProber();
-      expect(await p.probe(dir, NAME, 5000)).toMatchObject({ ok: true });
+      expect(await p.disk(dir, NAME, 5000)).toMatchObject({ ok: true });
       expect(fs.readdirSync(dir)).toEqual([]);
-      expect(await p.probe(`${dir}\nx`, NAME, 5000)).toEqual({ ok: false, detail: `the folder ${JSON.stringify(`${dir}\nx`)} has a line break or NUL in its path: the disk monitor cannot check it` });
-      expect(await p.probe(dir, NAME, 5000)).toMatchObject({ ok: true }); // and goes on
+      expect(await p.disk(`${dir}\nx`, NAME, 5000)).toEqual({ ok: false, detail: `the folder ${JSON.stringify(`${dir}\nx`)} has a line break or NUL in its path: the disk monitor cannot check it` });
+      expect(await p.disk(dir, NAME, 5000)).toMatchObject({ ok: true }); // and goes on
     });
 
     it('twenty folders at once, each answered', async () => {
       const dirs = Array.from({ length: 20 }, () => tempDir());
       const p = newProber();
-      const all = await Promise.all(dirs.map((d) => p.probe(d, NAME, 5000)));
+      const all = await Promise.all(dirs.map((d) => p.disk(d, NAME, 5000)));
       expect(all.filter((o) => o.ok)).toHaveLength(20);
       for (const d of dirs) expect(fs.readdirSync(d)).toEqual([]);
     });
@@ -82,34 +83,34 @@ for (const h of HELPERS) {
     it('fails on a folder that was removed, naming it', async () => {
       const dir = tempDir();
       fs.rmdirSync(dir);
-      expect(await newProber().probe(dir, NAME, 5000)).toEqual({ ok: false, detail: `the folder ${dir} does not exist (ENOENT)` });
+      expect(await newProber().disk(dir, NAME, 5000)).toEqual({ ok: false, detail: `the folder ${dir} does not exist (ENOENT)` });
     });
 
     it('fails on a path that is a file, not a folder', async () => {
       const file = path.join(tempDir(), 'f');
       fs.writeFileSync(file, '');
       const target = path.join(file, NAME);
-      expect(await newProber().probe(file, NAME, 5000)).toEqual({ ok: false, detail: `cannot create the probe file ${target}: ENOTDIR: not a directory, open '${target}'` });
+      expect(await newProber().disk(file, NAME, 5000)).toEqual({ ok: false, detail: `cannot create the probe file ${target}: ENOTDIR: not a directory, open '${target}'` });
     });
 
     it.skipIf(isRoot || !posix)('fails on a folder it may not write (not root)', async () => {
       const dir = tempDir();
       fs.chmodSync(dir, 0o555);
       const target = path.join(dir, NAME);
-      expect(await newProber().probe(dir, NAME, 5000)).toEqual({ ok: false, detail: `cannot create the probe file ${target}: EACCES: permission denied, open '${target}'` });
+      expect(await newProber().disk(dir, NAME, 5000)).toEqual({ ok: false, detail: `cannot create the probe file ${target}: EACCES: permission denied, open '${target}'` });
     });
 
     it('checks free space against a threshold', async () => {
       const dir = tempDir();
       const p = newProber();
-      const fine = await p.probe(dir, NAME, 5000, 1024);
+      const fine = await p.disk(dir, NAME, 5000, 1024);
       expect(fine.ok).toBe(true);
       expect(fine.detail).toMatch(/^write, fsync, read back, delete in \d+ ms, [\d.]+ [KMGTP]?B free$/);
       const below = (o: { detail: string }) => o.detail.replace(/^[\d.]+ [KMGTP]?B free, /, '');
-      expect(below(await p.probe(dir, NAME, 5000, 2 ** 60))).toBe('below the threshold of 1024 PB');
-      expect(below(await p.probe(dir, NAME, 5000, 1.25 * 2 ** 50))).toBe('below the threshold of 1.3 PB');
-      expect(below(await p.probe(dir, NAME, 5000, 2 ** 50 * 1023.96))).toBe('below the threshold of 1024 PB');
-      expect(below(await p.probe(dir, NAME, 5000, 2 ** 51))).toBe('below the threshold of 2 PB');
+      expect(below(await p.disk(dir, NAME, 5000, 2 ** 60))).toBe('below the threshold of 1024 PB');
+      expect(below(await p.disk(dir, NAME, 5000, 1.25 * 2 ** 50))).toBe('below the threshold of 1.3 PB');
+      expect(below(await p.disk(dir, NAME, 5000, 2 ** 50 * 1023.96))).toBe('below the threshold of 1024 PB');
+      expect(below(await p.disk(dir, NAME, 5000, 2 ** 51))).toBe('below the threshold of 2 PB');
       expect(fs.readdirSync(dir)).toEqual([]);
     });
 
@@ -119,13 +120,13 @@ for (const h of HELPERS) {
       mounted.push(dir);
       const target = path.join(dir, NAME);
       const p = newProber();
-      expect((await p.probe(dir, NAME, 5000)).ok).toBe(true);
+      expect((await p.disk(dir, NAME, 5000)).ok).toBe(true);
       spawnSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'fill')}`, 'bs=4k'], { stdio: 'ignore' });
-      expect(await p.probe(dir, NAME, 5000)).toEqual({ ok: false, detail: `cannot write the probe file ${target}: ENOSPC: no space left on device, write` });
+      expect(await p.disk(dir, NAME, 5000)).toEqual({ ok: false, detail: `cannot write the probe file ${target}: ENOSPC: no space left on device, write` });
       expect(fs.readdirSync(dir)).toEqual(['fill']);
       fs.unlinkSync(path.join(dir, 'fill'));
       execFileSync('mount', ['-o', 'remount,ro', dir]);
-      expect(await p.probe(dir, NAME, 5000)).toEqual({ ok: false, detail: `cannot create the probe file ${target}: EROFS: read-only file system, open '${target}'` });
+      expect(await p.disk(dir, NAME, 5000)).toEqual({ ok: false, detail: `cannot create the probe file ${target}: EROFS: read-only file system, open '${target}'` });
     });
 
     it.skipIf(!posix)('a probe that hangs fails at the timeout; the disk stays "hung" until it answers; other disks go on', async () => {
@@ -134,22 +135,22 @@ for (const h of HELPERS) {
       execFileSync('mkfifo', [path.join(hungDir, NAME)]); // opening it for writing blocks until a reader comes
       const p = newProber();
       const start = Date.now();
-      const [hung, fine] = await Promise.all([p.probe(hungDir, NAME, 400), p.probe(okDir, NAME, 400)]);
+      const [hung, fine] = await Promise.all([p.disk(hungDir, NAME, 400), p.disk(okDir, NAME, 400)]);
       expect(Date.now() - start).toBeGreaterThanOrEqual(390);
       expect(Date.now() - start).toBeLessThan(1500);
       expect(hung).toEqual({ ok: false, detail: 'no answer within 0.4 s: write, fsync, read back or delete of the probe file hung' });
       expect(fine.ok).toBe(true);
       // Still hung: the next check fails at once, without piling another blocked call on the helper.
-      const again = await p.probe(hungDir, NAME, 400);
+      const again = await p.disk(hungDir, NAME, 400);
       expect(again.ok).toBe(false);
       expect(again.detail).toMatch(/^hung: the probe started [\d.]+ s ago has not finished$/);
-      expect((await p.probe(okDir, NAME, 400)).ok).toBe(true);
+      expect((await p.disk(okDir, NAME, 400)).ok).toBe(true);
       // A reader unblocks the FIFO: the late answer clears the hang, and the disk is checked again.
       const reader = fs.openSync(path.join(hungDir, NAME), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
       await sleep(300);
       fs.closeSync(reader);
       fs.rmSync(path.join(hungDir, NAME), { force: true });
-      const back = await p.probe(hungDir, NAME, 2000);
+      const back = await p.disk(hungDir, NAME, 2000);
       expect(back.ok).toBe(true);
     });
 
@@ -157,22 +158,22 @@ for (const h of HELPERS) {
       const hungDir = tempDir();
       execFileSync('mkfifo', [path.join(hungDir, NAME)]);
       const before = helperPids();
-      const p = new DiskProber(h.helper);
-      await p.probe(hungDir, NAME, 200);
+      const p = new ProbeHelper(h.helper);
+      await p.disk(hungDir, NAME, 200);
       const mine = helperPids().filter((pid) => !before.includes(pid));
       expect(mine).toHaveLength(1);
       p.close();
       await sleep(300);
       expect(helperPids().filter((pid) => mine.includes(pid))).toEqual([]);
-      expect(await p.probe(hungDir, NAME, 200)).toEqual({ ok: false, detail: 'the disk monitor is stopping' });
+      expect(await p.disk(hungDir, NAME, 200)).toEqual({ ok: false, detail: 'the disk monitor is stopping' });
     });
   });
 }
 
 describe('disk probe', () => {
   it.skipIf(!hasCc)('the native and the node helper word the same failures alike', async () => {
-    const native = new DiskProber(nativeHelper(NATIVE));
-    const node = new DiskProber(nodeHelper(SCRIPT));
+    const native = new ProbeHelper(nativeHelper(NATIVE));
+    const node = new ProbeHelper(nodeHelper(SCRIPT));
     probers.push(native, node);
     // Each case set up afresh for each helper: a failed probe removes what it created (the FIFO too).
     const cases: Record<string, () => [string, string, () => void]> = {
@@ -199,7 +200,7 @@ describe('disk probe', () => {
       for (const p of [native, node]) {
         const [dir, name, done] = make();
         try {
-          answers.push({ ...(await p.probe(dir, name, 5000)), dir });
+          answers.push({ ...(await p.disk(dir, name, 5000)), dir });
         } finally {
           done();
         }

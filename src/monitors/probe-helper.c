@@ -1,28 +1,43 @@
 /*
- * The disk probe's helper process, native (started by disk.ts, never by hand; built into
- * dist/monitors/disk-probe by scripts/build-native.js when a C compiler is present). It does what
- * disk-prober.js does, in about 1 MB instead of a second node process (~50 MB RSS): a call on a
- * hung disk blocks its thread for good, so the I/O lives in a process ARMRSP can abandon.
+ * ARMRSP's probe helper, native (started by probe-helper.ts, never by hand; built into
+ * dist/monitors/arms-probe by scripts/build-native.js when a C compiler is present). One small
+ * process does what would otherwise cost a second node process (~50 MB RSS) and a `ping` per address:
  *
- * One request per line on stdin, fields separated by NUL (a path holds any byte but NUL; disk.ts
+ * - disk probes: write, fsync, read back, delete a probe file (and optionally the free space). A
+ *   call on a hung disk blocks its thread for good, so the I/O lives in a process ARMRSP can abandon.
+ *   The details are word for word those of the node helper, disk-prober.ts (errors as node words
+ *   them: "EROFS: read-only file system, open '/x'").
+ * - ICMP echoes to a numeric address, through a raw socket (root, or CAP_NET_RAW), else an
+ *   unprivileged ping socket (net.ipv4.ping_group_range); where neither may be opened the answer
+ *   says so with status 2 and ARMRSP runs the OS ping instead.
+ *
+ * One request per line on stdin, fields separated by NUL (a path holds any byte but NUL; ARMRSP
  * refuses paths with a line break):
- *   ID NUL MINFREE NUL DIR NUL FILE LF        MINFREE: bytes, or empty for no free-space check
+ *   disk NUL ID NUL MINFREE NUL DIR NUL FILE LF    MINFREE: bytes, or empty for no free-space check
+ *   echo NUL ID NUL ADDRESS NUL TIMEOUT_MS LF      ADDRESS: numeric IPv4 or IPv6
  * one answer per line on stdout, in any order:
- *   ID SP 1|0 SP DETAIL LF
- * Each request runs in a thread of its own, so a hung disk never holds up the others. The details
- * are word for word those of disk-prober.ts (errors as node words them: "EROFS: read-only file
- * system, open '/x'"). It exits as soon as stdin closes, hung threads or not.
+ *   ID SP STATUS SP DETAIL LF
+ * STATUS 1: passed (echo: DETAIL is the round trip in ms); 0: failed, DETAIL says why (echo: empty
+ * when no reply came within the timeout); 2 (echo): ICMP cannot be sent from here, DETAIL says why.
+ * Each request runs in a thread of its own, so a hung disk never holds up the others. It exits as
+ * soon as stdin closes, hung threads or not.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,11 +50,14 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct request {
     char *line; /* owns the fields below */
+    int echo;   /* an ICMP echo, else a disk probe */
     const char *id;
-    const char *dir;
-    const char *file;
-    int has_min;
-    double min_free;
+    const char *dir;     /* disk */
+    const char *file;    /* disk */
+    int has_min;         /* disk */
+    double min_free;     /* disk */
+    const char *address; /* echo */
+    long timeout_ms;     /* echo */
 };
 
 /* libuv's names and words, so that both helpers give the same details (util.getSystemErrorMap). */
@@ -163,8 +181,8 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-static void answer(const char *id, int ok, const char *detail) {
-    char *line = fmt("%s %d %s\n", id, ok ? 1 : 0, detail);
+static void answer(const char *id, int status, const char *detail) {
+    char *line = fmt("%s %d %s\n", id, status, detail);
     /* one write per answer under the lock: lines from different threads never mix */
     pthread_mutex_lock(&out_lock);
     int r = write_all(1, line, strlen(line));
@@ -295,31 +313,239 @@ done:
     return NULL;
 }
 
-/* ID NUL MINFREE NUL DIR NUL FILE: the line's fields in place; 0 when malformed. */
+/* ICMP (RFC 792, RFC 4443) as this helper needs it: an echo request out, its reply or an error
+ * about it back. */
+#define ICMP4_ECHO_REPLY 0
+#define ICMP4_UNREACH 3
+#define ICMP4_ECHO 8
+#define ICMP4_TIME_EXCEEDED 11
+#define ICMP6_UNREACH 1
+#define ICMP6_TIME_EXCEEDED 3
+#define ICMP6_ECHO 128
+#define ICMP6_ECHO_REPLY 129
+#define PAYLOAD 56
+
+#ifdef __linux__
+/* <linux/icmp.h> and <netinet/icmp6.h> by hand: only these few definitions are needed. */
+#define SOL_RAW_ 255
+#define ICMP_FILTER_ 1
+#define ICMP6_FILTER_ 1
+#endif
+
+/* Tells our packets from anyone else's on a raw socket, which sees every ICMP packet. */
+static unsigned char cookie[8];
+
+static uint16_t checksum(const unsigned char *p, size_t n) {
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1) sum += (uint32_t)(p[n - 1] << 8);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static const char *unreach4(int code) {
+    switch (code) {
+    case 0: return "Destination Net Unreachable";
+    case 1: return "Destination Host Unreachable";
+    case 2: return "Destination Protocol Unreachable";
+    case 3: return "Destination Port Unreachable";
+    case 4: return "Frag needed and DF set";
+    case 9: case 10: case 13: return "Packet filtered";
+    default: return "Destination Unreachable";
+    }
+}
+
+static const char *unreach6(int code) {
+    switch (code) {
+    case 0: return "No route";
+    case 1: return "Administratively prohibited";
+    case 3: return "Address unreachable";
+    case 4: return "Port unreachable";
+    default: return "Destination unreachable";
+    }
+}
+
+/* What came back on the socket about our echo (ident, seq): 1 its reply, -1 an error about it (why
+ * set), 0 something else. `p` starts at the ICMP header. */
+static int judge(int v6, int raw, const unsigned char *p, size_t n, uint16_t ident, uint16_t seq, const char **why) {
+    if (n < 8) return 0;
+    int type = p[0], code = p[1];
+    uint16_t id = (uint16_t)(p[4] << 8 | p[5]), sq = (uint16_t)(p[6] << 8 | p[7]);
+    if (type == (v6 ? ICMP6_ECHO_REPLY : ICMP4_ECHO_REPLY)) {
+        /* a ping socket's kernel sets and checks the ident itself */
+        if ((raw && id != ident) || sq != seq) return 0;
+        if (n < 8 + sizeof cookie || memcmp(p + 8, cookie, sizeof cookie) != 0) return 0;
+        return 1;
+    }
+    int unreach = type == (v6 ? ICMP6_UNREACH : ICMP4_UNREACH);
+    if (!unreach && type != (v6 ? ICMP6_TIME_EXCEEDED : ICMP4_TIME_EXCEEDED)) return 0;
+    /* the offending packet follows the 8-byte header: its IP header, then our echo's header */
+    const unsigned char *inner = p + 8;
+    size_t left = n - 8;
+    size_t hdr = v6 ? 40 : (left > 0 ? (size_t)(inner[0] & 0x0f) * 4 : 0);
+    if (left < hdr + 8) return 0;
+    const unsigned char *echo = inner + hdr;
+    if (echo[0] != (v6 ? ICMP6_ECHO : ICMP4_ECHO)) return 0;
+    if ((raw && (uint16_t)(echo[4] << 8 | echo[5]) != ident) || (uint16_t)(echo[6] << 8 | echo[7]) != seq) return 0;
+    *why = unreach ? (v6 ? unreach6(code) : unreach4(code)) : (v6 ? "Time exceeded: Hop limit" : "Time to live exceeded");
+    return -1;
+}
+
+static void *echo(void *arg) {
+    struct request *r = arg;
+    struct sockaddr_storage to;
+    socklen_t to_len;
+    memset(&to, 0, sizeof to);
+    int v6 = strchr(r->address, ':') != NULL;
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&to;
+        a->sin6_family = AF_INET6;
+        if (inet_pton(AF_INET6, r->address, &a->sin6_addr) != 1) goto bad_address;
+        to_len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&to;
+        a->sin_family = AF_INET;
+        if (inet_pton(AF_INET, r->address, &a->sin_addr) != 1) goto bad_address;
+        to_len = sizeof *a;
+    }
+    int proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+    int raw = 1;
+    int fd = socket(to.ss_family, SOCK_RAW | SOCK_CLOEXEC, proto);
+    if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+        raw = 0;
+        fd = socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, proto);
+    }
+    if (fd < 0) {
+        char *why = fmt("cannot open an ICMP socket (%s): not root, and ping sockets are not allowed (net.ipv4.ping_group_range)", strerror(errno));
+        answer(r->id, 2, why);
+        free(why);
+        goto out;
+    }
+#ifdef __linux__
+    if (raw && !v6) {
+        uint32_t block = ~((1u << ICMP4_ECHO_REPLY) | (1u << ICMP4_UNREACH) | (1u << ICMP4_TIME_EXCEEDED));
+        setsockopt(fd, SOL_RAW_, ICMP_FILTER_, &block, sizeof block);
+    }
+    if (raw && v6) {
+        uint32_t filter[8]; /* a bit set: that type is blocked */
+        memset(filter, 0xff, sizeof filter);
+        int pass[] = {ICMP6_ECHO_REPLY, ICMP6_UNREACH, ICMP6_TIME_EXCEEDED};
+        for (size_t i = 0; i < 3; i++) filter[pass[i] >> 5] &= ~(1u << (pass[i] & 31));
+        setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER_, filter, sizeof filter);
+    }
+#endif
+    uint16_t ident = (uint16_t)getpid(), seq = (uint16_t)strtoul(r->id, NULL, 10);
+    unsigned char pkt[8 + PAYLOAD];
+    memset(pkt, 0, sizeof pkt);
+    pkt[0] = v6 ? ICMP6_ECHO : ICMP4_ECHO;
+    pkt[4] = (unsigned char)(ident >> 8);
+    pkt[5] = (unsigned char)ident;
+    pkt[6] = (unsigned char)(seq >> 8);
+    pkt[7] = (unsigned char)seq;
+    memcpy(pkt + 8, cookie, sizeof cookie);
+    if (!v6) { /* ICMPv6's checksum covers a pseudo-header: the kernel computes it */
+        uint16_t c = checksum(pkt, sizeof pkt);
+        pkt[2] = (unsigned char)(c >> 8);
+        pkt[3] = (unsigned char)c;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&to, to_len) < 0) {
+        answer(r->id, 0, strerror(errno)); /* "Network is unreachable", as ping says it */
+        goto done;
+    }
+    unsigned char buf[1500];
+    for (;;) {
+        long left = r->timeout_ms - ms_since(&t0);
+        if (left <= 0) {
+            answer(r->id, 0, "");
+            goto done;
+        }
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int k = poll(&pfd, 1, (int)left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) continue;
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
+        if (n < 0) continue;
+        const unsigned char *icmp = buf;
+        size_t len = (size_t)n;
+        if (raw && !v6) { /* a raw IPv4 socket gives the IP header too */
+            size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
+            if (len < ihl) continue;
+            icmp += ihl;
+            len -= ihl;
+        }
+        const char *why = NULL;
+        int verdict = judge(v6, raw, icmp, len, ident, seq, &why);
+        if (verdict == 0) continue;
+        if (verdict < 0) {
+            answer(r->id, 0, why);
+            goto done;
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double ms = (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6;
+        char rtt[32];
+        snprintf(rtt, sizeof rtt, "%.3f", ms);
+        answer(r->id, 1, rtt);
+        goto done;
+    }
+done:
+    close(fd);
+    goto out;
+bad_address:
+    answer(r->id, 0, "not a numeric address");
+out:
+    free(r->line);
+    free(r);
+    return NULL;
+}
+
+static int digits(const char *p) {
+    if (!*p) return 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9') return 0;
+    return 1;
+}
+
+/*
+ * disk NUL ID NUL MINFREE NUL DIR NUL FILE, or echo NUL ID NUL ADDRESS NUL TIMEOUT_MS: the line's
+ * fields in place; 0 when malformed. A disk request's FILE is the rest of the line.
+ */
 static int parse(struct request *r, char *line, size_t n) {
-    const char *field[4];
+    const char *field[5];
     size_t k = 0, start = 0;
-    for (size_t i = 0; i <= n && k < 4; i++) {
+    int want = 5;
+    for (size_t i = 0; i <= n && k < (size_t)want; i++) {
         if (i == n || line[i] == '\0') {
             line[i] = '\0';
             field[k++] = line + start;
             start = i + 1;
-            if (k == 3) {
+            if (k == 1) want = strcmp(field[0], "echo") == 0 ? 4 : 5;
+            if (want == 5 && k == 4) {
                 field[k++] = line + start; /* FILE: the rest of the line */
                 break;
             }
         }
     }
-    if (k != 4 || start > n || !*field[0] || !*field[2] || !*field[3]) return 0;
-    for (const char *p = field[0]; *p; p++)
-        if (*p < '0' || *p > '9') return 0;
-    r->id = field[0];
-    r->dir = field[2];
-    r->file = field[3];
-    r->has_min = *field[1] != '\0';
+    if (k != (size_t)want || start > n + 1 || !digits(field[1])) return 0;
+    r->id = field[1];
+    if (strcmp(field[0], "echo") == 0) {
+        if (!*field[2] || !digits(field[3])) return 0;
+        r->echo = 1;
+        r->address = field[2];
+        r->timeout_ms = strtol(field[3], NULL, 10);
+        return 1;
+    }
+    if (strcmp(field[0], "disk") != 0 || start > n || !*field[3] || !*field[4]) return 0;
+    r->dir = field[3];
+    r->file = field[4];
+    r->has_min = *field[2] != '\0';
     if (r->has_min) {
         char *end;
-        r->min_free = strtod(field[1], &end);
+        r->min_free = strtod(field[2], &end);
         if (*end) return 0;
     }
     return 1;
@@ -338,7 +564,7 @@ static void start(char *text, size_t n, pthread_attr_t *attr) {
         return;
     }
     pthread_t t;
-    int e = pthread_create(&t, attr, probe, r);
+    int e = pthread_create(&t, attr, r->echo ? echo : probe, r);
     if (e != 0) {
         char *why = fmt("cannot start a probe thread: %s", strerror(e));
         answer(r->id, 0, why);
@@ -351,6 +577,13 @@ static void start(char *text, size_t n, pthread_attr_t *attr) {
 int main(void) {
     /* ARMRSP gone: the next answer ends us (and stdin's end too, below). */
     signal(SIGPIPE, SIG_DFL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t seed = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+    for (size_t i = 0; i < sizeof cookie; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        cookie[i] = (unsigned char)(seed >> 56);
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
