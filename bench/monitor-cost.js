@@ -13,14 +13,15 @@
 //
 // A real armsd in a temporary ARMS_HOME receives the reports (ARMS_WATCH_ID=RSP, as under ARMLOAD).
 // Resources, all on this machine: 10 folders in the home (/DISK: the probe file's write, fsync,
-// read back, delete, in ARMRSP's disk helper process); 10 addresses, in two variants run one after
-// the other: (a) "ping" /IP 127.0.0.1 ... 127.0.0.10 (on Linux one long-lived `ping` per address), (b) "tcp"
+// read back, delete, in ARMRSP's probe helper process); 10 addresses, in two variants run one after
+// the other: (a) "ping" /IP 127.0.0.1 ... 127.0.0.10 (ICMP echoes from ARMRSP's native probe helper
+// when it may open an ICMP socket, as root; else on Linux one long-lived `ping` per address), (b) "tcp"
 // /IP 127.0.0.1:PORT for 10 TCP listeners of this benchmark; 10 /HTTP URLs, 10 paths of an HTTP
 // server of this benchmark on 127.0.0.1. ARMRSP /INT 1 /TIMEOUT 5 /N 3.
 // Each variant: ARMRSP is started (node bin/armrsp.js), --warmup seconds pass, then for --seconds:
 //   CPU, from /proc/PID/stat at the start and the end of the window, % of one core:
 //     ARMRSP alone          utime + stime of ARMRSP;
-//     + helper              + utime + stime of the disk helper (a child of ARMRSP, still running:
+//     + helper              + utime + stime of the probe helper (a child of ARMRSP, still running:
 //                           native arms-probe, or node disk-prober.js);
 //     + ping children       + cutime + cstime of ARMRSP (its children that ended and were reaped
 //                           in the window: one-shot pings, a restarted one) + what its other
@@ -219,9 +220,10 @@ async function main() {
       if (rsp.exitCode !== null) throw new Error(`ARMRSP (${v.name}) exited ${rsp.exitCode}: ${out.trim().slice(-2000)}`);
       // The probe helper: ARMRSP's child running the native arms-probe or node's disk-prober.js.
       const isHelper = (c) => cmdlineOf(c).some((a) => /[\\/](arms-probe|disk-prober\.js)$/.test(a));
-      const helper = v.args.includes('/DISK') ? childrenOf(rsp.pid).find(isHelper) : undefined;
+      // With /DISK it is always there; with /IP only, once an echo was asked of it.
+      const helper = childrenOf(rsp.pid).find(isHelper);
       const helperKind = helper ? (cmdlineOf(helper).some((a) => a.endsWith('disk-prober.js')) ? 'node' : 'native') : null;
-      if (v.args.includes('/DISK') && !helper) throw new Error(`ARMRSP (${v.name}): no disk helper process found`);
+      if (v.args.includes('/DISK') && !helper) throw new Error(`ARMRSP (${v.name}): no probe helper process found`);
       const servedBefore = new Map(served);
       const acceptedBefore = new Map(accepted);
       const others = () => childrenOf(rsp.pid).filter((c) => c !== helper);
@@ -259,7 +261,7 @@ async function main() {
       await waitExit(rsp);
       if (helper) {
         for (let i = 0; i < 100 && fs.existsSync(`/proc/${helper}`); i++) await sleep(20);
-        if (fs.existsSync(`/proc/${helper}`)) throw new Error(`the disk helper ${helper} outlived ARMRSP`);
+        if (fs.existsSync(`/proc/${helper}`)) throw new Error(`the probe helper ${helper} outlived ARMRSP`);
       }
 
       const pct = (ticks) => (100 * ticks) / HZ / wall;
@@ -340,7 +342,7 @@ async function main() {
     for (const r of results) {
       const c = r.cpuPercent;
       const m = r.memoryMB;
-      console.log(`  ${r.label}${r.helper ? ` (${r.helper} disk helper)` : ''}:`);
+      console.log(`  ${r.label}${r.helper ? ` (${r.helper} probe helper)` : ''}:`);
       console.log(`    CPU  ARMRSP ${f(c.armrsp)}  + helper ${f(c.helper)} = ${f(c.armrspPlusHelper)}  + ping children ${f(c.pingChildren)} = ${f(c.total)}   | idle node ${f(c.idleNode)}  <- reference`);
       console.log(`    RSS  ARMRSP ${f(m.armrspRss, 1)}  + helper ${f(m.helperRss, 1)} = ${f(m.totalRss, 1)}   | idle node ${f(m.idleNodeRss, 1)}  <- reference`);
       console.log(`    PSS  ARMRSP ${f(m.armrspPss, 1)}  + helper ${f(m.helperPss, 1)} = ${f(m.totalPss, 1)}   | idle node ${f(m.idleNodePss, 1)}`);

@@ -45,6 +45,9 @@
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0 /* macOS */
+#endif
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
