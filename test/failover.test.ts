@@ -216,6 +216,10 @@ describe('RECOVER', () => {
     svc = await startService({ home });
     await until(() => group(svc, 'R'), (g) => g.state === 'online');
     expect(lines(trace)).toEqual(['start START', 'start START']);
+    // The state reaches the disk just after the answer (in the background): the crash must come
+    // after it, or the group is rightly restored as caught mid-start (in error).
+    const onDisk = () => JSON.parse(fs.readFileSync(path.join(home, 'state', 'state.json'), 'utf8')).groups?.R?.state;
+    await until(async () => onDisk(), (s) => s === 'online');
 
     svc.proc.kill('SIGKILL');
     await svc.exited;
