@@ -14,6 +14,8 @@
 // keeps waiting (dist/service/batch-spare.js; the next one is given a second to start and warm up
 // between runs, as it is between a group's scripts), against `bash bench.sh` started by the same
 // function; also bench.bat with no runner waiting (a runner of its own, started cold).
+// Also, against a real armsd: a script of five ARMLOG lines as .bat (the lines run inside the
+// interpreter) and as .sh under /bin/sh (an ARMLOG process each), 10 runs each.
 // For scale, as processes from a shell (spawnSync, output to a pipe): the interpreter started cold
 // (`node dist/batch/main.js bench.bat`, what `arms run` costs), bash, node starting an empty script
 // (`node -e 0`, the floor of any node program), the interpreter on an empty .bat, and the .sh that
@@ -80,16 +82,37 @@ function time(file, argv, cwd) {
 }
 
 /** One call of the service's runScript: ms from the call to its result, and the lines it read. */
-async function viaService(runScript, cmd, cwd) {
+async function viaService(runScript, cmd, cwd, env = process.env) {
   const out = [];
   const t0 = process.hrtime.bigint();
-  const r = await runScript(cmd, { cwd, env: { ...process.env, N: '' }, timeoutMs: 30_000, onLine: (stream, line) => out.push(line) });
+  const r = await runScript(cmd, { cwd, env: { ...env, N: '' }, timeoutMs: 30_000, onLine: (stream, line) => out.push(line) });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.code !== 0) throw new Error(`${cmd.file} ${cmd.args.join(' ')}: ${r.spawnError ?? `exit ${r.code}`}: ${out.join('\n')}`);
   return { ms, out: out.join('\n') + '\n' };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A real armsd in DIR/home (default config), once it answers. */
+async function startArmsd(dir) {
+  const { spawn } = require('node:child_process');
+  const client = require('../dist/client/client.js');
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home, { recursive: true });
+  const env = { ...process.env, ARMS_HOME: home };
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'armsd.js')], { env, stdio: 'ignore' });
+  const pipe = require('../dist/platform/home.js').resolveHome(env).pipe;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await client.call(pipe, 'ping', {}, 1000);
+      return proc;
+    } catch {
+      await sleep(50);
+    }
+  }
+  proc.kill('SIGKILL');
+  throw new Error('armsd did not answer');
+}
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-bench-batch-'));
@@ -98,6 +121,9 @@ async function main() {
     fs.writeFileSync(path.join(dir, 'bench.bat'), s.bat);
     fs.writeFileSync(path.join(dir, 'bench.sh'), s.sh);
     fs.writeFileSync(path.join(dir, 'empty.bat'), '@ECHO OFF\r\n');
+    const five = [1, 2, 3, 4, 5].map((i) => `ARMLOG "line ${i}"`);
+    fs.writeFileSync(path.join(dir, 'armlog.bat'), ['@ECHO OFF', ...five, ''].join('\r\n'));
+    fs.writeFileSync(path.join(dir, 'armlog.sh'), [...five, ''].join('\n'));
     const lines = s.bat.split('\r\n').filter(Boolean).length;
     const migrated = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'arms.js'), 'migrate', 'bench.bat', '--to', 'sh', '-o', 'migrated.sh'], { cwd: dir, encoding: 'utf8' });
     if (migrated.status !== 0) throw new Error(`arms migrate: ${migrated.stdout}${migrated.stderr}`);
@@ -120,7 +146,7 @@ async function main() {
     const { scriptCommand } = require('../dist/platform/script-command.js');
     const batCmd = scriptCommand(path.join(dir, 'bench.bat'));
     const bashCmd = { file: 'bash', args: ['bench.sh'] };
-    const svc = { spare: [], cold: [], bash: [] };
+    const svc = { spare: [], cold: [], bash: [], armlogBat: [], armlogSh: [] };
     try {
       for (const [k, cmd] of [['bash', bashCmd], ['cold', batCmd]]) {
         const got = (await viaService(runScript, cmd, dir)).out;
@@ -134,6 +160,24 @@ async function main() {
         await sleep(1000); // the next runner starts and warms up, as between two group scripts
         const turn = run % 2 === 0 ? ['spare', 'bash'] : ['bash', 'spare'];
         for (const k of turn) svc[k].push((await viaService(runScript, k === 'spare' ? batCmd : bashCmd, dir)).ms);
+      }
+      // Five ARMLOG lines against a real armsd: in the .bat they run inside the interpreter, in the
+      // .sh each is a node process (both as the service runs a group script).
+      const armsd = await startArmsd(dir);
+      try {
+        const env = { ...process.env, ARMS_HOME: path.join(dir, 'home'), PATH: `${path.join(ROOT, 'dist', 'path')}${path.delimiter}${process.env.PATH}` };
+        const logBat = scriptCommand(path.join(dir, 'armlog.bat'));
+        const logSh = { file: '/bin/sh', args: ['armlog.sh'] };
+        await sleep(1000);
+        for (let run = 0; run < Math.min(RUNS, 10); run++) {
+          await sleep(1000);
+          for (const [k, cmd] of run % 2 === 0 ? [['armlogBat', logBat], ['armlogSh', logSh]] : [['armlogSh', logSh], ['armlogBat', logBat]]) {
+            svc[k].push((await viaService(runScript, cmd, dir, env)).ms);
+          }
+        }
+      } finally {
+        armsd.kill('SIGTERM');
+        await new Promise((r) => armsd.once('exit', r));
       }
       dropBatchSpare();
       keepBatchSpare(false);
@@ -162,6 +206,8 @@ async function main() {
         bashMs: stat(svc.bash),
         coldInterpreterMs: stat(svc.cold),
         coldRatioToBash: median(svc.cold) / median(svc.bash),
+        fiveArmlogLinesBatMs: stat(svc.armlogBat),
+        fiveArmlogLinesShMs: stat(svc.armlogSh),
       },
       ratioToBash: ratio,
       targetRatio: TARGET_RATIO,
@@ -188,6 +234,7 @@ async function main() {
     console.log(`    bash (.sh)           median ${f(sv.bashMs.median)} ms, p95 ${f(sv.bashMs.p95)} ms  <- reference`);
     console.log(`    ratio                ${ratio.toFixed(2)} x bash's time`);
     console.log(`    no runner waiting    median ${f(sv.coldInterpreterMs.median)} ms (${sv.coldRatioToBash.toFixed(1)} x bash)`);
+    console.log(`    5 ARMLOG lines       .bat (in the interpreter) median ${f(sv.fiveArmlogLinesBatMs.median)} ms; .sh (an ARMLOG process each) ${f(sv.fiveArmlogLinesShMs.median)} ms`);
     console.log('  as processes from a shell (spawnSync, spawn to exit):');
     console.log(`    interpreter, cold    median ${f(fs2.interpreterColdMs.median)} ms (${fs2.interpreterColdRatioToBash.toFixed(1)} x bash's ${f(fs2.bashMs.median)} ms)`);
     console.log(`    node -e 0: ${f(fs2.nodeEmptyMs.median)} ms; interpreter, empty .bat: ${f(fs2.interpreterEmptyBatMs.median)} ms; arms migrate --to sh output under bash: ${f(fs2.migratedShUnderBashMs.median)} ms`);

@@ -1,8 +1,9 @@
 // The executor: runs a batch file with cmd's semantics. It reads a logical line when it reaches it
 // (percent expansion first, then parsing: a block is expanded as a whole when it is read, so a SET
 // inside it is not seen by %VAR% in the same block), echoes it when ECHO is on, and runs its tree.
-// Built-ins run here (commands.ts); programs and other batch files run as child processes writing
-// to the same descriptors. ERRORLEVEL is one number for the whole run, shared by CALLed contexts.
+// Built-ins run here (commands.ts), and so do our ARM* commands (own-commands.ts); programs and
+// other batch files run as child processes writing to the same descriptors. ERRORLEVEL is one
+// number for the whole run, shared by CALLed contexts.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +14,7 @@ import { EndFrame, EXIT_SYNTAX, ExitAll, Fatal, Frame, Jump } from './control';
 import { afterFirstToken, Args, batchArgs, expandPercent, ExpandError, ExpandScope, programArgs } from './expand';
 import { IO, writeFd } from './io';
 import { findCommand, Found, PathNotFound } from './lookup';
+import { ownCommand, runOwn } from './own-commands';
 import { check, Node, ParseError, Parser, Reader, Redirect, render } from './parse';
 import { isNul, resolveCase } from './paths';
 import { splitCommand } from './rules';
@@ -268,7 +270,17 @@ export class Interpreter {
       const code = await this.spawnWait(process.execPath, this.interpreterArgs(found.file, rest, true), io, this.cwd);
       return this.exited(frame, line, code);
     }
-    const code = await this.spawnWait(found.file, programArgs(rest), io, this.cwd);
+    const own = ownCommand(found.file);
+    const code = own
+      ? await runOwn(own, programArgs(rest), {
+          env: this.vars.toEnv(),
+          cwd: this.cwd,
+          pid: process.pid,
+          ppid: process.ppid,
+          out: (t) => writeFd(io.out, t),
+          err: (t) => writeFd(io.err, t),
+        })
+      : await this.spawnWait(found.file, programArgs(rest), io, this.cwd);
     return this.exited(frame, line, code);
   }
 

@@ -1,7 +1,7 @@
 // ARMDOWN [/R | /P] [/NOSTOP]   (commands.md §5)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import { EXIT_USAGE, parseArgs, run } from './cmdline';
+import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMDOWN [/R | /P] [/NOSTOP]
 
@@ -10,7 +10,7 @@ config's power.shutdown command), /R reboot it (power.reboot), /P power it off (
 /NOSTOP skips the groups' stop (emergency). Returns once the request is accepted.
 Exit codes: 0 accepted, 2 usage, 3 service not reachable.`;
 
-run('ARMDOWN', USAGE, async (argv) => {
+export const command = defineCommand('ARMDOWN', USAGE, async (argv, ctx) => {
   const { switches, operands } = parseArgs(argv, [
     { name: 'R', long: 'reboot' },
     { name: 'P', long: 'poweroff' },
@@ -19,6 +19,6 @@ run('ARMDOWN', USAGE, async (argv) => {
   if (operands.length > 0) throw new CommandError(`unexpected "${operands[0]}" (try /? for usage)`, EXIT_USAGE);
   if (switches.has('R') && switches.has('P')) throw new CommandError('/R and /P exclude each other', EXIT_USAGE);
   const action = switches.has('R') ? 'reboot' : switches.has('P') ? 'poweroff' : 'shutdown';
-  await call(clientPipe(), 'server.down', { action, noStop: switches.has('NOSTOP'), pid: process.pid, group: process.env.ARMS_GROUPNAME || undefined });
-  process.stdout.write(`ARMDOWN: server ${action} accepted${switches.has('NOSTOP') ? ' (groups not stopped)' : ''}\n`);
+  await call(clientPipe(ctx.env), 'server.down', { action, noStop: switches.has('NOSTOP'), pid: ctx.pid, group: ctx.env.ARMS_GROUPNAME || undefined });
+  ctx.out(`ARMDOWN: server ${action} accepted${switches.has('NOSTOP') ? ' (groups not stopped)' : ''}\n`);
 });

@@ -1,7 +1,7 @@
 // ARMFOVER [/F] [/W] groupname   (commands.md §4)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import { EXIT_USAGE, parseArgs, run } from './cmdline';
+import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMFOVER [/F] [/W] groupname
 
@@ -14,7 +14,7 @@ after that script ends.
   /F   go on even when the stop script fails
 Exit codes: 0 queued (or, with /W, online), 1 failed, 2 usage, 3 service not reachable, 4 unknown group.`;
 
-run('ARMFOVER', USAGE, async (argv) => {
+export const command = defineCommand('ARMFOVER', USAGE, async (argv, ctx) => {
   const { switches, operands } = parseArgs(argv, [
     { name: 'F', long: 'force' },
     { name: 'W', long: 'wait' },
@@ -22,12 +22,12 @@ run('ARMFOVER', USAGE, async (argv) => {
   if (operands.length !== 1) throw new CommandError(operands.length ? `one group name, not ${operands.length} words` : 'a group name is required (try /? for usage)', EXIT_USAGE);
   const wait = switches.has('W');
   const r = (await call(
-    clientPipe(),
+    clientPipe(ctx.env),
     'group.failover',
-    { name: operands[0], force: switches.has('F'), wait, group: process.env.ARMS_GROUPNAME || undefined, pid: process.pid },
+    { name: operands[0], force: switches.has('F'), wait, group: ctx.env.ARMS_GROUPNAME || undefined, pid: ctx.pid },
     0,
   )) as { group: string; waited: boolean; joined: boolean; message?: string };
-  if (r.waited) process.stdout.write(`ARMFOVER: ${r.message}\n`);
-  else if (wait) process.stdout.write(`ARMFOVER: failover of group ${r.group} queued; it runs after this script ends (/W cannot wait from the group's own script)\n`);
-  else process.stdout.write(`ARMFOVER: failover of group ${r.group} ${r.joined ? 'already queued (this request joins it)' : 'queued'}\n`);
+  if (r.waited) ctx.out(`ARMFOVER: ${r.message}\n`);
+  else if (wait) ctx.out(`ARMFOVER: failover of group ${r.group} queued; it runs after this script ends (/W cannot wait from the group's own script)\n`);
+  else ctx.out(`ARMFOVER: failover of group ${r.group} ${r.joined ? 'already queued (this request joins it)' : 'queued'}\n`);
 });

@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import { EXIT_USAGE, parseArgs, run } from './cmdline';
+import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMLOAD watchID [/U user] [/W] [/S [/A]] [/M | /R count [/H hours]] [/FOV | /SHUT] [/SCR]
                [/WAIT seconds] [/INT seconds] target [args...]
@@ -33,7 +33,7 @@ function count(v: string | true | undefined, name: string, min: number, max: num
   return n;
 }
 
-run('ARMLOAD', USAGE, async (argv) => {
+export const command = defineCommand('ARMLOAD', USAGE, async (argv, ctx) => {
   const { switches: sw, operands } = parseArgs(
     argv,
     [
@@ -61,15 +61,15 @@ run('ARMLOAD', USAGE, async (argv) => {
 
   const wait = sw.has('W');
   const answer = (await call(
-    clientPipe(),
+    clientPipe(ctx.env),
     'watch.start',
     {
       id,
-      group: process.env.ARMS_GROUPNAME || undefined,
+      group: ctx.env.ARMS_GROUPNAME || undefined,
       file: target,
       args,
-      cwd: process.cwd(),
-      env: process.env,
+      cwd: ctx.cwd,
+      env: ctx.env,
       wait,
       restarts: count(sw.get('R'), '/R', 1, 999),
       hours: count(sw.get('H'), '/H', 1, 24),
@@ -85,7 +85,7 @@ run('ARMLOAD', USAGE, async (argv) => {
     wait ? 0 : 30_000,
   )) as { pid: number | null; exitCode?: number | null; signal?: string | null };
   if (!wait) {
-    process.stdout.write(`ARMLOAD: watch ${id} started${answer.pid === null ? ` (service ${target})` : `, pid ${answer.pid}`}\n`);
+    ctx.out(`ARMLOAD: watch ${id} started${answer.pid === null ? ` (service ${target})` : `, pid ${answer.pid}`}\n`);
     return 0;
   }
   if (answer.signal) return 128 + (os.constants.signals[answer.signal as NodeJS.Signals] ?? 0);

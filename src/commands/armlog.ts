@@ -1,7 +1,7 @@
 // ARMLOG "message" [/ARM] [/L INFO|WARN|ERR]   (commands.md §3)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import { EXIT_USAGE, parseArgs, run } from './cmdline';
+import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMLOG "message" [/ARM] [/L INFO|WARN|ERR]
 
@@ -13,7 +13,7 @@ Exit codes: 0 logged, 2 usage, 3 service not reachable.`;
 
 const LEVELS: Record<string, 'INFO' | 'WARN' | 'ERR'> = { INFO: 'INFO', WARN: 'WARN', WARNING: 'WARN', ERR: 'ERR', ERROR: 'ERR' };
 
-run('ARMLOG', USAGE, async (argv) => {
+export const command = defineCommand('ARMLOG', USAGE, async (argv, ctx) => {
   const { switches, operands } = parseArgs(argv, [
     { name: 'ARM', long: 'alert' },
     { name: 'L', long: 'level', value: true },
@@ -27,13 +27,13 @@ run('ARMLOG', USAGE, async (argv) => {
     if (!l) throw new CommandError(`level "${levelArg}" is not one of INFO, WARN, ERR`, EXIT_USAGE);
     level = l;
   }
-  await call(clientPipe(), 'log', {
+  await call(clientPipe(ctx.env), 'log', {
     message: operands.join(' '),
     level,
     alert,
-    group: process.env.ARMS_GROUPNAME || undefined,
-    pid: process.pid,
-    ppid: process.ppid,
+    group: ctx.env.ARMS_GROUPNAME || undefined,
+    pid: ctx.pid,
+    ppid: ctx.ppid,
     source: 'ARMLOG',
   });
 });

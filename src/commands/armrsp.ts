@@ -12,7 +12,7 @@ import { httpCheck, parseHttpUrl } from '../monitors/http';
 import { Check, CheckResult, seconds, startLoop } from '../monitors/loop';
 import { nicCheck } from '../monitors/nic';
 import { ProbeHelper } from '../monitors/probe-helper';
-import { EXIT_USAGE, HelpRequested, run } from './cmdline';
+import {defineCommand, EXIT_USAGE, HelpRequested } from './cmdline';
 
 const USAGE = `usage: ARMRSP [/A] [/DISK path [/FREE size]]... [/IP address]... [/NIC name]...
               [/HTTP url [/EXPECT text]]... [/CMD "command"]... [/INT seconds] [/TIMEOUT seconds] [/N count]
@@ -259,7 +259,7 @@ function say(line: string): void {
 
 const describe = (c: Check) => `${c.kind} ${c.resource}`;
 
-run('ARMRSP', USAGE, async (argv) => {
+export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
   const opts = parseOptions(argv);
   const pipe = clientPipe();
   let group = process.env.ARMS_GROUPNAME || undefined;

@@ -75,27 +75,61 @@ function matchSwitch(tok: string, switches: Switch[]): Switch | null | undefined
 }
 
 /**
- * Runs a command's body: prints its usage on request, turns a CommandError into one line on stderr
- * and its exit code, and anything unexpected into one line and exit 1.
+ * Where a command runs and whom it answers: its own process (bin/), or, for a line of a batch script,
+ * inside the batch interpreter (no node to start: src/batch/own-commands.ts).
  */
-export function run(name: string, usage: string, body: (argv: string[]) => Promise<number | void>): void {
-  body(process.argv.slice(2)).then(
-    (code) => finish(code ?? 0),
-    (err) => {
-      if (err instanceof HelpRequested) {
-        process.stdout.write(usage.endsWith('\n') ? usage : usage + '\n');
-        finish(0);
-      } else if (err instanceof CommandError) {
-        process.stderr.write(`${name}: ${err.message}\n`);
-        finish(err.exitCode);
-      } else {
-        process.stderr.write(`${name}: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-        finish(1);
-      }
-    },
-  );
+export interface CommandContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** the process the request is made for: the command's own, or the interpreter running the script */
+  pid: number;
+  ppid: number;
+  out(text: string): void;
+  err(text: string): void;
 }
 
-function finish(code: number): void {
-  process.exitCode = code;
+export interface Command {
+  name: string;
+  usage: string;
+  body(argv: string[], ctx: CommandContext): Promise<number | void>;
+}
+
+export function defineCommand(name: string, usage: string, body: Command['body']): Command {
+  return { name, usage, body };
+}
+
+/**
+ * Runs a command's body: prints its usage on request, turns a CommandError into one line on stderr
+ * and its exit code, and anything unexpected into one line and exit 1. Never rejects.
+ */
+export async function execute(cmd: Command, argv: string[], ctx: CommandContext): Promise<number> {
+  try {
+    return (await cmd.body(argv, ctx)) ?? 0;
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      ctx.out(cmd.usage.endsWith('\n') ? cmd.usage : cmd.usage + '\n');
+      return 0;
+    }
+    if (err instanceof CommandError) {
+      ctx.err(`${cmd.name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    ctx.err(`${cmd.name}: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+/** The command as a process of its own (bin/*.js): this process's arguments, environment and output. */
+export function main(cmd: Command): void {
+  const ctx: CommandContext = {
+    env: process.env,
+    cwd: process.cwd(),
+    pid: process.pid,
+    ppid: process.ppid,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  };
+  void execute(cmd, process.argv.slice(2), ctx).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -1,0 +1,37 @@
+// ARM* lines of a batch script run inside the interpreter: the commands are the very modules behind
+// bin/*.js, given the script's environment, folder and output, so such a line costs one request to
+// the service instead of a node process started for it (~70 ms each here). Only the commands that
+// make their request and end: ARMRSP (resident), arms and armsd still run as programs, and so does
+// any ARMLOG on PATH that is not ours.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command, CommandContext } from '../commands/cmdline';
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const IN_PROCESS = ['armbcast', 'armdown', 'armfover', 'armgetcd', 'armkill', 'armload', 'armlog', 'armsetcd', 'armsleep'];
+
+const load = (name: string) => (require(path.join(PACKAGE_ROOT, 'dist', 'commands', `${name}.js`)) as { command: Command }).command;
+
+/** The command a program found on PATH is, when it is one of ours that runs in this process; else null. */
+export function ownCommand(file: string): Command | null {
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    return null;
+  }
+  const name = path.basename(real, '.js');
+  if (path.dirname(real) !== path.join(PACKAGE_ROOT, 'bin') || !IN_PROCESS.includes(name) || !real.endsWith('.js')) return null;
+  return load(name);
+}
+
+/** Runs one; resolves with its exit code (what ERRORLEVEL becomes), as if it had been a process. */
+export async function runOwn(cmd: Command, argv: string[], ctx: CommandContext): Promise<number> {
+  const { execute } = require('../commands/cmdline') as typeof import('../commands/cmdline');
+  return execute(cmd, argv, ctx);
+}
+
+/** Loads them all ahead of need (the waiting interpreter's warm-up). */
+export function preloadOwnCommands(): void {
+  for (const name of IN_PROCESS) load(name);
+}
