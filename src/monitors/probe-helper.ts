@@ -57,10 +57,13 @@ export class ProbeHelper {
   /** folders whose last probe passed its timeout without an answer: since when */
   private hung = new Map<string, number>();
   private closed = false;
+  /** a disk probe was asked for: the helper is needed whatever it says of ICMP */
+  private disksUsed = false;
 
   constructor(private helper: HelperCommand = defaultHelper()) {}
 
   disk(dir: string, name: string, timeoutMs: number, minFree?: number): Promise<Outcome> {
+    this.disksUsed = true;
     if (this.closed) return Promise.resolve({ ok: false, detail: 'the disk monitor is stopping' });
     // The protocol is one request per line, fields split by NUL.
     if (/[\n\0]/.test(dir + name)) {
@@ -166,6 +169,8 @@ export class ProbeHelper {
     if (p.timer) {
       clearTimeout(p.timer);
       p.resolve(Number(a[2]), a[3]);
+      // It may not send ICMP, so the address checks use the OS ping: with no disk to probe, it has no more work.
+      if (a[2] === '2' && !this.disksUsed && this.pending.size === 0) this.abandon('not needed');
     } else if (p.dir !== null) {
       this.hung.delete(p.dir); // a late answer: the disk answers again
     }

@@ -247,6 +247,10 @@ describe.skipIf(process.platform !== 'linux' || !hasNative || !isRoot)('echoes f
       kind: 'unsupported',
       why: 'cannot open an ICMP socket (Permission denied): not root, and ping sockets are not allowed (net.ipv4.ping_group_range)',
     });
+    // With no disk to probe it has no more work: it is stopped.
+    const nobodysHelpers = () => spawnSync('pgrep', ['-u', '65534', '-f', NATIVE], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < 40 && nobodysHelpers().length > 0; i++) await sleep(50);
+    expect(nobodysHelpers()).toEqual([]);
     const own = `127.${(process.pid >> 8) & 255}.${process.pid & 255}.22`;
     const c = check(own, asNobody(nativeHelper(NATIVE)));
     expect(await c.run(2000)).toEqual({ ok: true, detail: expect.stringMatching(/^reply in [\d.]+ ms$/) });
