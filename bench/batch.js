@@ -27,6 +27,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median, pct, sleep } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_RATIO = 2;
@@ -41,8 +42,6 @@ if (!fs.existsSync(MAIN)) {
   console.error('batch: dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 
 /** 25 steps of 8 lines: 200 lines of IF/GOTO/SET/ECHO, and the same in bash. */
 function scripts() {
@@ -91,7 +90,6 @@ async function viaService(runScript, cmd, cwd, env = process.env) {
   return { ms, out: out.join('\n') + '\n' };
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A real armsd in DIR/home (default config), once it answers. */
 async function startArmsd(dir) {

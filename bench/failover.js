@@ -16,6 +16,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median, pct, sleep } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_MS = 50;
@@ -32,9 +33,6 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'service', 'main.js'))) {
 const { call } = require(path.join(ROOT, 'dist', 'client', 'client.js'));
 const { resolveHome } = require(path.join(ROOT, 'dist', 'platform', 'home.js'));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 
 async function main() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-bench-failover-'));

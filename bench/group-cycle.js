@@ -26,6 +26,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median, msSince, r2, summary, tracked, usageOf, within } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results', 'group-cycle.json');
@@ -59,11 +60,7 @@ function parseOptions(argv) {
   return o;
 }
 
-/** The comment at the top of this file, up to 'use strict'. */
-function usage() {
-  const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-  return lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n';
-}
+const usage = () => usageOf(__filename);
 
 function fail(msg) {
   process.stderr.write(`${NAME}: ${msg}\n`);
@@ -94,112 +91,20 @@ function checkDist() {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// statistics
-
-function sorted(xs) {
-  return [...xs].sort((a, b) => a - b);
-}
-function median(xs) {
-  const s = sorted(xs);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-/** nearest-rank percentile */
-function pct(xs, p) {
-  const s = sorted(xs);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-function mean(xs) {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-function summary(xs) {
-  return { n: xs.length, median: r2(median(xs)), p95: r2(pct(xs, 95)), mean: r2(mean(xs)), min: r2(Math.min(...xs)), max: r2(Math.max(...xs)) };
-}
-function r2(x) {
-  return Math.round(x * 100) / 100;
-}
-function msSince(t0) {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** element-wise a - b - c ... of equally long sample lists (the samples of one cycle belong together) */
 function minus(a, ...bs) {
   return a.map((x, i) => bs.reduce((acc, b) => acc - b[i], x));
 }
 
-/** Rejects after `ms`: every wait in this file is bounded. */
-function within(ms, what, promise) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 // ---------------------------------------------------------------------------------------------
-// processes this benchmark starts: all are stopped at the end, whatever happens
+// processes this benchmark starts: all are stopped at the end, whatever happens (bench/lib.js)
 
-const children = new Set();
-/** services that ended while the benchmark still needed them (shown on failure) */
-const exitedServices = [];
-let tempHome = null;
-
-function startChild(args, env, label) {
-  const proc = spawn(NODE, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d) => {
-    if (out.length < 20_000) out += d;
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
-  const child = { proc, label, exited, output: () => out, alive: true };
-  exited.then(() => {
-    child.alive = false;
-    children.delete(child);
-  });
-  children.add(child);
-  return child;
-}
-
-async function stopChild(child, graceMs = 5000) {
-  if (!child.alive) return child.exited;
-  child.proc.kill('SIGTERM');
-  try {
-    return await within(graceMs, `${child.label} stop`, child.exited);
-  } catch {
-    child.proc.kill('SIGKILL');
-    return within(2000, `${child.label} kill`, child.exited).catch(() => ({ code: null, signal: 'SIGKILL' }));
-  }
-}
-
-/** Last resort on exit: nothing may be left running, nor the temp home left behind. */
-function cleanupSync() {
-  for (const c of children) {
-    try {
-      c.proc.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  children.clear();
-  if (tempHome) {
-    fs.rmSync(tempHome, { recursive: true, force: true });
-    tempHome = null;
-  }
-}
-process.on('exit', cleanupSync);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    process.stderr.write(`${NAME}: ${sig}; stopping what was started\n`);
-    cleanupSync();
-    process.exit(130);
-  });
-}
+const procs = tracked(NAME);
+const { children } = procs;
+const startChild = procs.start;
+const stopChild = procs.stop;
+const cleanupSync = procs.cleanupSync;
+const { exitedServices } = procs;
 
 // ---------------------------------------------------------------------------------------------
 // the service and its group
@@ -220,28 +125,7 @@ function writeHome(home) {
   return { dir, start: path.join(dir, 'start.sh'), stop: path.join(dir, 'stop.sh') };
 }
 
-async function startService(client, home, env, label = 'armsd') {
-  const pipe = require(DIST.home).resolveHome(env).pipe;
-  const svc = startChild([...armsdFlags, BIN.armsd], env, label);
-  svc.pipe = pipe;
-  const t0 = process.hrtime.bigint();
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (!svc.alive) throw new Error(`${label} exited before answering ping:\n${svc.output()}`);
-    try {
-      const info = await client.call(pipe, 'ping', {}, 2000);
-      svc.startMs = msSince(t0);
-      svc.info = info;
-      svc.exited.then(() => {
-        if (!svc.stopping) exitedServices.push(svc);
-      });
-      return svc;
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${label} did not answer ping on ${pipe} within 15 s (${e.message}):\n${svc.output()}`);
-      await sleep(20);
-    }
-  }
-}
+const startService = (client, home, env, label) => procs.startService(client, env, label, armsdFlags);
 
 async function stopService(client, svc) {
   svc.stopping = true;
@@ -464,7 +348,7 @@ async function main() {
   };
   if (opts.cycles < 30) process.stderr.write(`${NAME}: note: --cycles ${opts.cycles} is below the 30 cycles the acceptance figure needs\n`);
 
-  tempHome = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-bench-'));
+  const tempHome = procs.makeHome();
   const scripts = writeHome(tempHome);
   const env = childEnv(tempHome);
   const say = (s) => process.stdout.write(s + '\n');

@@ -45,6 +45,7 @@ const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { sleep, usageOf } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
 const NAME = 'monitor-cost';
@@ -52,10 +53,7 @@ const TARGETS = { cpuPercent: 2, rssMB: 60 };
 const N = 10;
 const MEM_EVERY_MS = 5000;
 
-function usage() {
-  const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-  return lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n';
-}
+const usage = () => usageOf(__filename);
 function fail(msg) {
   process.stderr.write(`${NAME}: ${msg}\n`);
   process.exit(1);
@@ -90,7 +88,6 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'commands', 'armrsp.js'))) fail('dist
 const client = require(path.join(ROOT, 'dist', 'client', 'client.js'));
 const { resolveHome } = require(path.join(ROOT, 'dist', 'platform', 'home.js'));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const HZ = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 
 /** utime, stime, cutime, cstime in clock ticks. */

@@ -27,6 +27,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { mean, median, msSince, pct, r2, r3, sleep, tracked, usageOf, within } = require('./lib');
 const { isMainThread, parentPort, Worker } = require('node:worker_threads');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -68,11 +69,7 @@ function parseOptions(argv) {
   return o;
 }
 
-/** The comment at the top of this file, up to 'use strict'. */
-function usage() {
-  const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-  return lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n';
-}
+const usage = () => usageOf(__filename);
 
 function fail(msg) {
   process.stderr.write(`${NAME}: ${msg}\n`);
@@ -103,49 +100,10 @@ function checkDist() {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// statistics
-
-function sorted(xs) {
-  return [...xs].sort((a, b) => a - b);
-}
-function median(xs) {
-  const s = sorted(xs);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-/** nearest-rank percentile (p99 of 100 samples is the second largest; of 50 or fewer, the largest) */
-function pct(xs, p) {
-  const s = sorted(xs);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-function mean(xs) {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
+/** with p99: the restart latencies have long tails */
 function summary(xs) {
   if (xs.length === 0) return null;
   return { n: xs.length, median: r3(median(xs)), p95: r3(pct(xs, 95)), p99: r3(pct(xs, 99)), mean: r3(mean(xs)), min: r3(Math.min(...xs)), max: r3(Math.max(...xs)) };
-}
-function r2(x) {
-  return Math.round(x * 100) / 100;
-}
-function r3(x) {
-  return Math.round(x * 1000) / 1000;
-}
-function msSince(t0) {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Rejects after `ms`: every wait in this file is bounded. */
-function within(ms, what, promise) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,46 +163,24 @@ function memoryOf(pid) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// processes this benchmark starts: all are stopped at the end, whatever happens
+// processes this benchmark starts: all are stopped at the end, whatever happens (bench/lib.js)
 
-const children = new Set();
-/** services that ended while the benchmark still needed them (shown on failure) */
-const exitedServices = [];
-let tempHome = null;
+const procs = tracked(NAME, {
+  // The services' children first, while they can still be found through their parents.
+  beforeKill: (running) => {
+    for (const c of running) noteSleeps(c.proc.pid);
+  },
+  afterKill: () => killLeftovers(),
+});
+const { children } = procs;
+const startChild = procs.start;
+const stopChild = procs.stop;
+const cleanupSync = procs.cleanupSync;
+const { exitedServices } = procs;
 /** every sleep the service or the minimal restarter started, as pid -> start ticks (see leftovers()) */
 const sleeps = new Map();
 /** reference sleeps this process spawned itself */
 const ownSleeps = new Set();
-
-function startChild(args, env, label) {
-  const proc = spawn(NODE, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d) => {
-    if (out.length < 20_000) out += d;
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  proc.on('error', (e) => keep(`spawn error: ${e.message}\n`));
-  const child = { proc, label, exited, output: () => out, alive: true };
-  exited.then(() => {
-    child.alive = false;
-    children.delete(child);
-  });
-  children.add(child);
-  return child;
-}
-
-async function stopChild(child, graceMs = 5000) {
-  if (!child.alive) return child.exited;
-  child.proc.kill('SIGTERM');
-  try {
-    return await within(graceMs, `${child.label} stop`, child.exited);
-  } catch {
-    child.proc.kill('SIGKILL');
-    return within(2000, `${child.label} kill`, child.exited).catch(() => ({ code: null, signal: 'SIGKILL' }));
-  }
-}
 
 /** Records the sleeps now running under `parentPid`, so that none can outlive the benchmark. */
 function noteSleeps(parentPid) {
@@ -294,35 +230,6 @@ function killLeftovers() {
   return left;
 }
 
-/** Last resort on exit: nothing may be left running, nor the temp home left behind. */
-function cleanupSync() {
-  // The services' children first, while they can still be found through their parents.
-  for (const c of children) noteSleeps(c.proc.pid);
-  for (const c of children) {
-    try {
-      c.proc.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  children.clear();
-  killLeftovers();
-  if (tempHome) {
-    fs.rmSync(tempHome, { recursive: true, force: true });
-    tempHome = null;
-  }
-}
-if (isMainThread) {
-  process.on('exit', cleanupSync);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(sig, () => {
-      process.stderr.write(`${NAME}: ${sig}; stopping what was started\n`);
-      cleanupSync();
-      process.exit(130);
-    });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // the service
 
@@ -333,28 +240,7 @@ function childEnv(home) {
   return env;
 }
 
-async function startService(client, home, env, label = 'armsd') {
-  const pipe = require(DIST.home).resolveHome(env).pipe;
-  const svc = startChild([...armsdFlags, BIN.armsd], env, label);
-  svc.pipe = pipe;
-  const t0 = process.hrtime.bigint();
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (!svc.alive) throw new Error(`${label} exited before answering ping:\n${svc.output()}`);
-    try {
-      const info = await client.call(pipe, 'ping', {}, 2000);
-      svc.startMs = msSince(t0);
-      svc.info = info;
-      svc.exited.then(() => {
-        if (!svc.stopping) exitedServices.push(svc);
-      });
-      return svc;
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${label} did not answer ping on ${pipe} within 15 s (${e.message}):\n${svc.output()}`);
-      await sleep(20);
-    }
-  }
-}
+const startService = (client, home, env, label) => procs.startService(client, env, label, armsdFlags);
 
 /** `stop` over the pipe: the service stops every watch (10 s grace each, in parallel) and exits. */
 async function stopService(client, svc, timeoutMs = 60_000) {
@@ -716,7 +602,7 @@ async function main() {
   };
   if (opts.kills < 50) process.stderr.write(`${NAME}: note: --kills ${opts.kills} is below the 50 kills the acceptance figure needs\n`);
 
-  tempHome = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-bench-'));
+  const tempHome = procs.makeHome();
   // No system log: a benchmark has no business in the machine's syslog.
   fs.writeFileSync(path.join(tempHome, 'arms.yaml'), 'server: BENCH\nsyslog: false\n');
   const env = childEnv(tempHome);

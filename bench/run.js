@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every benchmark in bench/ (each *.js file here but this one), one after the other, each in a
+// Runs every benchmark in bench/ (each *.js file here but this one and lib.js), one after the other, each in a
 // node process of its own. `npm run bench` builds first and then runs this. Arguments are passed on
 // to every benchmark (e.g. `node bench/run.js --check`). Exit code: 0 when every benchmark ran (and,
 // with --check, met its targets), else the first failing benchmark's code.
@@ -19,7 +19,7 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'client', 'client.js'))) {
 
 const benches = fs
   .readdirSync(__dirname)
-  .filter((f) => f.endsWith('.js') && f !== path.basename(__filename))
+  .filter((f) => f.endsWith('.js') && f !== path.basename(__filename) && f !== 'lib.js')
   .sort();
 
 function runOne(file) {

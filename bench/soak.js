@@ -34,6 +34,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { sleep, usageOf } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
 const NAME = 'soak';
@@ -42,10 +43,7 @@ const CAPS = { cluster: { maxBytes: 5 * 2 ** 20, keep: 2 }, alert: { maxBytes: 2
 const TARGETS = { memoryGrowthPercent: 10 };
 const LINE = 1000;
 
-function usage() {
-  const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
-  return lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n';
-}
+const usage = () => usageOf(__filename);
 function fail(msg) {
   process.stderr.write(`${NAME}: ${msg}\n`);
   process.exit(1);
@@ -77,7 +75,6 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'service', 'main.js'))) fail('dist/ i
 const client = require(path.join(ROOT, 'dist', 'client', 'client.js'));
 const { resolveHome } = require(path.join(ROOT, 'dist', 'platform', 'home.js'));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MiB = (kB) => kB / 1024;
 const TICK = 100 / (spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() * 1 || 100); // % of a core per tick per s
 
