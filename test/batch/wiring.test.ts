@@ -1,24 +1,13 @@
 // The interpreter as the product uses it: the service runs a group's .bat scripts through it,
 // `arms run --trace` shows each line with the branch taken, `arms check` reports what is outside
-// the dialect with file:line. These run once src/platform/script-command.ts hands .bat/.cmd to the
-// interpreter (the wiring in docs/batch.md); until then they are skipped.
+// the dialect with file:line. Not on Windows, where cmd.exe runs .bat files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scriptCommand } from '../../src/platform/script-command';
 import { readLog, run, startService, stopAll, tempDir } from '../helpers';
 import { bat } from './run-bat';
 
 afterAll(stopAll);
-
-function wired(): boolean {
-  try {
-    scriptCommand('/x/START.BAT', 'linux');
-    return process.platform !== 'win32';
-  } catch {
-    return false;
-  }
-}
 
 async function homeWith(files: Record<string, string>) {
   const home = tempDir();
@@ -29,7 +18,7 @@ async function homeWith(files: Record<string, string>) {
   return { svc, dir };
 }
 
-describe.runIf(wired())('the interpreter wired into the product', () => {
+describe.runIf(process.platform !== 'win32')('the interpreter wired into the product', () => {
   it('the service runs a group\'s .bat scripts: ARMLOG reaches the log with the group, the echoed commands are logged as script lines', async () => {
     const { svc, dir } = await homeWith({
       'START.BAT': bat(`
