@@ -1,7 +1,7 @@
 // ARMBCAST /MSG "text" [/A]: an operator message to the alert log and to every terminal.
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMBCAST /MSG "text" [/A]
 

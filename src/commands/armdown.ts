@@ -1,7 +1,7 @@
 // ARMDOWN [/R | /P] [/NOSTOP]   (commands.md §5)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMDOWN [/R | /P] [/NOSTOP]
 

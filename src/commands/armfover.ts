@@ -1,7 +1,7 @@
 // ARMFOVER [/F] [/W] groupname   (commands.md §4)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMFOVER [/F] [/W] groupname
 

@@ -1,7 +1,7 @@
 // ARMGETCD name: exits with the value ARMSETCD kept (0 when never set).
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMGETCD name
 

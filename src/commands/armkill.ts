@@ -1,7 +1,7 @@
 // ARMKILL watchID [/T seconds]   (commands.md §2)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMKILL watchID [/T seconds]
 

@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMLOAD watchID [/U user] [/W] [/S [/A]] [/M | /R count [/H hours]] [/FOV | /SHUT] [/SCR]
                [/WAIT seconds] [/INT seconds] target [args...]

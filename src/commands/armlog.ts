@@ -1,7 +1,7 @@
 // ARMLOG "message" [/ARM] [/L INFO|WARN|ERR]   (commands.md §3)
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMLOG "message" [/ARM] [/L INFO|WARN|ERR]
 

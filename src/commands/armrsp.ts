@@ -12,7 +12,7 @@ import { httpCheck, parseHttpUrl } from '../monitors/http';
 import { Check, CheckResult, seconds, startLoop } from '../monitors/loop';
 import { nicCheck } from '../monitors/nic';
 import { ProbeHelper } from '../monitors/probe-helper';
-import {defineCommand, EXIT_USAGE, HelpRequested } from './cmdline';
+import { defineCommand, EXIT_USAGE, HelpRequested } from './cmdline';
 
 const USAGE = `usage: ARMRSP [/A] [/DISK path [/FREE size]]... [/IP address]... [/NIC name]...
               [/HTTP url [/EXPECT text]]... [/CMD "command"]... [/INT seconds] [/TIMEOUT seconds] [/N count]

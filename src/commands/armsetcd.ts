@@ -1,7 +1,7 @@
 // ARMSETCD name value: keeps a small integer in the service under a case-insensitive name.
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 const USAGE = `usage: ARMSETCD name value
 

@@ -1,6 +1,6 @@
 // ARMSLEEP seconds: waits, exit 0 (legacy Windows had no sleep command).
 import { CommandError } from '../client/client';
-import {defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
+import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';
 
 export const command = defineCommand('ARMSLEEP', 'usage: ARMSLEEP seconds\n\nWaits that many seconds (decimals allowed), then exits 0.', async (argv) => {
   const { operands } = parseArgs(argv, []);
