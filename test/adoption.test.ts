@@ -11,6 +11,12 @@ import { readLog, run, Service, sleep, startService, stopAll, tempDir, until } f
 
 afterAll(stopAll);
 
+// Programs are told apart by their arguments: numbers of this run's own, since other suites may
+// run this file at the same time on the same machine.
+const B41 = 100_000 + (process.pid % 4000) * 100;
+const S1 = String(B41 + 51);
+const S2 = String(B41 + 52);
+
 interface W {
   id: string;
   group: string | null;
@@ -46,7 +52,7 @@ async function crash(svc: Service): Promise<void> {
 describe('re-adoption after a kill -9 of the service', () => {
   it('20 watches in 3 groups: same PIDs and counters after each of 20 crashes; an adopted watch restarts its program; never a duplicate', async () => {
     if (process.platform !== 'linux') return;
-    for (let i = 0; i < 20; i++) for (const p of sleepers(String(41000 + i))) process.kill(p, 'SIGKILL'); // a failed earlier run's
+    for (let i = 0; i < 20; i++) for (const p of sleepers(String(B41 + i))) process.kill(p, 'SIGKILL'); // a failed earlier run's
     const home = tempDir();
     const groups = { A: 7, B: 7, C: 6 };
     let config = 'syslog: false\ngroups:\n';
@@ -55,7 +61,7 @@ describe('re-adoption after a kill -9 of the service', () => {
       const dir = path.join(home, 'groups', g);
       fs.mkdirSync(dir, { recursive: true });
       let start = '';
-      for (let i = 0; i < count; i++, n++) start += `ARMLOAD W${n} /R 100 /INT 1 sleep ${41000 + n}\n`;
+      for (let i = 0; i < count; i++, n++) start += `ARMLOAD W${n} /R 100 /INT 1 sleep ${B41 + n}\n`;
       fs.writeFileSync(path.join(dir, 'start.sh'), start);
       fs.writeFileSync(path.join(dir, 'stop.sh'), 'exit 0\n');
       config += `  ${g}:\n    start: start.sh\n    stop: stop.sh\n    autostart: true\n`;
@@ -69,7 +75,7 @@ describe('re-adoption after a kill -9 of the service', () => {
     for (let round = 0; round < 20; round++) {
       await crash(svc);
       // The programs outlive the service.
-      for (const w of before) expect(sleepers(String(41000 + Number(w.id.slice(1))))).toEqual([w.pid]);
+      for (const w of before) expect(sleepers(String(B41 + Number(w.id.slice(1))))).toEqual([w.pid]);
       svc = await startService({ home });
       const after = await watches(svc);
       const view = (ws: W[]) => ws.map((w) => [w.id, w.group, w.pid, w.state, w.restartsUsed]).sort();
@@ -87,29 +93,29 @@ describe('re-adoption after a kill -9 of the service', () => {
       );
       const restarted = before.find((w) => w.id === victim.id)!;
       expect(restarted.restartsUsed).toBe(victim.restartsUsed + 1);
-      for (let i = 0; i < 20; i++) expect(sleepers(String(41000 + i)), `W${i} in round ${round}`).toHaveLength(1);
+      for (let i = 0; i < 20; i++) expect(sleepers(String(B41 + i)), `W${i} in round ${round}`).toHaveLength(1);
     }
     await svc.stop(); // a clean stop stops the groups, and their watches with them
-    for (let i = 0; i < 20; i++) expect(sleepers(String(41000 + i))).toEqual([]);
+    for (let i = 0; i < 20; i++) expect(sleepers(String(B41 + i))).toEqual([]);
   }, 240_000);
 
   it('a PID reused by an unrelated process while the service is down is neither adopted nor killed', async () => {
     if (process.platform !== 'linux') return;
-    for (const a of ['42001', '42002']) for (const p of sleepers(a)) process.kill(p, 'SIGKILL'); // a failed earlier run's
+    for (const a of [S1, S2]) for (const p of sleepers(a)) process.kill(p, 'SIGKILL'); // a failed earlier run's
     const home = tempDir();
     let svc = await startService({ home, config: 'syslog: false\n' });
-    expect((await run('ARMLOAD', ['victim', '/R', '3', '/INT', '1', 'sleep', '42001'], svc.env)).code).toBe(0);
+    expect((await run('ARMLOAD', ['victim', '/R', '3', '/INT', '1', 'sleep', S1], svc.env)).code).toBe(0);
     const pid = (await watches(svc))[0].pid!;
     await crash(svc);
     process.kill(pid, 'SIGKILL');
-    await until(async () => sleepers('42001'), (p) => p.length === 0);
-    expect(sleepers('42001')).toEqual([]);
+    await until(async () => sleepers(S1), (p) => p.length === 0);
+    expect(sleepers(S1)).toEqual([]);
 
     // A stranger now has the PID the state names. (The victim's own PID cannot be handed out again
     // here: orphans of the killed service stay zombies under this machine's init until it reaps
     // them. So the stranger's PID is written into the saved watch instead: to the service, that is
     // exactly a PID reused while it was down: same number, another start time.)
-    const stranger = spawn('sleep', ['42002'], { stdio: 'ignore' });
+    const stranger = spawn('sleep', [S2], { stdio: 'ignore' });
     await new Promise((r) => stranger.once('spawn', r));
     const stateFile = path.join(home, 'state', 'state.json');
     const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
@@ -121,11 +127,11 @@ describe('re-adoption after a kill -9 of the service', () => {
     const w = await until(() => watches(svc), (ws) => ws[0]?.pid !== null && ws[0]?.pid !== stranger.pid);
     expect(w[0]).toMatchObject({ id: 'victim', state: 'running', restartsUsed: 1 });
     expect(w[0].pid).not.toBe(stranger.pid);
-    expect(sleepers('42001')).toEqual([w[0].pid]); // restarted by its policy, once
+    expect(sleepers(S1)).toEqual([w[0].pid]); // restarted by its policy, once
     await sleep(1500); // a poll interval and more: the stranger is still not taken for ours
-    expect(sleepers('42002')).toEqual([stranger.pid]);
+    expect(sleepers(S2)).toEqual([stranger.pid]);
     expect((await run('ARMKILL', ['victim'], svc.env)).code).toBe(0);
-    expect(sleepers('42002')).toEqual([stranger.pid]);
+    expect(sleepers(S2)).toEqual([stranger.pid]);
     stranger.kill();
     await svc.stop();
   });
@@ -218,13 +224,13 @@ describe('the state file', () => {
     fs.writeFileSync(path.join(home, 'state', 'state.json'), '{"version":1,"clean');
     svc = await startService({ home });
     expect((await run('ARMGETCD', ['kept'], svc.env)).code).toBe(6);
-    expect(readLog(home, 'alert').some((x) => /the state file was unreadable: using its previous good copy/.test(x.msg))).toBe(true);
+    expect(readLog(home, 'alert').some((x) => /the state file was unreadable \(state\.json: .*\): using its previous good copy/.test(x.msg))).toBe(true);
     await svc.stop();
   });
 });
 
 describe('a full disk', () => {
-  it('a state write the disk refuses leaves the old state whole and raises an alert; the service goes on', async () => {
+  it('a state write the disk refuses leaves the old state whole; ARMSETCD is refused (exit 1, the reason) and not kept; the service goes on', async () => {
     if (process.platform !== 'linux' || process.getuid?.() !== 0) return;
     const home = tempDir();
     const stateDir = path.join(home, 'state');
@@ -245,12 +251,15 @@ describe('a full disk', () => {
       } catch {
         /* full */
       }
-      expect((await run('ARMSETCD', ['after', '2'], svc.env)).code).toBe(0); // kept in memory
+      const refused = await run('ARMSETCD', ['after', '2'], svc.env);
+      expect(refused.code).toBe(1); // refused: a value that is not on disk would vanish with the service
+      expect(refused.stderr).toMatch(/AFTER was not set: the service could not save it \(.*ENOSPC/);
       expect(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8')).toBe(good);
       expect(JSON.parse(good).values).toEqual({ BEFORE: 1 });
-      expect(readLog(home, 'alert').some((x) => /cannot save the state \(ARMSETCD\): .*ENOSPC/.test(x.msg))).toBe(true);
-      expect((await run('ARMGETCD', ['after'], svc.env)).code).toBe(2);
+      expect((await run('ARMGETCD', ['after'], svc.env)).code).toBe(0); // not set: 0
       fs.rmSync(path.join(stateDir, 'filler'));
+      expect((await run('ARMSETCD', ['after', '2'], svc.env)).code).toBe(0); // room again: kept
+      expect((await run('ARMGETCD', ['after'], svc.env)).code).toBe(2);
       await svc.stop();
     } finally {
       execFileSync('umount', ['-l', stateDir]);

@@ -66,15 +66,6 @@ function bootId(): string | null {
 }
 
 /**
- * Linux: the process-group leaders whose environment holds every one of `marks` (NAME=value), each
- * with its identity. Finds a watched program the service started but had not yet written down when
- * it crashed. Elsewhere: none.
- */
-export function findMarked(marks: string[]): ProcessIdentity[] {
-  return groupLeaders((env) => marks.every((m) => env.includes(m))).map((p) => p.identity);
-}
-
-/**
  * Linux: the process-group leaders whose environment `match` accepts, with their environment and
  * command line. Elsewhere: none.
  */

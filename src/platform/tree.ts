@@ -1,7 +1,10 @@
 // Process trees: start a program as the head of a tree of its own, and stop the whole tree.
-// POSIX: a new process group (and session); the group is signalled as one. Windows: taskkill /T.
+// POSIX: a new process group (and session); the group is signalled as one, and what escaped the
+// group but stayed in the session is found by the session (stopSessions). Windows: taskkill /T.
 import { ChildProcess, spawn, SpawnOptions, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isSameProcess, ProcessIdentity } from './process';
 
 /** Spawns `file args` so that everything it starts can later be stopped with it. */
 export function spawnTree(file: string, args: string[], opts: SpawnOptions & { verbatim?: boolean }): ChildProcess {
@@ -77,4 +80,76 @@ export async function stopTree(pid: number, graceMs: number): Promise<void> {
   signalTree(pid, true);
   const hard = Date.now() + 2000;
   while (treeAlive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
+ * Ends what the runs of a watched program left behind: on Linux, every process in the process
+ * group or session one of `leaders` created, including children of earlier runs and those left
+ * after the main process ended (daemon style). A member counts only while it can be proved to be
+ * ours: it carries all of `marks` in its environment, or its leader is still the same process.
+ * Polite first, forced after graceMs. Elsewhere: the tree of each leader still alive.
+ * Resolves with how many processes it signalled.
+ */
+export async function stopSessions(leaders: ProcessIdentity[], marks: string[], graceMs: number): Promise<number> {
+  if (leaders.length === 0) return 0;
+  if (process.platform !== 'linux') {
+    const live = leaders.filter((l) => isSameProcess(l));
+    await Promise.all(live.map((l) => stopTree(l.pid, graceMs)));
+    return live.length;
+  }
+  const members = () => sessionMembers(leaders, marks);
+  const first = members();
+  if (first.length === 0) return 0;
+  const signal = (pids: number[], sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  signal(first, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  let left = members();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    left = members();
+  }
+  if (left.length > 0) {
+    signal(left, 'SIGKILL');
+    const hard = Date.now() + 2000;
+    while (members().length > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
+  }
+  return first.length;
+}
+
+/** Linux: the live processes in the groups or sessions of `leaders` that are provably ours (see stopSessions). */
+export function sessionMembers(leaders: ProcessIdentity[], marks: string[]): number[] {
+  if (process.platform !== 'linux') return [];
+  const byId = new Map(leaders.map((l) => [l.pid, l]));
+  const leaderAlive = new Map<number, boolean>();
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z' || f[0] === 'X') continue;
+      const leader = byId.get(Number(f[2])) ?? byId.get(Number(f[3]));
+      if (!leader) continue;
+      let ours = leaderAlive.get(leader.pid);
+      if (ours === undefined) leaderAlive.set(leader.pid, (ours = isSameProcess(leader)));
+      if (!ours) {
+        const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        if (!marks.every((m) => env.includes(m))) continue;
+      }
+      out.push(pid);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
 }

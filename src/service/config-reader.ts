@@ -76,6 +76,12 @@ export class Reader {
     return n ?? undefined;
   }
 
+  /** seconds; 0 allowed */
+  durationOrZero(node: Node | null, where: string): number | undefined {
+    if (isScalar(node) && /^\s*0+(\.0*)?\s*[A-Za-z]*\s*$/.test(String(node.value)) && parseDuration(String(node.value).replace(/^\s*0+(\.0*)?/, '1')) !== null) return 0;
+    return this.duration(node, where);
+  }
+
   list<T>(node: Node | null, where: string, item: (n: Node | null, where: string) => T | undefined): T[] {
     if (!isSeq(node)) {
       this.problem(node, `${where}: expected a list`);

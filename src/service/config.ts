@@ -10,6 +10,7 @@ import { ServiceDef } from '../platform/services';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
+import { DEFAULT_PACING, Pacing } from './restart-policy';
 import { RotationPolicy } from './rotating-file';
 
 export interface Config {
@@ -32,6 +33,8 @@ export interface Config {
   osMonitor: OsMonitorConfig;
   /** keep a warmed-up batch interpreter waiting when a group has a .bat script (batch-spare.ts) */
   warmBatch: boolean;
+  /** restart pacing: watchDefaults, and watches.ID overriding them per watch ID (upper case) */
+  pacing: { defaults: Pacing; byId: Record<string, Partial<Pacing>> };
 }
 
 export interface ConfigProblem {
@@ -71,7 +74,13 @@ function defaults(file: string): Config {
     syslog: true,
     osMonitor: { ...OS_MONITOR_DEFAULTS },
     warmBatch: true,
+    pacing: { defaults: { ...DEFAULT_PACING }, byId: {} },
   };
+}
+
+/** The restart pacing of a watch ID under this config. */
+export function pacingFor(config: Config, id: string): Pacing {
+  return { ...config.pacing.defaults, ...config.pacing.byId[id.toUpperCase()] };
 }
 
 export function loadConfig(dir: string): Config {
@@ -129,6 +138,8 @@ export function parseConfig(text: string, file: string): Config {
     },
     osMonitor: (v) => readOsMonitor(r, v, config, path.dirname(file)),
     warmBatch: (v) => (config.warmBatch = r.bool(v, 'warmBatch') ?? config.warmBatch),
+    watchDefaults: (v) => Object.assign(config.pacing.defaults, readPacing(r, v, 'watchDefaults')),
+    watches: (v) => readWatches(r, v, config),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
@@ -155,6 +166,54 @@ function readOsMonitor(r: Reader, node: Node | null, config: Config, home: strin
       }
     },
   });
+}
+
+/** restartDelay, restartBackoff, restartDelayMax, resetAfter: of watchDefaults or of one watch ID */
+function readPacing(r: Reader, node: Node | null, where: string): Partial<Pacing> {
+  const p: Partial<Pacing> = {};
+  r.map(node, where, {
+    restartDelay: (v) => {
+      const s = r.durationOrZero(v, `${where}.restartDelay`);
+      if (s !== undefined) p.delayMs = s * 1000;
+    },
+    restartBackoff: (v) => {
+      if (isScalar(v) && typeof v.value === 'number' && v.value >= 1 && v.value <= 100) p.backoff = v.value;
+      else r.problem(v, `${where}.restartBackoff: expected a factor from 1 (no growth) to 100, such as 2`);
+    },
+    restartDelayMax: (v) => {
+      const s = r.duration(v, `${where}.restartDelayMax`);
+      if (s !== undefined) p.maxDelayMs = s * 1000;
+    },
+    resetAfter: (v) => {
+      if (isScalar(v) && (v.value === false || v.value === 'none')) p.resetAfterMs = null;
+      else {
+        const s = r.duration(v, `${where}.resetAfter`);
+        if (s !== undefined) p.resetAfterMs = s * 1000;
+      }
+    },
+  });
+  if (p.delayMs !== undefined && p.maxDelayMs !== undefined && p.maxDelayMs < p.delayMs) {
+    r.problem(node, `${where}: restartDelayMax (${p.maxDelayMs / 1000} s) is shorter than restartDelay (${p.delayMs / 1000} s)`);
+  }
+  return p;
+}
+
+/** watches: { ID: { restartDelay, ... } } */
+function readWatches(r: Reader, node: Node | null, config: Config): void {
+  if (!isMap(node)) {
+    r.problem(node, 'watches: expected a mapping of watch IDs (as given to ARMLOAD) to their restart settings');
+    return;
+  }
+  for (const pair of node.items) {
+    const key = pair.key as Node | null;
+    const id = isScalar(key) ? String(key.value) : '';
+    if (!/^[A-Za-z0-9_]{1,255}$/.test(id)) {
+      r.problem(key, `watches: "${id}" is not a watch ID (1-255 letters, digits or "_")`);
+      continue;
+    }
+    if (config.pacing.byId[id.toUpperCase()]) r.problem(key, `watches: ${id} is given twice (IDs compare case-insensitively)`);
+    config.pacing.byId[id.toUpperCase()] = readPacing(r, pair.value as Node | null, `watches.${id}`);
+  }
 }
 
 function readLog(r: Reader, node: Node | null, config: Config): void {

@@ -7,7 +7,7 @@ import { resolveHome } from '../platform/home';
 import { COMMANDS_DIR } from '../platform/shims';
 import { VERSION } from '../version';
 import { dropBatchSpare, keepBatchSpare } from './batch-spare';
-import { Config, ConfigInvalid, loadConfig } from './config';
+import { Config, ConfigInvalid, loadConfig, pacingFor } from './config';
 import { Groups, openGroups } from './groups';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
@@ -17,7 +17,7 @@ import { makeDispatcher, ServiceInfo } from './ops/index';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { openPower } from './power';
 import { openState } from './state';
-import { openWatches } from './watches';
+import { openWatches, Watches } from './watches';
 
 const USAGE = `usage: armsd
 
@@ -83,9 +83,23 @@ async function main(): Promise<void> {
   });
   const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
 
-  const state = openState(home.state);
-  const abnormalEnd = state.previous !== null && !state.previous.cleanStop;
-  if (state.recoveredFrom === 'previous') logs.alert('WARN', { src: 'armsd' }, 'the state file was unreadable: using its previous good copy');
+  // The groups and watches own their state; the state file asks them for it before each write.
+  let owners: { groups: Groups; watches: Watches } | null = null;
+  const state = openState(home.state, {
+    collect() {
+      if (!owners) return;
+      state.data.groups = owners.groups.saved();
+      state.data.watches = owners.watches.saved();
+    },
+    onError: (e) => logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk, and answers that need a save are refused until one succeeds`),
+  });
+  const { recovery } = state;
+  if (recovery.from === 'previous') logs.alert('WARN', { src: 'armsd' }, `the state file was unreadable (${recovery.refused.join('; ')}): using its previous good copy`);
+  if (recovery.lost) {
+    logs.alert('ERR', { src: 'armsd' }, `both copies of the state are unreadable (${recovery.refused.join('; ')}; kept as *.damaged): starting without the previous state; programs still running from before are taken back, groups start as offline`);
+  }
+  // Both copies lost: whether the last service stopped cleanly is unknown, so its programs are looked for.
+  const abnormalEnd = (state.previous !== null && !state.previous.cleanStop) || recovery.lost;
   const save = (what: string) => {
     try {
       state.save();
@@ -95,33 +109,16 @@ async function main(): Promise<void> {
   };
   state.data.cleanStop = false;
   save('service start');
-  // Changes come in bursts (a group start, a crash loop): one write per turn of the event loop,
-  // written and fsynced in the background (at most one at a time, the next one coalesced), so that
-  // the event loop does not wait for the disk.
-  let saveScheduled = false;
-  /** Resolves once the groups and watches as they are now are on disk (a failure is alerted). */
-  const persist = () => {
-    state.data.groups = groups.saved();
-    state.data.watches = watches.saved();
-    return state.saveSoon().catch((e: Error) =>
-      logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk`),
-    );
-  };
-  const changed = () => {
-    if (saveScheduled) return;
-    saveScheduled = true;
-    setImmediate(() => {
-      saveScheduled = false;
-      void persist();
-    });
-  };
+  /** Resolves once every change so far is on disk; rejects with the disk's reason. */
+  const commit = () => state.commit();
+  const changed = () => state.changed();
 
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
-  let groups: Groups;
   const groupConfig = (name: string) => current.groups.find((g) => g.name.toUpperCase() === name.toUpperCase());
   const power = openPower({ state, logs, groups: () => groups, commands: () => current.power, maxReboots: () => current.maxReboots });
   const monitors = openMonitors();
   const osMonitor = startOsMonitor(config.osMonitor, logs, { monitors });
+  let groups: Groups;
   const watches = openWatches({
     logs,
     logDir: path.join(home.log, 'watches'),
@@ -155,17 +152,24 @@ async function main(): Promise<void> {
       get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
       set(group, times) {
         state.data.failovers[group.toUpperCase()] = times;
-        save(`failovers of ${group}`);
+        changed();
       },
     },
   });
   const values = {
     get: (name: string) => state.data.values[name],
     set(name: string, value: number) {
+      const had = Object.prototype.hasOwnProperty.call(state.data.values, name);
+      const was = state.data.values[name];
       state.data.values[name] = value;
-      save('ARMSETCD');
+      changed();
+      return () => {
+        if (had) state.data.values[name] = was;
+        else delete state.data.values[name];
+      };
     },
   };
+  owners = { groups, watches };
 
   let pipe: PipeServer | null = null;
   let stopping = false;
@@ -181,8 +185,6 @@ async function main(): Promise<void> {
     watches.close();
     if (pipe) await pipe.close();
     state.data.cleanStop = true;
-    state.data.groups = groups.saved();
-    state.data.watches = watches.saved();
     save('clean stop');
     osMonitor.stop();
     dropBatchSpare();
@@ -218,7 +220,9 @@ async function main(): Promise<void> {
         power,
         groupConfig,
         timeScale,
-        persist,
+        commit,
+        dirty: () => state.dirty(),
+        pacing: (id) => pacingFor(current, id),
         stop: (r) => setImmediate(() => void stop(r)),
         stopping: () => stopping,
         reload: async () => reload(),
@@ -249,7 +253,10 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
-  if (abnormalEnd && state.previous) {
+  if (abnormalEnd && recovery.lost) {
+    const orphans = watches.adoptOrphans();
+    if (orphans.length > 0) logs.alert('WARN', { src: 'armsd' }, `${orphans.length} program(s) from before the state was lost taken back: ${orphans.join(', ')}`);
+  } else if (abnormalEnd && state.previous) {
     // Groups and watches carry on where the crashed service left them: nothing is started twice.
     groups.restore(state.previous.groups);
     const { adopted, gone } = watches.adopt(state.previous.watches);

@@ -2,7 +2,7 @@
 // service manager, or by configured commands, its end seen by polling every /INT seconds).
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { findMarked, identify, isSameProcess, ProcessIdentity } from '../platform/process';
+import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
 import { shellCommand } from '../platform/script-command';
 import { spawnProgram, stopTree } from '../platform/tree';
@@ -28,7 +28,8 @@ export class StartFailed extends Error {}
 
 export interface Target {
   describe: string;
-  start(): Promise<Running>;
+  /** `extraEnv`: per-run variables for a program (ARMS_WATCH_RUN) */
+  start(extraEnv?: Record<string, string>): Promise<Running>;
   /**
    * Takes back what a previous service started (after its crash): the same process (same PID,
    * start time and boot) or the service, watched by polling every intervalMs since it is no longer
@@ -38,7 +39,7 @@ export interface Target {
 }
 
 /** A process that is not our child: its end is seen by polling its identity. */
-function adoptedProcess(identity: ProcessIdentity, intervalMs: number): Running | null {
+export function adoptedProcess(identity: ProcessIdentity, intervalMs: number): Running | null {
   if (!isSameProcess(identity)) return null;
   let over = false;
   let timer: NodeJS.Timeout | null = null;
@@ -72,8 +73,6 @@ function adoptedProcess(identity: ProcessIdentity, intervalMs: number): Running 
 }
 
 export interface ProgramSpec {
-  /** NAME=value entries of the program's environment that tell it is this watch's (for re-adoption) */
-  marks?: string[];
   file: string;
   args: string[];
   cwd: string;
@@ -85,15 +84,10 @@ export interface ProgramSpec {
 export function programTarget(spec: ProgramSpec, logFile: string): Target {
   return {
     describe: [spec.file, ...spec.args].join(' '),
-    adopt(saved, intervalMs) {
-      const same = saved.identity ? adoptedProcess(saved.identity, intervalMs) : null;
-      if (same || !spec.marks) return same;
-      // The saved PID is gone: a restart the crashed service made but had not yet written down
-      // leaves a program marked with this watch; take that one rather than start a second.
-      const marked = findMarked(spec.marks).filter((p) => saved.identity === null || p.start === null || saved.identity.start === null || p.start >= saved.identity.start);
-      return marked.length === 1 ? adoptedProcess(marked[0], intervalMs) : null;
-    },
-    start: () =>
+    // Only the very process that was saved (same PID, start time and boot); watch-adoption.ts
+    // looks for a restart the crashed service had not written down.
+    adopt: (saved, intervalMs) => (saved.identity ? adoptedProcess(saved.identity, intervalMs) : null),
+    start: (extraEnv = {}) =>
       new Promise((resolve, reject) => {
         let out: number;
         try {
@@ -104,7 +98,7 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
         }
         let child: ChildProcess;
         try {
-          child = spawnProgram(spec.file, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', out, out], uid: spec.user?.uid, gid: spec.user?.gid });
+          child = spawnProgram(spec.file, spec.args, { cwd: spec.cwd, env: { ...spec.env, ...extraEnv }, stdio: ['ignore', out, out], uid: spec.user?.uid, gid: spec.user?.gid });
         } catch (e) {
           fs.closeSync(out);
           reject(new StartFailed(`cannot start ${spec.file}: ${(e as Error).message}`));
@@ -153,8 +147,8 @@ export function serviceTarget(name: string, def: ServiceDef, opts: { intervalMs:
     return {
       describe: `service ${name} (${def.start})`,
       adopt: program.adopt,
-      async start() {
-        const running = await program.start();
+      async start(extraEnv) {
+        const running = await program.start(extraEnv);
         return {
           ...running,
           async stop(timeoutMs) {

@@ -3,13 +3,14 @@
 // (the child's exit event, no polling); restarts it or escalates by its policy; ARMKILL stops it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { groupLeaders, ProcessIdentity } from '../platform/process';
-import { stopTree } from '../platform/tree';
+import { ProcessIdentity } from '../platform/process';
+import { stopSessions, sessionMembers } from '../platform/tree';
 import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
-import { decide, FinalAction, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
+import { afterRun, decide, DEFAULT_PACING, FinalAction, Pacing, restartDelay, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
 import { RotationPolicy } from './rotating-file';
 import { End, programTarget, Running, serviceTarget, StartFailed, Target } from './targets';
+import { adoptWatches, adoptOrphans, sweepStrays } from './watch-adoption';
 
 export interface WatchRequest {
   /** as given by the caller; IDs compare case-insensitively */
@@ -33,6 +34,8 @@ export interface WatchRequest {
   service?: { noWait: boolean };
   /** /INT: how often a service, or a process adopted after a service crash, is polled */
   intervalMs: number;
+  /** the delays between restarts (config: watchDefaults, watches.ID); absent in older state files */
+  pacing?: Pacing;
 }
 
 /** What the persisted state keeps of a watch, to take it back after a crash of the service. */
@@ -46,9 +49,14 @@ export interface SavedWatch {
   counters: RestartCounters;
   lastExit: WatchStatus['lastExit'];
   escalation: WatchStatus['escalation'];
+  /** the number of the last run started (ARMS_WATCH_RUN in its environment) */
+  run?: number;
+  /** the leaders of the runs whose groups or sessions may still hold processes */
+  sessions?: ProcessIdentity[];
 }
 
-export type WatchState = 'running' | 'ended' | 'exhausted' | 'escalated' | 'stopping';
+/** failed: its program exited with a usage error (2) within its first second; not restarted */
+export type WatchState = 'running' | 'ended' | 'exhausted' | 'escalated' | 'stopping' | 'failed';
 
 /** One watch in `arms status --json` (docs/status.md): keep the names stable. */
 export interface WatchStatus {
@@ -62,6 +70,8 @@ export interface WatchStatus {
   restartsAllowed: number;
   /** when the restart count returns to zero (ISO), or null */
   resetsAt: string | null;
+  /** when a paced restart is due (ISO), or null */
+  restartAt: string | null;
   lastExit: { code: number | null; signal: string | null; at: string } | null;
   /** the final action taken (once), with its cause */
   escalation: { action: FinalAction; at: string; cause: string } | null;
@@ -77,7 +87,8 @@ export class WatchError extends Error {
   }
 }
 
-interface Watch {
+/** One watch, as the watch modules (this one, watch-adoption.ts) hold it. */
+export interface Watch {
   req: WatchRequest;
   key: string;
   target: Target;
@@ -92,6 +103,15 @@ interface Watch {
   /** /W callers waiting for the end */
   waiters: Array<(end: End) => void>;
   graceTimer: NodeJS.Timeout | null;
+  /** a paced restart waiting for its time, and when */
+  restartTimer: NodeJS.Timeout | null;
+  restartAt: number | null;
+  /** runs started so far (ARMS_WATCH_RUN of the last one) */
+  run: number;
+  /** leaders of the runs whose groups/sessions may still hold processes (ended by ARMKILL) */
+  sessions: ProcessIdentity[];
+  /** taken back without its request after the state was lost: a same-ID ARMLOAD takes it over */
+  orphan: { cmdline: string } | null;
 }
 
 export interface Clock {
@@ -134,6 +154,12 @@ export interface Watches {
   /** after a crash of the service: takes back the watches whose process still runs, handles the others by their policy */
   adopt(saved: SavedWatch[]): { adopted: string[]; gone: string[] };
   /**
+   * After the state was lost (both copies unreadable): takes back, as watches without a restart
+   * policy, the programs marked as this home's watches; ARMLOAD of the same ID takes one over
+   * rather than start a second copy. Linux only. Returns their IDs.
+   */
+  adoptOrphans(): string[];
+  /**
    * After a crash, once adopt() has run: stops the programs marked as started for a watch of this
    * home whose ID no watch has (the service ended between starting one and writing it down, so its
    * ARMLOAD never got an answer). Returns them. Linux only (it reads the marks in /proc).
@@ -144,10 +170,31 @@ export interface Watches {
 /** How often the watch logs are checked against their size limit. */
 const ROTATE_CHECK_MS = 5000;
 
+/** A program that exits with a usage error (2) this soon after its start is not restarted. */
+export const USAGE_ERROR_WINDOW_MS = 1000;
+
+/** Past this many remembered runs, those with nothing left in their group or session are forgotten. */
+const MAX_SESSIONS = 16;
+
+/** What watch-adoption.ts needs of the watches' internals. */
+export interface WatchCore {
+  ctx: WatchesContext;
+  watches: Map<string, Watch>;
+  make(req: WatchRequest, init?: Partial<Watch>): Watch;
+  follow(w: Watch, running: Running): void;
+  react(w: Watch, code: number | null, signal: NodeJS.Signals | null, ranMs: number): void;
+  remove(w: Watch): void;
+  fields(w: Watch, extra?: Record<string, unknown>): Record<string, unknown> & { src: string };
+  marks(w: Watch): string[];
+}
+
 export function openWatches(ctx: WatchesContext): Watches {
   const watches = new Map<string, Watch>();
+  /** set by stopAll: no more restarts */
+  let closing = false;
   const remove = (w: Watch) => {
     if (watches.get(w.key) !== w) return;
+    clearTimers(w);
     watches.delete(w.key);
     ctx.ended(w.req.id);
     ctx.changed();
@@ -165,6 +212,14 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const active = (w: Watch) => w.state === 'running' || w.state === 'stopping';
+  const pacing = (w: Watch) => w.req.pacing ?? DEFAULT_PACING;
+  const clearTimers = (w: Watch) => {
+    if (w.graceTimer) clearTimeout(w.graceTimer);
+    if (w.restartTimer) clearTimeout(w.restartTimer);
+    w.graceTimer = null;
+    w.restartTimer = null;
+    w.restartAt = null;
+  };
 
   const status = (w: Watch): WatchStatus => {
     const reset = resetsAt(w.req.policy, w.counters);
@@ -178,6 +233,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       restartsUsed: w.counters.used,
       restartsAllowed: w.req.policy.restarts,
       resetsAt: reset === null ? null : iso(reset),
+      restartAt: w.restartAt === null ? null : iso(w.restartAt),
       lastExit: w.lastExit,
       escalation: w.escalation,
       log: w.logFile,
@@ -185,6 +241,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   };
 
   const fields = (w: Watch, extra: Record<string, unknown> = {}) => ({ src: 'watch', group: w.req.group ?? undefined, watch: w.req.id, ...extra });
+  const marks = (w: Watch) => [`ARMS_WATCH_ID=${w.req.id}`, `ARMS_WATCH_LOG=${w.logFile}`];
 
   const setState = (w: Watch, state: WatchState) => {
     w.state = state;
@@ -195,10 +252,34 @@ export function openWatches(ctx: WatchesContext): Watches {
   const targetFor = (req: WatchRequest, logFile: string): Target =>
     req.service
       ? serviceTarget(req.file, ctx.serviceDef(req.file) ?? nativeService(req.file), { intervalMs: req.intervalMs, noWait: req.service.noWait, cwd: req.cwd, env: req.env, logFile })
-      : programTarget(
-          { ...req, env: { ...req.env, ARMS_WATCH_ID: req.id, ARMS_WATCH_LOG: logFile }, marks: [`ARMS_WATCH_ID=${req.id}`, `ARMS_WATCH_LOG=${logFile}`] },
-          logFile,
-        );
+      : programTarget({ ...req, env: { ...req.env, ARMS_WATCH_ID: req.id, ARMS_WATCH_LOG: logFile } }, logFile);
+
+  const make = (req: WatchRequest, init: Partial<Watch> = {}): Watch => {
+    const key = req.id.toUpperCase();
+    const logFile = path.join(ctx.logDir, `${key}.log`);
+    const now = ctx.clock.now();
+    return {
+      req,
+      key,
+      target: targetFor(req, logFile),
+      running: null,
+      state: 'running',
+      since: now,
+      startedAt: now,
+      counters: { used: 0, windowStart: null, streak: 0 },
+      lastExit: null,
+      escalation: null,
+      logFile,
+      waiters: [],
+      graceTimer: null,
+      restartTimer: null,
+      restartAt: null,
+      run: 0,
+      sessions: [],
+      orphan: null,
+      ...init,
+    };
+  };
 
   /** From now on, the watch follows this running target. */
   const follow = (w: Watch, running: Running) => {
@@ -207,15 +288,27 @@ export function openWatches(ctx: WatchesContext): Watches {
     ctx.changed();
   };
 
+  /** Its group and session are where its leftovers will be looked for (ARMKILL, a group's stop). */
+  const remember = (w: Watch, leader: ProcessIdentity) => {
+    w.sessions.push(leader);
+    if (w.sessions.length > MAX_SESSIONS) {
+      w.sessions = w.sessions.filter((l, i) => i === w.sessions.length - 1 || sessionMembers([l], marks(w)).length > 0);
+      if (w.sessions.length > MAX_SESSIONS) w.sessions = w.sessions.slice(-MAX_SESSIONS);
+    }
+  };
+
   /** Starts the target; rejects with a WatchError when it cannot be started. */
   const launch = async (w: Watch): Promise<number | null> => {
     let running: Running;
+    const run = w.run + 1;
     try {
-      running = await w.target.start();
+      running = await w.target.start({ ARMS_WATCH_RUN: String(run) });
     } catch (e) {
       throw e instanceof StartFailed ? new WatchError('cannot_start', e.message) : e;
     }
+    w.run = run;
     w.startedAt = ctx.clock.now();
+    if (running.identity) remember(w, running.identity);
     follow(w, running);
     return running.pid;
   };
@@ -224,7 +317,9 @@ export function openWatches(ctx: WatchesContext): Watches {
     if (w.running !== running) return;
     w.running = null;
     const { code, signal } = end;
+    const ranMs = ctx.clock.now() - w.startedAt;
     w.lastExit = { code, signal, at: iso(ctx.clock.now()) };
+    ctx.changed();
     for (const wake of w.waiters.splice(0)) wake(end);
     if (w.state === 'stopping') return; // ARMKILL: not an end that counts
     if (w.req.wait) {
@@ -232,25 +327,34 @@ export function openWatches(ctx: WatchesContext): Watches {
       ctx.logs.write('INFO', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${describeEnd(code, signal)}; ID released (/W)`);
       return;
     }
-    const sinceStart = ctx.clock.now() - w.startedAt;
-    if (sinceStart < w.req.graceMs) {
+    if (ranMs < w.req.graceMs) {
       // /WAIT: monitoring begins when the grace period is over.
       setState(w, 'ended');
       w.graceTimer = setTimeout(() => {
         w.graceTimer = null;
-        if (w.state === 'ended' && watches.get(w.key) === w) react(w, code, signal);
-      }, w.req.graceMs - sinceStart);
+        if (w.state === 'ended' && watches.get(w.key) === w) react(w, code, signal, ranMs);
+      }, w.req.graceMs - ranMs);
       return;
     }
-    react(w, code, signal);
+    react(w, code, signal, ranMs);
   };
 
-  /** The restart policy's answer to an end. */
-  const react = (w: Watch, code: number | null, signal: NodeJS.Signals | null) => {
-    const d = decide(w.req.policy, w.counters, ctx.clock.now());
+  /** The restart policy's answer to an end, paced. */
+  const react = (w: Watch, code: number | null, signal: NodeJS.Signals | null, ranMs: number) => {
+    if (closing) return;
+    const how = describeEnd(code, signal);
+    if (code === 2 && signal === null && ranMs < USAGE_ERROR_WINDOW_MS && !w.req.service) {
+      // A usage error does not go away by itself: restarting it only spends the budget (and the
+      // failovers after it). The operator must fix the command.
+      setState(w, 'failed');
+      ctx.logs.alert('ERR', fields(w, { exitCode: code }), `watch ${w.req.id} failed: ${w.target.describe} exited with a usage error (exit code 2) ${ranMs} ms after its start; not restarted (fix its command, then ARMKILL ${w.req.id} and ARMLOAD it again)`);
+      return;
+    }
+    const p = pacing(w);
+    const before = afterRun(p, w.counters, ranMs);
+    const d = decide(w.req.policy, { ...before, streak: (before.streak ?? 0) + 1 }, ctx.clock.now());
     w.counters = d.counters;
     ctx.changed();
-    const how = describeEnd(code, signal);
     switch (d.action) {
       case 'none':
         setState(w, 'ended');
@@ -258,21 +362,25 @@ export function openWatches(ctx: WatchesContext): Watches {
         return;
       case 'restart': {
         const n = `${d.counters.used} of ${w.req.policy.restarts}`;
+        const delay = restartDelay(p, d.counters.streak ?? 1);
+        const after = delay > 0 ? ` in ${humanMs(delay)}` : '';
         if (w.req.scriptRestart && w.req.group) {
           setState(w, 'ended');
           carried.set(w.key, d.counters);
-          ctx.logs.alert('WARN', fields(w, { exitCode: code, signal }), `watch ${w.req.id} ended (${how}); restarting group ${w.req.group} by its scripts (/SCR, restart ${n})`);
-          ctx.rerunGroup(w.req.group, `watch ${w.req.id} ended (${how}), restart ${n}`);
+          ctx.logs.alert('WARN', fields(w, { exitCode: code, signal, delayMs: delay }), `watch ${w.req.id} ended (${how}); restarting group ${w.req.group} by its scripts${after} (/SCR, restart ${n})`);
+          later(w, delay, () => ctx.rerunGroup(w.req.group!, `watch ${w.req.id} ended (${how}), restart ${n}`));
           return;
         }
-        ctx.logs.write('WARN', fields(w, { exitCode: code, signal }), `watch ${w.req.id} ended (${how}); restarting it (restart ${n})`);
-        launch(w).then(
-          (pid) => ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} restarted${pid === null ? '' : `, pid ${pid}`}`),
-          (e: Error) => {
-            ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: restart failed: ${e.message}`);
-            // A program that cannot start again ends again: the policy counts it like any end.
-            setImmediate(() => react(w, null, null));
-          },
+        ctx.logs.write('WARN', fields(w, { exitCode: code, signal, delayMs: delay }), `watch ${w.req.id} ended (${how}); restarting it${after} (restart ${n})`);
+        later(w, delay, () =>
+          launch(w).then(
+            (pid) => ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} restarted${pid === null ? '' : `, pid ${pid}`}`),
+            (e: Error) => {
+              ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: restart failed: ${e.message}`);
+              // A program that cannot start again ends again: the policy counts it like any end.
+              setImmediate(() => watches.get(w.key) === w && w.state === 'running' && react(w, null, null, 0));
+            },
+          ),
         );
         return;
       }
@@ -294,11 +402,29 @@ export function openWatches(ctx: WatchesContext): Watches {
     }
   };
 
+  /** Runs `what` after `delayMs` (at once for 0), unless the watch is stopped or replaced meanwhile. */
+  const later = (w: Watch, delayMs: number, what: () => void) => {
+    if (delayMs <= 0) {
+      what();
+      return;
+    }
+    w.restartAt = ctx.clock.now() + delayMs;
+    w.restartTimer = setTimeout(() => {
+      w.restartTimer = null;
+      w.restartAt = null;
+      if (closing || watches.get(w.key) !== w || (w.state !== 'running' && w.state !== 'ended')) return;
+      what();
+    }, delayMs);
+  };
+
+  /** Stops what runs and what earlier runs left in their groups and sessions. */
   const stopWatch = async (w: Watch, timeoutMs: number): Promise<'stopped' | 'had-ended'> => {
-    if (w.graceTimer) clearTimeout(w.graceTimer);
+    clearTimers(w);
     const running = w.running;
     // Never signal what is no longer ours: an ended program's PID may name a stranger now.
     if (!running || !running.ours()) {
+      const left = await stopSessions(w.sessions, marks(w), timeoutMs);
+      if (left > 0) ctx.logs.write('INFO', fields(w), `watch ${w.req.id}: ${left} process(es) its program had left running stopped`);
       remove(w);
       return 'had-ended';
     }
@@ -307,9 +433,12 @@ export function openWatches(ctx: WatchesContext): Watches {
       setState(w, 'running');
       throw new WatchError('failed', `watch ${w.req.id}: ${running.pid === null ? w.target.describe : `pid ${running.pid}`} did not stop, even when forced`);
     }
+    await stopSessions(w.sessions, marks(w), timeoutMs);
     remove(w);
     return 'stopped';
   };
+
+  const core: WatchCore = { ctx, watches, make, follow, react, remove, fields, marks };
 
   return {
     async start(req) {
@@ -317,33 +446,32 @@ export function openWatches(ctx: WatchesContext): Watches {
       const key = req.id.toUpperCase();
       if (key.startsWith('NEC_')) throw new WatchError('usage', `watch IDs beginning with NEC_ are reserved ("${req.id}")`);
       const existing = watches.get(key);
+      if (existing?.orphan && existing.running) {
+        // Left running from before the state was lost: this ARMLOAD takes it over, never a second copy.
+        const was = existing.orphan.cmdline;
+        const asked = [req.file, ...req.args].join(' ');
+        if (was !== asked && was.split(' ').slice(1).join(' ') !== req.args.join(' ')) {
+          throw new WatchError('conflict', `watch ID "${req.id}" is in use by pid ${existing.running.pid} (${was}), left running from before the service lost its state; ARMKILL ${req.id} first to run ${asked}`);
+        }
+        const taken = make(req, { running: existing.running, run: existing.run, sessions: existing.sessions, startedAt: existing.startedAt });
+        watches.set(key, taken);
+        existing.running = null; // its end is now the new watch's
+        follow(taken, taken.running!);
+        ctx.logs.alert('WARN', fields(taken, { pid: taken.running!.pid }), `watch ${req.id}: its program (pid ${taken.running!.pid}), left running from before the service lost its state, is taken over by this ARMLOAD (not started twice)`);
+        return { pid: taken.running!.pid };
+      }
       if (existing && active(existing)) {
         throw new WatchError('conflict', `watch ID "${existing.req.id}" is already in use${existing.req.group ? ` (group ${existing.req.group})` : ''}`);
       }
-      if (existing?.graceTimer) clearTimeout(existing.graceTimer);
-      const now = ctx.clock.now();
-      const logFile = path.join(ctx.logDir, `${key}.log`);
-      const target = targetFor(req, logFile);
-      const w: Watch = {
-        req,
-        key,
-        target,
-        running: null,
-        state: 'running',
-        since: now,
-        startedAt: now,
-        counters: carried.get(key) ?? { used: 0, windowStart: null },
-        lastExit: null,
-        escalation: null,
-        logFile,
-        waiters: [],
-        graceTimer: null,
-      };
+      if (existing) clearTimers(existing);
+      const w = make(req, existing ? { run: existing.run, sessions: existing.sessions } : {});
+      const c = carried.get(key);
+      if (c) w.counters = c;
       carried.delete(key);
       watches.set(key, w);
       try {
         const pid = await launch(w);
-        ctx.logs.write('INFO', fields(w, { pid }), `watch ${req.id} started: ${target.describe}${pid === null ? '' : ` (pid ${pid})`}`);
+        ctx.logs.write('INFO', fields(w, { pid }), `watch ${req.id} started: ${w.target.describe}${pid === null ? '' : ` (pid ${pid})`}`);
         return { pid };
       } catch (e) {
         watches.delete(key);
@@ -386,6 +514,8 @@ export function openWatches(ctx: WatchesContext): Watches {
     },
 
     async stopAll(timeoutMs) {
+      closing = true;
+      for (const w of watches.values()) clearTimers(w);
       await Promise.all([...watches.values()].map((w) => stopWatch(w, timeoutMs).catch(() => undefined)));
     },
 
@@ -404,65 +534,13 @@ export function openWatches(ctx: WatchesContext): Watches {
         counters: w.counters,
         lastExit: w.lastExit,
         escalation: w.escalation,
+        run: w.run,
+        sessions: w.sessions,
       })),
 
-    adopt(saved) {
-      const adopted: string[] = [];
-      const gone: string[] = [];
-      for (const s of saved) {
-        const key = s.req.id.toUpperCase();
-        if (watches.has(key)) continue;
-        const logFile = path.join(ctx.logDir, `${key}.log`);
-        const w: Watch = {
-          req: s.req,
-          key,
-          target: targetFor(s.req, logFile),
-          running: null,
-          state: s.state,
-          since: s.since,
-          startedAt: s.startedAt,
-          counters: s.counters,
-          lastExit: s.lastExit,
-          escalation: s.escalation,
-          logFile,
-          waiters: [],
-          graceTimer: null,
-        };
-        watches.set(key, w);
-        if (s.state !== 'running') continue; // ended, exhausted, escalated: kept as they were
-        const running = w.target.adopt({ pid: s.pid, identity: s.identity }, s.req.intervalMs);
-        if (running) {
-          if (s.pid !== null && running.pid !== s.pid) {
-            // A restart the crashed service made just before its end, not yet written down: count it.
-            const d = decide(s.req.policy, s.counters, ctx.clock.now());
-            if (d.action === 'restart') w.counters = d.counters;
-          }
-          follow(w, running);
-          adopted.push(s.req.id);
-          ctx.logs.write('INFO', fields(w, { pid: running.pid }), `watch ${s.req.id} taken back after the service's restart${running.pid === null ? '' : ` (pid ${running.pid})`}`);
-        } else {
-          gone.push(s.req.id);
-          ctx.logs.alert('WARN', fields(w, { pid: s.pid }), `watch ${s.req.id}: its program ended while the service was down`);
-          if (s.req.wait) remove(w);
-          else react(w, null, null);
-        }
-      }
-      return { adopted, gone };
-    },
-
-    async sweep(graceMs) {
-      const logMark = `ARMS_WATCH_LOG=${ctx.logDir}${path.sep}`;
-      const idOf = (env: string[]) => env.find((e) => e.startsWith('ARMS_WATCH_ID='))?.slice('ARMS_WATCH_ID='.length) ?? '';
-      // A known ID is left alone, even with another PID: a program the watched one started in a
-      // session of its own carries the same marks.
-      const strays = groupLeaders((env) => env.some((e) => e.startsWith(logMark)) && !watches.has(idOf(env).toUpperCase()));
-      await Promise.all(strays.map((p) => stopTree(p.identity.pid, graceMs)));
-      return strays.map((p) => {
-        const id = idOf(p.env);
-        ctx.logs.alert('WARN', { src: 'watch', watch: id, pid: p.identity.pid }, `program ${p.identity.pid} (${p.cmdline}) was started for watch ${id} just before the service ended, which never wrote it down (its ARMLOAD got no answer): stopped`);
-        return { id, pid: p.identity.pid, command: p.cmdline };
-      });
-    },
+    adopt: (saved) => adoptWatches(core, saved),
+    adoptOrphans: () => adoptOrphans(core),
+    sweep: (graceMs) => sweepStrays(core, graceMs),
   };
 }
 

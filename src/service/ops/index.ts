@@ -6,6 +6,7 @@ import { Logs } from '../log';
 import { GroupConfig } from '../group-config';
 import { Monitors } from '../monitors';
 import { Power } from '../power';
+import { Pacing } from '../restart-policy';
 import { Watches } from '../watches';
 import { monitorOps } from './monitors';
 import { groupOps } from './groups';
@@ -30,12 +31,17 @@ export interface OpsContext {
   logs: Logs;
   groups: Groups;
   watches: Watches;
-  values: { get(name: string): number | undefined; set(name: string, value: number): void };
+  /** ARMSETCD values; set() returns what undoes it (a value the disk refused is not kept) */
+  values: { get(name: string): number | undefined; set(name: string, value: number): () => void };
   monitors: Monitors;
   power: Power;
   groupConfig(name: string): GroupConfig | undefined;
-  /** resolves once the groups and watches as they are now are on disk */
-  persist(): Promise<void>;
+  /** resolves once every change so far is durable; rejects with the disk's reason (state.ts) */
+  commit(): Promise<void>;
+  /** true while a change is not yet on disk */
+  dirty(): boolean;
+  /** the restart pacing of a watch ID (config: watchDefaults, watches) */
+  pacing(id: string): Pacing;
   /** divides the /H window (tests: ARMS_TIME_SCALE) */
   timeScale: number;
   stop(reason: string): void;
@@ -87,17 +93,30 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...service,
     ...logOps(ctx.logs),
     ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
-    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, persist: ctx.persist }),
-    ...valueOps(ctx.values, ctx.logs),
+    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, commit: ctx.commit, pacing: ctx.pacing }),
+    ...valueOps(ctx.values, ctx.logs, ctx.commit),
     ...monitorOps(ctx.monitors, ctx.groupConfig),
   };
 
   return async (req) => {
     const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;
     if (!op) throw new ProtocolError('unknown_op', `unknown operation "${req.op}" (this service knows: ${Object.keys(ops).join(', ')})`, req.id);
-    return op(req.args);
+    const result = await op(req.args);
+    // An answer promises what it says: whatever changed on the way is on disk before it leaves
+    // (one write for every request answered meanwhile: state.ts batches them).
+    if (!READ_ONLY.has(req.op) && ctx.dirty()) {
+      try {
+        await ctx.commit();
+      } catch (e) {
+        throw new ProtocolError('failed', `${req.op}: done, but the service could not save it (${(e as Error).message}); it would be lost if the service ended now`);
+      }
+    }
+    return result;
   };
 }
+
+/** Operations that change nothing the state keeps: their answers do not wait for a write. */
+const READ_ONLY = new Set(['ping', 'status', 'value.get', 'log', 'broadcast', 'group.resources', 'monitor.report']);
 
 function uptime(info: ServiceInfo): number {
   return Math.round((Date.now() - Date.parse(info.startedAt)) / 1000);

@@ -5,17 +5,24 @@ import { broadcast } from '../../platform/broadcast';
 import { Logs } from '../log';
 import { Ops } from './index';
 
-export function valueOps(values: { get(name: string): number | undefined; set(name: string, value: number): void }, logs: Logs): Ops {
+export function valueOps(values: { get(name: string): number | undefined; set(name: string, value: number): () => void }, logs: Logs, commit: () => Promise<void>): Ops {
   const name = (args: Record<string, unknown>) => {
     const n = str(args, 'name', { max: 255 })!;
     if (!/^[A-Za-z0-9_.-]{1,255}$/.test(n)) throw new ProtocolError('usage', `name "${n}" must be letters, digits, "_", "-" or "."`);
     return n.toUpperCase();
   };
   return {
-    'value.set'(args) {
+    async 'value.set'(args) {
       const key = name(args);
       const value = int(args, 'value', { min: -2147483648, max: 2147483647 })!;
-      values.set(key, value);
+      const undo = values.set(key, value);
+      try {
+        await commit();
+      } catch (e) {
+        // Refused, not half kept: a value that is not on disk would vanish with the service.
+        undo();
+        throw new ProtocolError('failed', `${key} was not set: the service could not save it (${(e as Error).message})`);
+      }
       return { name: key, value };
     },
     'value.get'(args) {

@@ -1,13 +1,13 @@
 // The pipe operations on watches: ARMLOAD and ARMKILL.
 import * as fs from 'node:fs';
 import { bool, int, oneOf, ProtocolError, str } from '../../protocol/messages';
-import { FinalAction } from '../restart-policy';
+import { FinalAction, Pacing } from '../restart-policy';
 import { WatchError, WatchRequest, Watches } from '../watches';
 import { Ops } from './index';
 
 const HOUR_MS = 3_600_000;
 
-export function watchOps(watches: Watches, opts: { timeScale: number; persist(): Promise<void> }): Ops {
+export function watchOps(watches: Watches, opts: { timeScale: number; commit(): Promise<void>; pacing(id: string): Pacing }): Ops {
   const asProtocol = (e: unknown) => (e instanceof WatchError ? new ProtocolError(e.code, e.message) : e);
 
   return {
@@ -40,6 +40,7 @@ export function watchOps(watches: Watches, opts: { timeScale: number; persist():
         user: lookupUser(str(args, 'user', { optional: true, max: 64 })),
         service: bool(args, 'service') ? { noWait: bool(args, 'noWait') } : undefined,
         intervalMs: (int(args, 'intervalS', { optional: true, min: 1, max: 86_400 }) ?? 5) * 1000,
+        pacing: opts.pacing(id),
       };
       if (req.service && req.user) throw new ProtocolError('usage', '/U applies to programs; a service runs as its manager says');
       if (!fs.existsSync(req.cwd)) throw new ProtocolError('usage', `the working folder ${req.cwd} does not exist`);
@@ -47,7 +48,13 @@ export function watchOps(watches: Watches, opts: { timeScale: number; persist():
         const { pid } = await watches.start(req);
         if (!wait) {
           // ARMLOAD returns once the watch is on disk: a service that crashes after that takes it back.
-          await opts.persist();
+          try {
+            await opts.commit();
+          } catch (e) {
+            // Refused rather than half kept: a program the state does not know would run unwatched after a crash.
+            await watches.kill(id, 10_000, null).catch(() => undefined);
+            throw new ProtocolError('failed', `watch ${id} not started: the service could not save it (${(e as Error).message})`);
+          }
           return { id, pid };
         }
         const end = await watches.waitEnd(id);
