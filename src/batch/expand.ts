@@ -315,3 +315,17 @@ export function programArgs(text: string): string[] {
   }
   return out;
 }
+
+/**
+ * Percent expansion as cmd does it on a command line (cmd /c, and the command of FOR /F, which runs
+ * in such a cmd): `%NAME%` (with :~ and := modifiers) is the value when the variable is defined,
+ * else left as written; `%%` and a lone `%` stay.
+ */
+export function expandCommandLine(text: string, lookup: (name: string) => string | undefined): string {
+  return text.replace(/%([^%\r\n]+)%/g, (whole, name: string) => {
+    const colon = name.indexOf(':');
+    const value = lookup(colon > 0 ? name.slice(0, colon) : name);
+    if (value === undefined) return whole;
+    return colon > 0 ? applyModifier(value, name.slice(colon + 1)) : value;
+  });
+}

@@ -8,6 +8,7 @@ import { Interpreter, tempFile } from './exec';
 import { IO, writeFd } from './io';
 import { For, Node, ParseError, Parser, Reader, render } from './parse';
 import { forSubst } from './late';
+import { expandCommandLine } from './expand';
 import { hostPath, isDir, resolveCase } from './paths';
 import { detectEncoding } from './source';
 import { FOptions, parseOptions, tokens } from './for-options';
@@ -182,7 +183,8 @@ function splitLines(text: string): string[] {
 }
 
 /** FOR /F 'command': its output, run as in a cmd of its own (delayed expansion off there). */
-async function output(sh: Interpreter, text: string, frame: Frame, io: IO): Promise<string> {
+async function output(sh: Interpreter, command: string, frame: Frame, io: IO): Promise<string> {
+  const text = expandCommandLine(command, (n) => sh.lookup(n));
   let node: Node;
   let fed = false;
   try {

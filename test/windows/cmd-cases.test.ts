@@ -32,7 +32,7 @@ async function underWine(c: Case): Promise<{ stdout: string; exit: number | null
   try {
     const r = await winenode(['cmd', '/c', 'T.BAT', ...c.args], {}, 120_000);
     const stdout = r.stdout.replace(/\r\n/g, '\n').replace(/\\/g, '/');
-    return { stdout: stdout.split(dir).join('{DIR}').replace(/[A-Z]:\/tmp\/arms-wcase-\w+/gi, '{DIR}'), exit: r.code };
+    return { stdout: stdout.replace(/[A-Z]:\/tmp\/arms-wcase-\w+/gi, '{DIR}').split(dir).join('{DIR}'), exit: r.code };
   } finally {
     process.chdir(cwd);
     fs.rmSync(dir, { recursive: true, force: true });

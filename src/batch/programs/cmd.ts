@@ -2,6 +2,7 @@
 // own, here as in a child of this interpreter: its variables stay there, its exit code is
 // ERRORLEVEL. /V:ON turns delayed expansion on there; /D /Q /S /A /U are accepted.
 import { writeFd } from '../io';
+import { expandCommandLine } from '../expand';
 import { Parser, ParseError, Reader } from '../parse';
 import type { ProgramRun } from '.';
 
@@ -22,6 +23,8 @@ export async function cmd({ sh, rest, io, frame, line }: ProgramRun): Promise<nu
     writeFd(io.err, 'CMD without /C: no console to read commands from here\n');
     return 1;
   }
+  // The new cmd expands its command line once, before running any of it.
+  text = expandCommandLine(text, (n) => sh.lookup(n));
   let fed = false;
   let node;
   try {
