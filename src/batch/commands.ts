@@ -3,7 +3,7 @@
 // keeps it in a .bat file and clears it in a .cmd file; errors set it (and say what is wrong on
 // stderr, in cmd's words).
 import { ArithError, evaluate } from './arith';
-import { EndFrame, ExitAll, Fatal, Frame, Jump } from './control';
+import { EndFrame, ExitAll, Frame, Jump } from './control';
 import type { Interpreter } from './exec';
 import { expandPercent, programArgs, unquote } from './expand';
 import { IO, writeFd } from './io';
@@ -11,6 +11,19 @@ import { findCommand, Found, PathNotFound } from './lookup';
 import { hostPath, isDir, resolveCase } from './paths';
 import { Builtin, labelArg, parseStart, splitCommand } from './rules';
 import { findLabel } from './source';
+import { chcp, noConsole, nothingHere, pause, ver } from './builtins/console';
+import { copy } from './builtins/copy';
+import { dateOrTime } from './builtins/date-time';
+import { del } from './builtins/del';
+import { dir } from './builtins/dir';
+import { md } from './builtins/md';
+import { mklink } from './builtins/mklink';
+import { move } from './builtins/move';
+import { pathBuiltin } from './builtins/path';
+import { rd } from './builtins/rd';
+import { readLine } from './builtins/read-line';
+import { ren } from './builtins/ren';
+import { type } from './builtins/type';
 
 export async function runBuiltin(sh: Interpreter, name: Builtin, rest: string, frame: Frame, io: IO, line: number): Promise<boolean> {
   switch (name) {
@@ -42,6 +55,52 @@ export async function runBuiltin(sh: Interpreter, name: Builtin, rest: string, f
     }
     case 'SHIFT':
       return shift(rest, frame);
+    case 'TYPE':
+      return type(sh, rest, io);
+    case 'COPY':
+      return copy(sh, rest, io);
+    case 'MOVE':
+      return move(sh, rest, io);
+    case 'DEL':
+    case 'ERASE':
+      return del(sh, rest, io);
+    case 'MD':
+    case 'MKDIR':
+      return md(sh, rest, io);
+    case 'RD':
+    case 'RMDIR':
+      return rd(sh, rest, io);
+    case 'REN':
+    case 'RENAME':
+      return ren(sh, rest, io);
+    case 'DIR':
+      return dir(sh, rest, io);
+    case 'MKLINK':
+      return mklink(sh, rest, io);
+    case 'VER':
+      return ver(io);
+    case 'PAUSE':
+      return pause(sh, io, frame, line);
+    case 'DATE':
+    case 'TIME':
+      return dateOrTime(sh, name, rest, io);
+    case 'PATH':
+      return pathBuiltin(sh, rest, io);
+    case 'CHCP':
+      return chcp(sh, rest, io);
+    case 'TITLE':
+    case 'CLS':
+    case 'COLOR':
+    case 'PROMPT':
+    case 'BREAK':
+    case 'VERIFY':
+    case 'KEYS':
+      return noConsole(sh, name, frame, line);
+    case 'VOL':
+    case 'DPATH':
+    case 'ASSOC':
+    case 'FTYPE':
+      return nothingHere(sh, name, io);
   }
 }
 
@@ -87,6 +146,7 @@ function set(sh: Interpreter, rest: string, frame: Frame, io: IO): boolean {
     }
     return succeeded();
   }
+  if (/^\/p(?=[ \t"]|$)/i.test(text)) return setPrompt(sh, text.slice(2).replace(/^[ \t]+/, ''), io);
   // SET "NAME=value": the value ends at the last quote; anything after it is ignored.
   let body = text;
   if (body.startsWith('"')) {
@@ -115,16 +175,46 @@ function set(sh: Interpreter, rest: string, frame: Frame, io: IO): boolean {
   return succeeded();
 }
 
-function setlocal(sh: Interpreter, rest: string, frame: Frame, io: IO, line: number): boolean {
-  for (const w of rest.trim().split(/[ \t]+/).filter(Boolean)) {
-    const u = w.toUpperCase();
-    if (u === 'ENABLEEXTENSIONS' || u === 'DISABLEDELAYEDEXPANSION') continue;
-    if (u === 'ENABLEDELAYEDEXPANSION' || u === 'DISABLEEXTENSIONS') throw new Fatal(`${frame.script.file}:${line}: SETLOCAL ${u} is outside the batch dialect`);
-    print(io.err, 'Invalid parameter to SETLOCAL command');
+/** SET /P NAME=prompt: the prompt without a line end, then one line of input; none (the end of the input): NAME is left as it was and ERRORLEVEL is 1. */
+function setPrompt(sh: Interpreter, text: string, io: IO): boolean {
+  let body = text;
+  if (body.startsWith('"')) {
+    const last = body.lastIndexOf('"');
+    body = last > 0 ? body.slice(1, last) : body.slice(1);
+  }
+  const eq = body.indexOf('=');
+  if (eq <= 0) {
+    print(io.err, 'The syntax of the command is incorrect.');
     sh.errorlevel = 1;
     return false;
   }
-  sh.locals.push({ frame, vars: sh.vars.copy(), cwd: sh.cwd });
+  const prompt = body.slice(eq + 1);
+  if (prompt !== '') writeFd(io.out, prompt);
+  const answer = readLine(io.in);
+  if (answer === null || answer === '') {
+    sh.errorlevel = 1;
+    return false;
+  }
+  sh.vars.set(body.slice(0, eq), answer);
+  return true;
+}
+
+function setlocal(sh: Interpreter, rest: string, frame: Frame, io: IO, line: number): boolean {
+  let delayed = sh.delayed;
+  for (const w of rest.trim().split(/[ \t]+/).filter(Boolean)) {
+    const u = w.toUpperCase();
+    if (u === 'ENABLEDELAYEDEXPANSION') delayed = true;
+    else if (u === 'DISABLEDELAYEDEXPANSION') delayed = false;
+    else if (u === 'ENABLEEXTENSIONS') continue;
+    else if (u === 'DISABLEEXTENSIONS') sh.trace(frame, line, 'SETLOCAL DISABLEEXTENSIONS: the extensions stay on here');
+    else {
+      print(io.err, 'Invalid parameter to SETLOCAL command');
+      sh.errorlevel = 1;
+      return false;
+    }
+  }
+  sh.locals.push({ frame, vars: sh.vars.copy(), cwd: sh.cwd, delayed: sh.delayed });
+  sh.delayed = delayed;
   sh.errorlevel = 0;
   return true;
 }
@@ -135,6 +225,7 @@ function endlocal(sh: Interpreter, frame: Frame): boolean {
     const saved = sh.locals.splice(i, 1)[0];
     sh.vars = saved.vars;
     sh.cwd = saved.cwd;
+    sh.delayed = saved.delayed;
     break;
   }
   return true;
@@ -168,7 +259,6 @@ async function call(sh: Interpreter, rest: string, frame: Frame, io: IO, line: n
   }
   if (text.startsWith(':')) return sh.callLabel(frame, text, io, line);
   const s = splitCommand(text);
-  if (s.refused) throw new Fatal(`${frame.script.file}:${line}: ${s.refused} is a cmd built-in outside the batch dialect`);
   if (s.builtin) {
     // CALL of a built-in clears ERRORLEVEL unless the built-in sets it.
     sh.errorlevel = 0;
@@ -194,10 +284,16 @@ async function start(sh: Interpreter, rest: string, frame: Frame, io: IO, line: 
   try {
     spec = parseStart(rest);
   } catch (e) {
-    throw new Fatal(`${frame.script.file}:${line}: ${(e as Error).message}`);
+    print(io.err, (e as Error).message);
+    sh.errorlevel = 1;
+    return false;
   }
   const s = splitCommand(spec.command);
-  if (s.builtin || s.refused) throw new Fatal(`${frame.script.file}:${line}: START ${s.name}: START runs programs and batch files, not cmd built-ins`);
+  if (s.builtin) {
+    print(io.err, `START ${s.name}: a cmd built-in would run in a console window of its own, and there is none here: start a batch file that runs it`);
+    sh.errorlevel = 9059;
+    return false;
+  }
   const cwd = spec.dir ? resolveCase(sh.cwd, spec.dir) : sh.cwd;
   let found: Found | null = null;
   try {

@@ -15,7 +15,11 @@ import { afterFirstToken, Args, batchArgs, expandPercent, ExpandError, ExpandSco
 import { IO, writeFd } from './io';
 import { findCommand, Found, PathNotFound } from './lookup';
 import { ownCommand, runOwn } from './own-commands';
-import { check, Node, ParseError, Parser, Reader, Redirect, render } from './parse';
+import { runFor } from './for';
+import { delayedExpand, forSubst } from './late';
+import { check, Condition, Node, ParseError, Parser, Reader, Redirect, render } from './parse';
+import { runPipe } from './pipe';
+import { mappedProgram, unmappedWindowsProgram } from './programs';
 import { isNul, resolveCase } from './paths';
 import { splitCommand } from './rules';
 import { findLabel, formatProblem, isError, labelOf, loadScript, Script, ScriptUnreadable } from './source';
@@ -39,7 +43,11 @@ export class Interpreter {
   errorlevel = 0;
   dirStack: string[] = [];
   /** SETLOCAL's saved environments, each with the context that made it (ENDLOCAL cannot reach a caller's) */
-  locals: Array<{ frame: Frame; vars: Vars; cwd: string }> = [];
+  locals: Array<{ frame: Frame; vars: Vars; cwd: string; delayed: boolean }> = [];
+  /** SETLOCAL ENABLEDELAYEDEXPANSION in force: !VAR! is expanded when each command runs */
+  delayed = false;
+  /** the FOR variables in force (nested loops add theirs) */
+  forVars = new Map<string, string>();
   readonly traceFd: number | undefined;
   readonly entry: string;
   private checked = new Map<string, Script>();
@@ -82,6 +90,7 @@ export class Interpreter {
       if (e instanceof ScriptUnreadable) throw new Fatal(e.message);
       throw e;
     }
+    // Only what cannot be parsed stops a script before it runs; everything else happens at its line.
     const errors = check(abs).filter(isError);
     if (errors.length > 0) throw new Fatal(errors.map(formatProblem).join('\n'));
     this.checked.set(abs, script);
@@ -135,8 +144,57 @@ export class Interpreter {
     }
   }
 
+  /** Phases 4 and 5 on a piece of a parsed command: the FOR variables, then !VAR! when delayed expansion is on. */
+  late(text: string): string {
+    let t = this.forVars.size > 0 ? forSubst(text, this.forVars, this.cwd, (n) => this.lookup(n)) : text;
+    if (this.delayed) t = delayedExpand(t, (n) => this.lookup(n));
+    return t;
+  }
+
+  private lateCondition(c: Condition): Condition {
+    if (this.forVars.size === 0 && !this.delayed) return c;
+    switch (c.kind) {
+      case 'compare':
+        return { ...c, left: this.late(c.left), right: this.late(c.right) };
+      case 'exist':
+        return { ...c, path: this.late(c.path) };
+      case 'defined':
+        return { ...c, name: this.late(c.name) };
+      case 'errorlevel':
+        return { ...c, n: this.late(c.n) };
+    }
+  }
+
   scope(frame: Frame): ExpandScope {
     return { lookup: (name) => this.lookup(name), args: frame.args, cwd: this.cwd };
+  }
+
+  /**
+   * Runs `body` as cmd runs a side of a pipe or FOR /F's command: in a cmd of its own, so its
+   * variables, folder, SETLOCALs, GOTOs and EXIT stay there; ERRORLEVEL starts at 0 and what it ends
+   * at is the result (the child's exit code). Delayed expansion is off there unless `keepDelayed`.
+   */
+  async isolated(body: () => Promise<unknown>, keepDelayed: boolean): Promise<number> {
+    const saved = { vars: this.vars, cwd: this.cwd, dirStack: this.dirStack, locals: this.locals, delayed: this.delayed, echo: this.echo, errorlevel: this.errorlevel };
+    this.vars = this.vars.copy();
+    this.dirStack = [...this.dirStack];
+    this.locals = [];
+    this.delayed = keepDelayed && this.delayed;
+    this.echo = false;
+    this.errorlevel = 0;
+    let code: number;
+    try {
+      await body();
+      code = this.errorlevel;
+    } catch (e) {
+      if (e instanceof ExitAll) code = e.code;
+      else if (e instanceof Jump || e instanceof EndFrame) code = this.errorlevel;
+      else throw e;
+    } finally {
+      Object.assign(this, { vars: saved.vars, cwd: saved.cwd, dirStack: saved.dirStack, locals: saved.locals, delayed: saved.delayed, echo: saved.echo });
+    }
+    this.errorlevel = saved.errorlevel;
+    return code;
   }
 
   /** A variable, or one of cmd's dynamic ones when no variable of that name is set. */
@@ -181,6 +239,10 @@ export class Interpreter {
         if (node.op === '&&') return ok ? this.exec(node.right, frame, io) : false;
         return ok ? true : this.exec(node.right, frame, io);
       }
+      case 'pipe':
+        return runPipe(this, node, frame, io);
+      case 'for':
+        return runFor(this, node, frame, io);
       case 'block':
         return this.redirected(node.redirects, io, async (inner) => {
           let ok = true;
@@ -190,7 +252,7 @@ export class Interpreter {
       case 'if': {
         let result: boolean;
         try {
-          result = evalCondition(node.cond, node.ignoreCase, {
+          result = evalCondition(this.lateCondition(node.cond), node.ignoreCase, {
             errorlevel: this.errorlevel,
             defined: (name) => this.vars.has(name),
             cwd: this.cwd,
@@ -200,12 +262,12 @@ export class Interpreter {
         }
         if (node.negate) result = !result;
         const branch = result ? node.then : node.else;
-        const head = render({ ...node, then: { kind: 'empty', line: node.line, quiet: false }, else: null }).trimEnd();
+        const head = render({ ...node, cond: this.lateCondition(node.cond), then: { kind: 'empty', line: node.line, quiet: false }, else: null }).trimEnd();
         this.trace(frame, node.line, `${head} -> ${result ? 'true' : 'false'}${branch ? (result ? ': then' : ': ELSE') : ': skipped'}`);
         return branch ? this.exec(branch, frame, io) : true;
       }
       case 'command':
-        return this.redirected(node.redirects, io, (inner) => this.command(node.text, node.line, frame, inner));
+        return this.redirected(node.redirects, io, (inner) => this.command(this.late(node.text), node.line, frame, inner));
     }
   }
 
@@ -221,7 +283,9 @@ export class Interpreter {
           cur[key(r.fd)] = cur[key(Number(r.target))];
           continue;
         }
-        const file = isNul(r.target) ? '/dev/null' : resolveCase(this.cwd, r.target);
+        const target = this.late(r.target);
+        if (r.fd > 2) continue; // handles 3-9: nothing here reads them
+        const file = isNul(target) ? '/dev/null' : /^con:?$/i.test(target) ? (r.mode === 'read' ? '/dev/stdin' : '/dev/stdout') : resolveCase(this.cwd, target);
         let fd: number;
         try {
           fd = fs.openSync(file, r.mode === 'read' ? 'r' : r.mode === 'append' ? 'a' : 'w');
@@ -244,22 +308,35 @@ export class Interpreter {
     const s = splitCommand(text);
     if (s.name === '') return true; // only redirections: the files are created, as in cmd
     this.trace(frame, line, text.trim());
-    if (s.refused) throw new Fatal(`${frame.script.file}:${line}: ${s.refused} is a cmd built-in outside the batch dialect`);
     if (s.builtin) return runBuiltin(this, s.builtin, s.rest, frame, io, line);
     return this.external(s.name, s.rest, frame, io, line, false);
   }
 
   /** A program or a batch file. With CALL a batch file runs in this interpreter, sharing its environment. */
   async external(name: string, rest: string, frame: Frame, io: IO, line: number, viaCall: boolean): Promise<boolean> {
+    if (/^[a-z]:$/i.test(name)) {
+      writeFd(io.err, 'The system cannot find the drive specified.\n');
+      return this.exited(frame, line, 1);
+    }
+    const mapped = mappedProgram(name);
+    if (mapped) {
+      const code = await mapped({ sh: this, name, rest, args: programArgs(rest), io, frame, line });
+      return this.exited(frame, line, code);
+    }
     let found: Found | null;
     try {
-      found = /^[a-z]:$/i.test(name) ? null : findCommand(name, this.vars.get('PATH'), this.cwd);
+      found = findCommand(name, this.vars.get('PATH'), this.cwd);
     } catch (e) {
       if (!(e instanceof PathNotFound)) throw e;
       writeFd(io.err, `${e.message}\n`);
       return this.exited(frame, line, 3);
     }
     if (!found) {
+      const instead = unmappedWindowsProgram(name);
+      if (instead) {
+        writeFd(io.err, `${path.basename(frame.script.file)}:${line}: ${name} is a Windows program with no counterpart here: this line did not run (ERRORLEVEL 9009). Instead: ${instead} (arms migrate ${path.basename(frame.script.file)} lists every such line)\n`);
+        return this.exited(frame, line, 9009);
+      }
       writeFd(io.err, `'${name}' is not recognized as an internal or external command,\noperable program or batch file.\n`);
       return this.exited(frame, line, 9009);
     }
@@ -328,7 +405,14 @@ export class Interpreter {
     }
     this.trace(frame, line, `-> ${path.basename(frame.script.file)}:${at + 1}`);
     const args: Args = { tokens: [first, ...batchArgs(rest)], text: rest, file: frame.script.file, shift: 0 };
-    await this.nested({ script: frame.script, pos: at + 1, args, chained: false }, io);
+    // The loop variables of a FOR that CALLs are not seen inside the label.
+    const forVars = this.forVars;
+    this.forVars = new Map();
+    try {
+      await this.nested({ script: frame.script, pos: at + 1, args, chained: false }, io);
+    } finally {
+      this.forVars = forVars;
+    }
     return this.errorlevel === 0;
   }
 
@@ -357,6 +441,7 @@ export class Interpreter {
       if (l.frame !== frame) continue;
       this.vars = l.vars;
       this.cwd = l.cwd;
+      this.delayed = l.delayed;
       this.locals.splice(i, 1);
     }
   }
@@ -384,4 +469,16 @@ function dateText(d: Date): string {
 /** %TIME% as cmd shows it: H:MM:SS.cc with a blank before a one-digit hour */
 function timeText(d: Date): string {
   return `${String(d.getHours()).padStart(2, ' ')}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(Math.floor(d.getMilliseconds() / 10))}`;
+}
+
+/** A temporary file for what one side of a pipe (or FOR /F's command) writes and the other reads. */
+let tempDir: string | null = null;
+let tempCount = 0;
+export function tempFile(): string {
+  if (!tempDir) {
+    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-batch-'));
+    const dir = tempDir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return path.join(tempDir, `pipe-${++tempCount}`);
 }

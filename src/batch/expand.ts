@@ -79,13 +79,8 @@ export function expandPercent(text: string, scope: ExpandScope | null, problems?
         throw new ExpandError(msg);
       }
       const [whole, mods, search, digit] = m;
-      if (!scope) {
-        if (search || /[at]/i.test(mods)) problems?.push(`%${whole}: the ${search ? '$VAR:' : 'a (attributes) and t (time)'} modifier is outside the batch dialect`);
-        out += ref(`%${whole}`);
-      } else {
-        if (search || /[at]/i.test(mods)) throw new ExpandError(`%${whole}: the ${search ? '$VAR:' : 'a (attributes) and t (time)'} modifier is outside the batch dialect`);
-        out += argWithModifiers(scope, mods.toLowerCase(), Number(digit));
-      }
+      if (!scope) out += ref(`%${whole}`);
+      else out += argWithModifiers(scope, mods.toLowerCase(), Number(digit), search ? search.slice(1, -1) : undefined);
       i += 1 + whole.length;
       continue;
     }
@@ -125,39 +120,65 @@ export function unquote(s: string): string {
 }
 
 /** `%~f1` and friends. There are no drive letters here: `d` is empty and `%~dp0` is the folder with a trailing `/`. */
-function argWithModifiers(scope: ExpandScope, mods: string, n: number): string {
+function argWithModifiers(scope: ExpandScope, mods: string, n: number, search?: string): string {
   const raw = unquote(arg(scope, n));
-  if (mods === '') return raw;
   if (raw === '' && n !== 0) return '';
   // %~f0 is the batch file itself, even inside CALL :label (whose %0 is the label).
-  const full = n === 0 && scope.args.shift === 0 ? scope.args.file : path.resolve(scope.cwd, raw.replace(/\\/g, '/'));
-  let out = '';
+  const self = n === 0 && scope.args.shift === 0 ? scope.args.file : undefined;
+  return withModifiers(raw, mods, scope.cwd, { self, search: search ? scope.lookup(search) : undefined, searched: !!search });
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * cmd's path modifiers on a value (an argument or a FOR variable): f full path, d drive (none
+ * here), p folder, n name, x extension, s short name (the same here), a attributes, t time, z size;
+ * `$VAR:` looks the name up along the folders of VAR (empty when not found).
+ */
+export function withModifiers(raw: string, mods: string, cwd: string, opts: { self?: string; search?: string; searched?: boolean } = {}): string {
+  mods = mods.toLowerCase();
+  if (mods === '' && !opts.searched) return raw;
+  let full = opts.self ?? path.resolve(cwd, raw.replace(/\\/g, '/'));
+  if (opts.searched) {
+    const dirs = (opts.search ?? '').split(/[:;]/).filter(Boolean);
+    const hit = dirs.map((d) => path.resolve(cwd, d, raw)).find((f) => fs.existsSync(f));
+    if (!hit) return '';
+    full = hit;
+    if (mods === '') return full;
+  }
+  let st: fs.Stats | undefined;
+  if (/[atz]/.test(mods)) {
+    try {
+      st = fs.statSync(full);
+    } catch {
+      st = undefined;
+    }
+  }
+  const parts: string[] = [];
+  if (mods.includes('a')) parts.push(st ? (st.isDirectory() ? 'd--------' : (st.mode & 0o200 ? '--a------' : '-ra------')) : '');
+  if (mods.includes('t')) {
+    const d = st?.mtime;
+    parts.push(d ? `${d.getFullYear()}/${pad2(d.getMonth() + 1)}/${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}` : '');
+  }
+  if (mods.includes('z')) parts.push(st && st.isFile() ? String(st.size) : '');
+  let name = '';
   if (/[dpnx]/.test(mods)) {
     if (mods.includes('p')) {
       const dir = path.dirname(full);
-      out += dir.endsWith('/') ? dir : dir + '/';
+      name += dir.endsWith('/') ? dir : dir + '/';
     }
     const ext = path.extname(full);
-    if (mods.includes('n')) out += path.basename(full, ext);
-    if (mods.includes('x')) out += ext;
-  } else if (/[fs]/.test(mods)) {
-    out = full;
+    if (mods.includes('n')) name += path.basename(full, ext);
+    if (mods.includes('x')) name += ext;
+  } else if (/[fs]/.test(mods) || (opts.searched && !/[atz]/.test(mods))) {
+    name = full;
   }
-  if (mods.includes('z')) {
-    let size = '';
-    try {
-      const st = fs.statSync(full);
-      if (st.isFile()) size = String(st.size);
-    } catch {
-      /* no such file: empty */
-    }
-    out = out ? `${size} ${out}` : size;
-  }
-  return out;
+  if (name) parts.push(name);
+  return parts.filter((x, i) => x !== '' || i < parts.length - 1).join(' ').trim();
 }
 
 /** %NAME%, %NAME:~start,length%, %NAME:find=replace%, %NAME:*find=replace% */
-function variable(scope: ExpandScope, name: string): string {
+export function variable(scope: Pick<ExpandScope, 'lookup'>, name: string): string {
   const colon = name.indexOf(':');
   if (colon <= 0) return scope.lookup(name) ?? '';
   const value = scope.lookup(name.slice(0, colon));
@@ -293,4 +314,18 @@ export function programArgs(text: string): string[] {
     out.push(cur);
   }
   return out;
+}
+
+/**
+ * Percent expansion as cmd does it on a command line (cmd /c, and the command of FOR /F, which runs
+ * in such a cmd): `%NAME%` (with :~ and := modifiers) is the value when the variable is defined,
+ * else left as written; `%%` and a lone `%` stay.
+ */
+export function expandCommandLine(text: string, lookup: (name: string) => string | undefined): string {
+  return text.replace(/%([^%\r\n]+)%/g, (whole, name: string) => {
+    const colon = name.indexOf(':');
+    const value = lookup(colon > 0 ? name.slice(0, colon) : name);
+    if (value === undefined) return whole;
+    return colon > 0 ? applyModifier(value, name.slice(colon + 1)) : value;
+  });
 }

@@ -316,7 +316,6 @@ export class ShTranslator {
   private command(text: string, redirects: Redirect[]): string[] {
     const s = splitCommand(text);
     if (s.name === '') return [];
-    if (s.refused) this.todo(`${s.refused} is outside the batch dialect`);
     switch (s.builtin) {
       case 'ECHO':
         return this.echo(s.rest).map((l) => l + this.redirects(redirects));
@@ -426,7 +425,19 @@ export class ShTranslator {
         out.push(`${ind}fi`);
         return out;
       }
+      case 'pipe':
+        return this.pipe(n, ind);
+      case 'for':
+        return this.forLoop(n, ind);
     }
+  }
+
+  private pipe(_n: Extract<Node, { kind: 'pipe' }>, _ind: string): string[] {
+    this.todo('a pipe (to be translated)');
+  }
+
+  private forLoop(_n: Extract<Node, { kind: 'for' }>, _ind: string): string[] {
+    this.todo('FOR (to be translated)');
   }
 
   /** Whether a logical line always leaves its label (GOTO, EXIT): nothing after it in its function runs. */

@@ -185,7 +185,7 @@ export function findWindowsOnly(script: Script, tree: Node[], ctx: MigrateContex
       if (!/(^|[\s"'=(,;])[A-Za-z]:[\\/]/.test(plain) && /(^|[\s"'])\\\\[A-Za-z0-9._-]+\\/.test(plain)) add(cmd.line, 'a UNC path (\\\\server\\share) does not exist here', 'mount the share (cifs/nfs) from a disk\'s activate: command and use its mount point');
       if (raw === '') continue;
       const s = splitCommand(raw);
-      if (s.builtin || s.refused || s.name === '') {
+      if (s.builtin || s.name === '') {
         if (s.builtin === 'START' || s.builtin === 'CALL') {
           // The command START or CALL runs is looked at like any other.
           const rest = s.rest.replace(/^[ \t]+/, '');

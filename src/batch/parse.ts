@@ -59,12 +59,33 @@ export interface Chain extends Base {
   left: Node;
   right: Node;
 }
+/** `left | right`: each side runs as in a cmd of its own; ERRORLEVEL is the right side's. */
+export interface Pipe extends Base {
+  kind: 'pipe';
+  left: Node;
+  right: Node;
+}
+/**
+ * FOR in every form. `set` and `options` are as written (after percent expansion, escapes resolved):
+ * the loop variables of an enclosing FOR and delayed expansion apply to them when the loop runs.
+ */
+export interface For extends Base {
+  kind: 'for';
+  /** '' (a list, with wildcards for files), D (folders), R (recursive), L (numbers), F (lines) */
+  variant: '' | 'D' | 'R' | 'L' | 'F';
+  /** /R's root folder, /F's options string (quotes removed) */
+  arg: string;
+  /** the variable's letter, as written (case matters) */
+  variable: string;
+  set: string;
+  body: Node;
+}
 /** Nothing to run: a label inside a block, or a `)` with no block open (cmd skips that line). */
 export interface Empty extends Base {
   kind: 'empty';
   strayParen?: boolean;
 }
-export type Node = Command | Rem | Block | If | Chain | Empty;
+export type Node = Command | Rem | Block | If | Chain | Pipe | For | Empty;
 
 export class ParseError extends Error {
   constructor(
@@ -152,19 +173,32 @@ export class Parser {
   }
 
   private andOr(depth: number, first?: Node): Node {
-    let left = first ?? this.command(depth);
+    let left = this.pipeline(depth, first);
     for (;;) {
       const c = this.peek();
       const op = c === '&' && this.peek(1) === '&' ? '&&' : c === '|' && this.peek(1) === '|' ? '||' : null;
-      if (c === '|' && !op) this.fail('a pipe (|) is outside the batch dialect: run the pipeline from a .sh script, or redirect to a file');
       if (!op) return left;
       const line = this.r.line;
       this.r.pos += 2;
       this.skipBlanks();
       if (this.atCommandEnd(depth)) this.fail(`${op} has no command after it`);
-      const right = this.command(depth);
+      const right = this.pipeline(depth);
       left = { kind: 'chain', op, left, right, line, quiet: left.quiet };
     }
+  }
+
+  /** `|` binds tighter than `&&` and `||`: `a | b && c` is `(a | b) && c`. */
+  private pipeline(depth: number, first?: Node): Node {
+    let left = first ?? this.command(depth);
+    while (this.peek() === '|' && this.peek(1) !== '|') {
+      const line = this.r.line;
+      this.r.pos++;
+      this.skipBlanks();
+      if (this.atCommandEnd(depth)) this.fail('| was unexpected at this time.');
+      const right = this.command(depth);
+      left = { kind: 'pipe', left, right, line, quiet: left.quiet };
+    }
+    return left;
   }
 
   private command(depth: number): Node {
@@ -189,6 +223,7 @@ export class Parser {
     if (this.atCommandEnd(depth)) return { kind: 'empty', line, quiet };
     const rest = this.r.buf.slice(this.r.pos, this.r.pos + 5);
     if (/^if(?:[ \t/\n]|$)/i.test(rest)) return this.ifCommand(depth, quiet);
+    if (/^for(?:[ \t/\n]|$)/i.test(rest)) return this.forCommand(depth, quiet);
     if (/^rem(?:[ \t/]|$|\n)/i.test(rest)) {
       const start = this.r.pos;
       this.skipPhysicalLine();
@@ -282,11 +317,10 @@ export class Parser {
       this.r.pos++;
     }
     const handle = fd ?? (mode === 'read' ? 0 : 1);
-    if (handle > 2) this.fail(`handle ${handle} is outside the batch dialect (only 0, 1 and 2)`);
     if (this.peek() === '&') {
       this.r.pos++;
       const h = this.peek();
-      if (h !== '0' && h !== '1' && h !== '2') this.fail(`a handle (0, 1 or 2) must follow ${mode === 'read' ? '<' : '>'}&`);
+      if (!/[0-9]/.test(h)) this.fail(`a handle (0, 1 or 2) must follow ${mode === 'read' ? '<' : '>'}&`);
       this.r.pos++;
       return { fd: handle, mode: 'dup', target: h };
     }
@@ -354,6 +388,108 @@ export class Parser {
       } else break;
     }
     return { kind: 'block', line, quiet, body, redirects };
+  }
+
+  /** A word up to a blank, quotes grouping (kept), `^` escaping. */
+  private plainWord(): string {
+    let w = '';
+    let quoted = false;
+    for (;;) {
+      const c = this.peek();
+      if (c === '' || c === '\n') break;
+      if (!quoted && (BLANK.includes(c) || c === '&' || c === '|' || c === '<' || c === '>')) break;
+      this.r.pos++;
+      if (c === '"') quoted = !quoted;
+      if (c === '^' && !quoted) {
+        w += this.escaped();
+        continue;
+      }
+      w += c;
+    }
+    return w;
+  }
+
+  /** FOR [/D | /R [root] | /L | /F ["options"]] %v IN (set) DO command */
+  private forCommand(depth: number, quiet: boolean): For {
+    const line = this.r.line;
+    this.r.pos += 3;
+    this.skipBlanks();
+    let variant: For['variant'] = '';
+    let arg = '';
+    if (this.peek() === '/') {
+      const sw = this.plainWord().toUpperCase();
+      if (sw !== '/D' && sw !== '/R' && sw !== '/L' && sw !== '/F') this.fail(`${sw} was unexpected at this time.`);
+      variant = sw[1] as For['variant'];
+      this.skipBlanks();
+      if ((variant === 'R' || variant === 'F') && this.peek() !== '%') {
+        arg = this.plainWord();
+        if (variant === 'F' && !(arg.startsWith('"') && arg.endsWith('"') && arg.length >= 2)) this.fail(`${arg} was unexpected at this time.`);
+        arg = arg.replace(/^"|"$/g, '');
+        this.skipBlanks();
+      }
+    }
+    if (this.peek() !== '%' || this.peek(1) === '' || BLANK.includes(this.peek(1)) || this.peek(1) === '\n') {
+      this.fail(`${this.peek() === '' ? 'the end of the line' : this.plainWord() || this.peek()} was unexpected at this time. (FOR needs its variable: %%i in a batch file)`);
+    }
+    const variable = this.peek(1);
+    this.r.pos += 2;
+    this.skipBlanks();
+    if (!this.word('IN', BLANK + '(')) this.fail(`${this.plainWord() || 'the end of the line'} was unexpected at this time. (FOR %%${variable} IN (...) DO ...)`);
+    this.skipBlanks();
+    if (this.peek() !== '(') this.fail(`${this.plainWord() || 'the end of the line'} was unexpected at this time. (FOR's set is in parentheses)`);
+    this.r.pos++;
+    const set = this.forSet(line);
+    // DO may come on the next line when the set ended its line.
+    for (;;) {
+      while (BLANK.includes(this.peek()) && this.peek() !== '') this.r.pos++;
+      if (this.peek() === '\n') {
+        this.r.pos++;
+        continue;
+      }
+      if (this.peek() === '' && this.r.more()) continue;
+      break;
+    }
+    if (!this.word('DO', BLANK + '(')) this.fail(`${this.plainWord() || 'the end of the line'} was unexpected at this time. (FOR ... IN (...) DO command)`);
+    this.skipBlanks();
+    if (this.atCommandEnd(depth)) this.fail('FOR needs a command after DO');
+    const body = this.chain(depth);
+    return { kind: 'for', line, quiet, variant, arg, variable, set, body };
+  }
+
+  /** FOR's set, up to its `)`: quotes and back quotes protect, `^` escapes; it may go on over lines. */
+  private forSet(line: number): string {
+    let set = '';
+    let quote = '';
+    for (;;) {
+      const c = this.peek();
+      if (c === '') {
+        if (!this.r.more()) this.fail("FOR's set: this ( is never closed: ) is missing", line);
+        continue;
+      }
+      this.r.pos++;
+      if (c === '\n') {
+        set += ' ';
+        continue;
+      }
+      if (quote) {
+        if (c === quote) quote = '';
+        set += c;
+        continue;
+      }
+      // Only double quotes protect here: in ('command') a | or & still needs its ^.
+      if (c === '"') quote = '"';
+      if (c === REF_OPEN) {
+        this.r.pos--;
+        set += this.copyRef();
+        continue;
+      }
+      if (c === '^') {
+        set += this.escaped();
+        continue;
+      }
+      if (c === ')') return set;
+      set += c;
+    }
   }
 
   /** A word of IF's condition: quotes group (and are kept), `^` escapes; ends at a blank or `==`. */
@@ -524,6 +660,13 @@ export function render(node: Node): string {
       return '(' + node.body.map(render).filter(Boolean).join(' & ') + ')' + node.redirects.map(renderRedirect).join('');
     case 'chain':
       return `${render(node.left)} ${node.op} ${render(node.right)}`;
+    case 'pipe':
+      return `${render(node.left)} | ${render(node.right)}`;
+    case 'for': {
+      const sw = node.variant ? `/${node.variant} ` : '';
+      const arg = node.arg ? (node.variant === 'F' ? `"${node.arg}" ` : `${node.arg} `) : '';
+      return clean(`FOR ${sw}${arg}%${node.variable} IN (${node.set}) DO `) + render(node.body);
+    }
     case 'if': {
       const c = node.cond;
       const cond =

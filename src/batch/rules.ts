@@ -7,46 +7,17 @@ import { REF_OPEN } from './expand';
 import type { Node, Redirect } from './parse';
 import { isDevice } from './paths';
 import { findLabel, Problem, Script } from './source';
+import { parseOptions } from './for-options';
+import { mappedProgram, unmappedWindowsProgram } from './programs';
 
-/** The built-ins the interpreter runs itself. */
-export const BUILTINS = ['ECHO', 'SET', 'SETLOCAL', 'ENDLOCAL', 'GOTO', 'CALL', 'EXIT', 'START', 'CD', 'CHDIR', 'PUSHD', 'POPD', 'SHIFT'] as const;
+/** cmd's built-ins, all run by the interpreter itself (FOR, IF and REM are parsed, not looked up). */
+export const BUILTINS = [
+  'ECHO', 'SET', 'SETLOCAL', 'ENDLOCAL', 'GOTO', 'CALL', 'EXIT', 'START', 'CD', 'CHDIR', 'PUSHD', 'POPD', 'SHIFT',
+  'TYPE', 'COPY', 'MOVE', 'DEL', 'ERASE', 'MD', 'MKDIR', 'RD', 'RMDIR', 'REN', 'RENAME', 'DIR', 'MKLINK',
+  'VER', 'TITLE', 'PAUSE', 'CLS', 'DATE', 'TIME', 'PATH', 'CHCP', 'COLOR', 'PROMPT', 'BREAK', 'VERIFY', 'KEYS',
+  'VOL', 'DPATH', 'ASSOC', 'FTYPE',
+] as const;
 export type Builtin = (typeof BUILTINS)[number];
-
-const FILES = 'use a program (cp, mv, rm, mkdir, cat) or a .sh helper script';
-/** cmd built-ins outside the dialect, and why. */
-export const REFUSED: Record<string, string> = {
-  FOR: 'FOR loops are outside the batch dialect: use a .sh helper script',
-  COPY: FILES,
-  MOVE: FILES,
-  DEL: FILES,
-  ERASE: FILES,
-  MD: FILES,
-  MKDIR: FILES,
-  RD: FILES,
-  RMDIR: FILES,
-  REN: FILES,
-  RENAME: FILES,
-  TYPE: FILES,
-  DIR: FILES,
-  MKLINK: FILES,
-  PAUSE: 'a group script has no console to wait on',
-  CLS: 'a group script has no console',
-  COLOR: 'a group script has no console',
-  TITLE: 'a group script has no console window',
-  PROMPT: 'a group script has no console',
-  CHCP: 'code pages do not apply here (scripts are UTF-8)',
-  VER: 'no Windows version here',
-  VOL: 'no volumes here',
-  VERIFY: 'no such setting here',
-  BREAK: 'no such setting here',
-  DATE: 'use %DATE% to read the date',
-  TIME: 'use %TIME% to read the time',
-  PATH: 'use SET PATH=...',
-  DPATH: 'no such setting here',
-  ASSOC: 'no file associations here',
-  FTYPE: 'no file associations here',
-  KEYS: 'no console here',
-};
 
 const COMMAND_DELIMS = ' \t,;=';
 /** After a built-in's name, these characters end the name (`echo.`, `cd..`, `goto:eof`, `exit/b`). */
@@ -58,8 +29,6 @@ export interface Split {
   /** what follows the name (for a built-in: from the character right after its name) */
   rest: string;
   builtin: Builtin | null;
-  /** a cmd built-in the dialect refuses */
-  refused: string | null;
 }
 
 /** Splits a command's text into its name and the rest, recognising built-ins as cmd does. */
@@ -70,7 +39,7 @@ export function splitCommand(text: string): Split {
     let j = text.indexOf('"', i + 1);
     j = j === -1 ? text.length : j + 1;
     while (j < text.length && !COMMAND_DELIMS.includes(text[j])) j++;
-    return { name: text.slice(i, j), rest: text.slice(j), builtin: null, refused: null };
+    return { name: text.slice(i, j), rest: text.slice(j), builtin: null };
   }
   let j = i;
   while (j < text.length && !COMMAND_DELIMS.includes(text[j])) j++;
@@ -78,16 +47,16 @@ export function splitCommand(text: string): Split {
   const upper = word.toUpperCase();
   // A program file named like a built-in (start.bat, echo.exe) is the program.
   if (!/\.(bat|cmd|exe|com)$/i.test(word)) {
-    for (const name of [...BUILTINS, ...Object.keys(REFUSED)]) {
-      const exact = upper === name;
-      if (exact || (upper.startsWith(name) && NAME_ENDS.includes(word[name.length]))) {
-        const builtin = (BUILTINS as readonly string[]).includes(name) ? (name as Builtin) : null;
-        return { name: word.slice(0, name.length), rest: text.slice(i + name.length), builtin, refused: builtin ? null : name };
-      }
+    const exact = BY_NAME.get(upper);
+    if (exact) return { name: word, rest: text.slice(j), builtin: exact };
+    for (const name of BUILTINS) {
+      if (upper.startsWith(name) && NAME_ENDS.includes(word[name.length])) return { name: word.slice(0, name.length), rest: text.slice(i + name.length), builtin: name };
     }
   }
-  return { name: word, rest: text.slice(j), builtin: null, refused: null };
+  return { name: word, rest: text.slice(j), builtin: null };
 }
+
+const BY_NAME = new Map<string, Builtin>(BUILTINS.map((b) => [b, b]));
 
 export interface StartSpec {
   title: string | null;
@@ -150,29 +119,44 @@ export function labelArg(rest: string): string {
   return word.startsWith(':') ? word.slice(1) : word;
 }
 
-/** The static rules for one logical line; problems are appended. */
+/**
+ * The static rules for one logical line; problems are appended. They are all warnings: cmd would
+ * run the line (and says what is wrong when it gets there), so the interpreter does too. Only a
+ * line that cannot be parsed (parse.ts) is an error that stops a script before it runs.
+ */
 export function checkTree(node: Node, script: Script, problems: Problem[]): void {
-  const add = (line: number, message: string, warning = false) => problems.push({ file: script.file, line, message, ...(warning ? { warning } : {}) });
+  const add = (line: number, message: string) => problems.push({ file: script.file, line, message, warning: true });
   const redirects = (line: number, rs: Redirect[]) => {
-    for (const r of rs) if (r.mode !== 'dup' && !isDynamic(r.target) && isDevice(r.target)) add(line, `${r.target}: Windows devices other than NUL do not exist here`);
+    for (const r of rs) if (r.mode !== 'dup' && !isDynamic(r.target) && isDevice(r.target) && !/^con:?$/i.test(r.target)) add(line, `${r.target}: Windows devices other than NUL and CON do not exist here`);
   };
   const walk = (n: Node): void => {
     switch (n.kind) {
       case 'empty':
-        if (n.strayParen) add(n.line, 'a ) with no ( open: cmd skips the rest of this line', true);
+        if (n.strayParen) add(n.line, 'a ) with no ( open: cmd skips the rest of this line');
         return;
       case 'rem':
         return;
       case 'chain':
+      case 'pipe':
         walk(n.left);
         walk(n.right);
+        return;
+      case 'for':
+        if (n.variant === 'F') {
+          try {
+            if (!isDynamic(n.arg)) parseOptions(n.arg);
+          } catch (e) {
+            add(n.line, `FOR /F "${shown(n.arg)}": ${(e as Error).message} was unexpected at this time (cmd stops the script there)`);
+          }
+        }
+        walk(n.body);
         return;
       case 'block':
         n.body.forEach(walk);
         redirects(n.line, n.redirects);
         return;
       case 'if':
-        if (n.cond.kind === 'errorlevel' && !isDynamic(n.cond.n) && cmdNumber(n.cond.n) === null) add(n.line, `IF ERRORLEVEL needs a number, not "${n.cond.n}"`);
+        if (n.cond.kind === 'errorlevel' && !isDynamic(n.cond.n) && !/[%!]/.test(n.cond.n) && cmdNumber(n.cond.n) === null) add(n.line, `IF ERRORLEVEL needs a number, not "${n.cond.n}" (cmd stops the script there)`);
         walk(n.then);
         if (n.else) walk(n.else);
         return;
@@ -184,13 +168,16 @@ export function checkTree(node: Node, script: Script, problems: Problem[]): void
   walk(node);
 }
 
-function checkCommand(text: string, line: number, script: Script, add: (line: number, message: string, warning?: boolean) => void): void {
+function checkCommand(text: string, line: number, script: Script, add: (line: number, message: string) => void): void {
   const s = splitCommand(text);
   const upper = s.name.toUpperCase();
   if (s.name === '') return;
-  if (s.refused) return add(line, `${s.refused} is a cmd built-in outside the batch dialect: ${REFUSED[s.refused]}`);
-  if (upper === 'ELSE') return add(line, 'ELSE must follow the ) of an IF block on the same line: ") ELSE ("');
-  if (/^[A-Z]:$/i.test(s.name)) return add(line, `${s.name} changes the drive in cmd: there are no drive letters here`);
+  if (upper === 'ELSE') return add(line, 'ELSE must follow the ) of an IF block on the same line: ") ELSE (" (cmd runs it as a command named ELSE: 9009)');
+  if (/^[A-Z]:$/i.test(s.name)) return add(line, `${s.name} changes the drive in cmd: there are no drive letters here (The system cannot find the drive specified.)`);
+  if (!s.builtin && !isDynamic(s.name)) {
+    const instead = unmappedWindowsProgram(s.name);
+    if (instead && !mappedProgram(s.name)) return add(line, `${shown(s.name)} is a Windows program with no counterpart here: the line will not run (ERRORLEVEL 9009); instead: ${instead}`);
+  }
   switch (s.builtin) {
     case 'GOTO':
     case 'CALL': {
@@ -199,46 +186,44 @@ function checkCommand(text: string, line: number, script: Script, add: (line: nu
         if (rest === '') return add(line, 'CALL needs a batch file, a :label or a command');
         const inner = splitCommand(rest);
         const word = inner.name.toUpperCase();
-        if (word === 'IF' || word === 'FOR' || word === 'REM' || word.startsWith('(')) return add(line, `CALL cannot run ${word}`);
+        if (word === 'IF' || word === 'FOR' || word === 'REM' || word.startsWith('(')) return add(line, `CALL cannot run ${word} (cmd: not recognized, 9009)`);
         return checkCommand(rest, line, script, add);
       }
       const label = labelArg(rest);
       if (label === '') return add(line, `${s.builtin} needs a label`);
-      if (label === ':EOF' || isDynamic(label)) return;
-      if (findLabel(script, label, 0) === -1) add(line, `${s.builtin} ${shown(label)}: there is no label :${shown(label)} in this file (cmd stops this batch context there)`, true);
+      if (label === ':EOF' || isDynamic(label) || /[%!]/.test(label)) return;
+      if (findLabel(script, label, 0) === -1) add(line, `${s.builtin} ${shown(label)}: there is no label :${shown(label)} in this file (cmd stops this batch context there)`);
       return;
     }
     case 'SET': {
       const rest = s.rest.replace(/^[ \t]+/, '');
       const sw = /^\/([A-Za-z])(?=[ \t"]|$)/.exec(rest);
-      if (sw && sw[1].toUpperCase() === 'P') return add(line, 'SET /P reads from the console: outside the batch dialect');
       if (sw && sw[1].toUpperCase() === 'A') {
         const expr = rest.slice(2);
-        if (isDynamic(expr)) return;
+        if (isDynamic(expr) || /[%!]/.test(expr)) return;
         try {
           evaluate(expr, { get: () => undefined, set: () => undefined }, true);
         } catch (e) {
-          if (e instanceof ArithError) add(line, `SET /A ${expr.trim()}: ${e.message}`);
+          if (e instanceof ArithError) add(line, `SET /A ${expr.trim()}: ${e.message} (cmd says so at this line and goes on)`);
           else throw e;
         }
         return;
       }
-      if (sw) return add(line, `SET /${sw[1]} is outside the batch dialect`);
+      if (sw && sw[1].toUpperCase() !== 'P') return add(line, `SET /${sw[1]}: cmd takes /${sw[1]} as part of a variable name`);
       return;
     }
     case 'SETLOCAL':
       for (const w of s.rest.trim().split(/[ \t]+/).filter(Boolean)) {
         const u = w.toUpperCase();
-        if (u === 'ENABLEEXTENSIONS' || u === 'DISABLEDELAYEDEXPANSION' || isDynamic(w)) continue;
-        if (u === 'ENABLEDELAYEDEXPANSION') add(line, 'SETLOCAL ENABLEDELAYEDEXPANSION (!VAR!) is outside the batch dialect');
-        else if (u === 'DISABLEEXTENSIONS') add(line, 'SETLOCAL DISABLEEXTENSIONS is outside the batch dialect');
-        else add(line, `SETLOCAL: unknown option ${shown(w)}`);
+        if (['ENABLEEXTENSIONS', 'DISABLEDELAYEDEXPANSION', 'ENABLEDELAYEDEXPANSION'].includes(u) || isDynamic(w)) continue;
+        if (u === 'DISABLEEXTENSIONS') add(line, 'SETLOCAL DISABLEEXTENSIONS: the extensions stay on here');
+        else add(line, `SETLOCAL: unknown option ${shown(w)} (cmd: Invalid parameter to SETLOCAL command, ERRORLEVEL 1)`);
       }
       return;
     case 'EXIT': {
       const words = s.rest.trim().split(/[ \t]+/).filter(Boolean);
       if (words[0]?.toUpperCase() === '/B') words.shift();
-      if (words[0] !== undefined && !isDynamic(words[0]) && !/^[+-]?\d+$/.test(words[0])) add(line, `EXIT: "${words[0]}" is not a number`);
+      if (words[0] !== undefined && !isDynamic(words[0]) && !/[%!]/.test(words[0]) && !/^[+-]?\d+$/.test(words[0])) add(line, `EXIT: "${words[0]}" is not a number (cmd takes it as 0)`);
       return;
     }
     case 'START': {
@@ -249,8 +234,8 @@ function checkCommand(text: string, line: number, script: Script, add: (line: nu
         return add(line, (e as Error).message);
       }
       const inner = splitCommand(spec.command);
-      if (inner.builtin || inner.refused || ['IF', 'REM'].includes(inner.name.toUpperCase()))
-        add(line, `START ${inner.name}: START runs programs and batch files, not cmd built-ins`);
+      if (inner.builtin || ['IF', 'REM', 'FOR'].includes(inner.name.toUpperCase()))
+        add(line, `START ${inner.name}: a cmd built-in needs a console window of its own, and there is none here (ERRORLEVEL 9059)`);
       return;
     }
     case 'SHIFT': {

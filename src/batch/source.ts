@@ -28,8 +28,10 @@ export interface Script {
   labels: Map<string, number[]>;
   /** a .cmd file: SET clears ERRORLEVEL on success (cmd's one difference between .bat and .cmd) */
   cmdExt: boolean;
-  /** found while reading (not UTF-8) */
+  /** found while reading (bytes the encoding has no character for) */
   problems: Problem[];
+  /** what the bytes were read as */
+  encoding?: Encoding;
 }
 
 export class ScriptUnreadable extends Error {}
@@ -58,18 +60,53 @@ export function remember(file: string, bytes: Buffer): void {
   cache.set(path.resolve(file), scriptFromBytes(path.resolve(file), bytes));
 }
 
-export function scriptFromBytes(file: string, bytes: Buffer): Script {
-  const problems: Problem[] = [];
-  let text: string;
+export type Encoding = 'utf-8' | 'shift_jis' | 'utf-16le';
+export const ENCODINGS: readonly Encoding[] = ['utf-8', 'shift_jis', 'utf-16le'];
+
+/** An --encoding value (cp932, sjis, utf8, utf-16 ... in any case) as one we decode, or null. */
+export function encodingName(given: string): Encoding | null {
+  const g = given.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (g === 'utf8') return 'utf-8';
+  if (['shiftjis', 'sjis', 'cp932', 'windows31j', 'ms932', 'mskanji'].includes(g)) return 'shift_jis';
+  if (g === 'utf16le' || g === 'utf16' || g === 'unicode') return 'utf-16le';
+  return null;
+}
+
+/** The encoding to read a script in when none is forced: set once per process (main.js --encoding). */
+let forced: Encoding | null = null;
+export function forceEncoding(e: Encoding | null): void {
+  forced = e;
+  cache.clear();
+}
+
+/**
+ * The encoding of a script's bytes, found without being told: a UTF-16LE BOM, a UTF-8 BOM, text
+ * that is valid UTF-8; anything else is read as Shift_JIS (CP932), the original product's home.
+ */
+export function detectEncoding(bytes: Buffer): Encoding {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf-8';
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return 'utf-8';
   } catch {
-    text = new TextDecoder('utf-8').decode(bytes);
-    const bad = text.indexOf('\uFFFD');
+    return 'shift_jis';
+  }
+}
+
+export function scriptFromBytes(file: string, bytes: Buffer, encoding: Encoding | null = forced): Script {
+  const problems: Problem[] = [];
+  const enc = encoding ?? detectEncoding(bytes);
+  // Decoded before anything else looks at it: a Shift_JIS character whose second byte is 0x7C (|)
+  // or 0x5C (\) is one character, never a pipe or a path separator.
+  let text = new TextDecoder(enc).decode(bytes);
+  const bad = text.indexOf('\uFFFD');
+  if (bad !== -1) {
     problems.push({
       file,
       line: text.slice(0, bad).split('\n').length,
-      message: 'the file is not UTF-8 (a legacy code page such as Shift_JIS or CP437?): convert it first, e.g. iconv -f SHIFT_JIS -t UTF-8',
+      warning: true,
+      message: `a byte that is not ${enc === 'shift_jis' ? 'Shift_JIS (CP932)' : enc.toUpperCase()} (read as \uFFFD): give the file's encoding with --encoding, or convert it (iconv -t UTF-8)`,
     });
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -87,7 +124,7 @@ export function scriptFromBytes(file: string, bytes: Buffer): Script {
     if (at) at.push(i);
     else labels.set(key, [i]);
   });
-  return { file, lines, labels, cmdExt: path.extname(file).toLowerCase() === '.cmd', problems };
+  return { file, lines, labels, cmdExt: path.extname(file).toLowerCase() === '.cmd', problems, encoding: enc };
 }
 
 /** The label a line declares (`:NAME`, after blanks), or null. `::text` declares ":text", which no GOTO reaches. */
