@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isMap, isScalar, LineCounter, Node, parseDocument } from 'yaml';
 import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
+import { checkClusterConfig, ClusterConfig, readCluster, readServers } from '../cluster/config';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
@@ -32,6 +33,10 @@ export interface Config {
   osMonitor: OsMonitorConfig;
   /** keep a warmed-up batch interpreter waiting when a group has a .bat script (batch-spare.ts) */
   warmBatch: boolean;
+  /** several servers coordinated through etcd (docs/cluster.md); null: this server alone */
+  cluster: ClusterConfig | null;
+  /** the cluster's servers */
+  servers: string[];
 }
 
 export interface ConfigProblem {
@@ -71,6 +76,8 @@ function defaults(file: string): Config {
     syslog: true,
     osMonitor: { ...OS_MONITOR_DEFAULTS },
     warmBatch: true,
+    cluster: null,
+    servers: [],
   };
 }
 
@@ -100,6 +107,7 @@ export function parseConfig(text: string, file: string): Config {
   if (root === null || (isScalar(root) && root.value === null)) return config;
 
   let groupsNode: Node | null = null;
+  let serversLine = 1;
   r.map(root, '', {
     server: (v) => {
       config.server = r.name(v, 'server') ?? config.server;
@@ -129,9 +137,12 @@ export function parseConfig(text: string, file: string): Config {
     },
     osMonitor: (v) => readOsMonitor(r, v, config, path.dirname(file)),
     warmBatch: (v) => (config.warmBatch = r.bool(v, 'warmBatch') ?? config.warmBatch),
+    cluster: (v) => (config.cluster = readCluster(r, v, path.dirname(file))),
+    servers: (v) => ({ names: config.servers, line: serversLine } = readServers(r, v)),
   });
   // Groups last: their defaults depend on the server's name.
-  if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
+  if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file), config.cluster !== null);
+  checkClusterConfig({ ...config, serversLine }, (line, message) => r.problems.push({ file, line, message }));
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
 }
