@@ -464,8 +464,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
   const register = async (l: HeldLease) => {
     const defs = ctx.definitions();
     await client.put(k.config(me)).value(JSON.stringify({ ...defs, at: now() })).exec();
-    await client.put(k.seen(me)).value(JSON.stringify({ up: true, since: now() })).exec();
     await client.put(k.server(me)).value(JSON.stringify({ since: now(), pid: process.pid, version: ctx.version })).lease(l.id).exec();
+    await client.put(k.seen(me)).value(JSON.stringify({ up: true, since: now() })).exec();
   };
 
   let watcher: { cancel(): Promise<void> } | null = null;

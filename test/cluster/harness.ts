@@ -85,7 +85,10 @@ export function makeHome(spec: ClusterSpec, name: string, endpoints: string[], e
     const dir = path.join(home, 'groups', g);
     fs.mkdirSync(dir, { recursive: true });
     const files = s.files ?? { 'start.sh': JOURNAL_START, 'stop.sh': JOURNAL_STOP };
-    for (const [f, body] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), body);
+    for (const [f, body] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      fs.writeFileSync(path.join(dir, f), body);
+    }
     y += `  ${g}:\n    policy: [${s.policy.join(', ')}]\n    start: ${s.start ?? 'start.sh'}\n    stop: ${s.stop ?? 'stop.sh'}\n    timeouts: { start: 20s, stop: 20s }\n${(s.settings ?? '').replace(/^(?=.)/gm, '    ')}`;
   }
   fs.writeFileSync(path.join(home, 'arms.yaml'), y);
@@ -93,8 +96,8 @@ export function makeHome(spec: ClusterSpec, name: string, endpoints: string[], e
 }
 
 /** Starts armsd for `name` in `home` in a process group of its own; resolves once its pipe answers. */
-export async function startServer(spec: ClusterSpec, name: string, home: string): Promise<Server> {
-  const env = envFor(home, { SRV_NAME: name, JOURNAL: spec.journal, CONTROL: spec.control });
+export async function startServer(spec: ClusterSpec, name: string, home: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Server> {
+  const env = envFor(home, { SRV_NAME: name, JOURNAL: spec.journal, CONTROL: spec.control, ...extraEnv });
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'armsd.js')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
