@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isMap, isScalar, LineCounter, Node, parseDocument } from 'yaml';
 import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
+import { checkClusterConfig, ClusterConfig, readCluster, readServers } from '../cluster/config';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
@@ -35,6 +36,10 @@ export interface Config {
   warmBatch: boolean;
   /** restart pacing: watchDefaults, and watches.ID overriding them per watch ID (upper case) */
   pacing: { defaults: Pacing; byId: Record<string, Partial<Pacing>> };
+  /** several servers coordinated through etcd (docs/cluster.md); null: this server alone */
+  cluster: ClusterConfig | null;
+  /** the cluster's servers */
+  servers: string[];
 }
 
 export interface ConfigProblem {
@@ -75,6 +80,8 @@ function defaults(file: string): Config {
     osMonitor: { ...OS_MONITOR_DEFAULTS },
     warmBatch: true,
     pacing: { defaults: { ...DEFAULT_PACING }, byId: {} },
+    cluster: null,
+    servers: [],
   };
 }
 
@@ -109,6 +116,7 @@ export function parseConfig(text: string, file: string): Config {
   if (root === null || (isScalar(root) && root.value === null)) return config;
 
   let groupsNode: Node | null = null;
+  let serversLine = 1;
   r.map(root, '', {
     server: (v) => {
       config.server = r.name(v, 'server') ?? config.server;
@@ -140,9 +148,12 @@ export function parseConfig(text: string, file: string): Config {
     warmBatch: (v) => (config.warmBatch = r.bool(v, 'warmBatch') ?? config.warmBatch),
     watchDefaults: (v) => Object.assign(config.pacing.defaults, readPacing(r, v, 'watchDefaults')),
     watches: (v) => readWatches(r, v, config),
+    cluster: (v) => (config.cluster = readCluster(r, v, path.dirname(file))),
+    servers: (v) => ({ names: config.servers, line: serversLine } = readServers(r, v)),
   });
   // Groups last: their defaults depend on the server's name.
-  if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
+  if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file), config.cluster !== null);
+  checkClusterConfig({ ...config, serversLine }, (line, message) => r.problems.push({ file, line, message }));
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
 }

@@ -28,13 +28,16 @@ export interface GroupConfig {
   maxFailovers: number;
   failoverWindow: number;
   maxStartRetries: number;
+  /** cluster: move back to a higher-priority server of the policy when it comes back */
+  failback: boolean;
   /** what a watch's /SHUT does to the server */
   finalAction: 'shutdown' | 'reboot';
   /** where the group is declared, for messages */
   line: number;
 }
 
-export function readGroups(r: Reader, node: Node, server: string, home: string): GroupConfig[] {
+/** `clustered`: the group may run on other servers only (its definition is the same on every server). */
+export function readGroups(r: Reader, node: Node, server: string, home: string, clustered = false): GroupConfig[] {
   const groups: GroupConfig[] = [];
   const seen = new Map<string, string>();
   if (!isMap(node)) {
@@ -50,7 +53,7 @@ export function readGroups(r: Reader, node: Node, server: string, home: string):
       continue;
     }
     seen.set(name.toUpperCase(), name);
-    const g = readGroup(r, name, pair.value as Node | null, server, home, r.line(keyNode));
+    const g = readGroup(r, name, pair.value as Node | null, server, home, r.line(keyNode), clustered);
     if (g) groups.push(g);
   }
   return groups;
@@ -73,11 +76,12 @@ export function groupDefaults(name: string, server: string, dir: string): GroupC
     failoverWindow: 3600,
     maxStartRetries: 0,
     finalAction: 'shutdown',
+    failback: false,
     line: 0,
   };
 }
 
-function readGroup(r: Reader, name: string, node: Node | null, server: string, home: string, line: number): GroupConfig | undefined {
+function readGroup(r: Reader, name: string, node: Node | null, server: string, home: string, line: number, clustered: boolean): GroupConfig | undefined {
   const where = `groups.${name}`;
   const before = r.problems.length;
   const g = groupDefaults(name, server, path.join(home, 'groups', name));
@@ -123,6 +127,7 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
     maxFailovers: (v) => (g.maxFailovers = r.int(v, `${where}.maxFailovers`, 0, 1000) ?? g.maxFailovers),
     failoverWindow: (v) => (g.failoverWindow = r.duration(v, `${where}.failoverWindow`) ?? g.failoverWindow),
     maxStartRetries: (v) => (g.maxStartRetries = r.int(v, `${where}.maxStartRetries`, 0, 100) ?? g.maxStartRetries),
+    failback: (v) => (g.failback = r.bool(v, `${where}.failback`) ?? g.failback),
     finalAction: (v) => {
       const a = r.string(v, `${where}.finalAction`, 'shutdown or reboot');
       if (a === 'shutdown' || a === 'reboot') g.finalAction = a;
@@ -145,7 +150,7 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
     g[which] = file;
     if (!isReadableFile(file)) r.problem(n, `${where}.${which}: ${file} is not a readable file`);
   }
-  if (!g.policy.some((s) => s.toUpperCase() === server.toUpperCase())) {
+  if (!clustered && !g.policy.some((s) => s.toUpperCase() === server.toUpperCase())) {
     r.problem(policyNode ?? node, `${where}.policy: this server (${server}) is not in the policy [${g.policy.join(', ')}]`);
   }
   return r.problems.length === before ? g : undefined;

@@ -68,6 +68,12 @@ interface Group {
   pendingFailover: Promise<Outcome> | null;
   /** the server the group ran on before a failover (CLP_SERVER_PREV) */
   prevServer: string | null;
+  /** cluster: the fencing token of this server's ownership (ARMS_FENCE) */
+  fence: string | null;
+  /** bumped by fence(): work queued before it is dropped */
+  epoch: number;
+  /** ends the script running now (fence) */
+  abort: AbortController | null;
 }
 
 export interface GroupsContext {
@@ -94,7 +100,7 @@ export interface Groups {
   list(): GroupStatus[];
   /** the configured name for a name in any case, or UnknownGroup */
   resolve(name: string): string;
-  start(name: string, event?: StartEvent): { queued: Promise<Outcome> };
+  start(name: string, event?: StartEvent, owner?: { prevServer?: string; fence?: string }): { queued: Promise<Outcome> };
   stop(name: string, factor?: StopFactor): { queued: Promise<Outcome> };
   restart(name: string): { queued: Promise<Outcome> };
   /** stop with `factor`, then start again as it was started (a /SCR restart) */
@@ -107,6 +113,11 @@ export interface Groups {
   failover(name: string, opts: { force: boolean; cause: string }): { queued: Promise<Outcome>; joined: boolean };
   /** the start script with RECOVER, as a hook: the group's state does not change */
   recover(name: string): { queued: Promise<Outcome> };
+  /**
+   * Cluster self-fencing: drops the group's queued work, kills the script running now, runs the stop
+   * script (SERVERSHUTDOWN) with what is left until `deadline` (ms), then kills what is still running.
+   */
+  fence(name: string, deadline: number, reason: string): Promise<Outcome>;
   /** true while the group's start or stop script runs */
   busy(name: string): boolean;
   saved(): Record<string, SavedGroup>;
@@ -141,6 +152,9 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       tail: Promise.resolve(),
       pendingFailover: null,
       prevServer: null,
+      fence: null,
+      epoch: 0,
+      abort: null,
     });
   for (const c of configs) add(c);
 
@@ -170,17 +184,19 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
 
   const enqueue = (g: Group, work: () => Promise<Outcome>): { queued: Promise<Outcome> } => {
     g.status.queued++;
+    const epoch = g.epoch;
     const run = g.tail.then(() => {
       g.status.queued--;
+      if (g.epoch !== epoch) return { ok: false, state: g.status.state, message: `group ${g.config.name}: dropped (the server fenced itself off the cluster)` };
       return work();
     });
     g.tail = run.catch(() => undefined);
     return { queued: run };
   };
 
-  const runGroupScript = async (g: Group, which: 'start' | 'stop', event: StartEvent, factor: StopFactor | null, disk: DiskResult): Promise<ScriptResult> => {
+  const runGroupScript = async (g: Group, which: 'start' | 'stop', event: StartEvent, factor: StopFactor | null, disk: DiskResult, limitMs?: number): Promise<ScriptResult> => {
     const script = which === 'start' ? g.config.start : g.config.stop;
-    const timeoutS = which === 'start' ? g.config.timeouts.start : g.config.timeouts.stop;
+    const timeoutS = limitMs !== undefined ? limitMs / 1000 : which === 'start' ? g.config.timeouts.start : g.config.timeouts.stop;
     const env = scriptEnv(ctx.env, {
       group: g.config,
       server: ctx.server,
@@ -189,6 +205,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       factor: factor ?? undefined,
       disk,
       prevServer: g.prevServer ?? undefined,
+      fence: g.fence ?? undefined,
       pipe: ctx.pipe,
       commandsDir: ctx.commandsDir,
     });
@@ -200,12 +217,17 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       throw e;
     }
     const name = path.basename(script);
+    const abort = new AbortController();
+    g.abort = abort;
     const r = await runScript(cmd, {
       cwd: path.dirname(script),
       env,
       timeoutMs: timeoutS * 1000,
+      signal: abort.signal,
+      graceMs: limitMs !== undefined ? 0 : undefined,
       onLine: (stream, line) => ctx.logs.write(stream === 'out' ? 'INFO' : 'WARN', { src: 'script', group: g.config.name, script: name }, line),
     });
+    if (g.abort === abort) g.abort = null;
     log(g, succeeded(r) ? 'INFO' : 'ERR', `${which} script ${name} (${event}${factor ? ` ${factor}` : ''}) ${describeResult(r, timeoutS)} in ${r.ms} ms`, {
       script: name,
       exitCode: r.code,
@@ -240,11 +262,14 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     for (const p of disks.problems) log(g, 'ERR', `disk: ${p}`);
 
     let r: ScriptResult | null = null;
+    const epoch = g.epoch;
     for (let attempt = 0; attempt <= g.config.maxStartRetries; attempt++) {
       if (attempt > 0) log(g, 'WARN', `retrying the start script (${attempt} of ${g.config.maxStartRetries})`);
       r = await runGroupScript(g, 'start', event, null, disks.result);
-      if (succeeded(r)) break;
+      if (succeeded(r) || g.epoch !== epoch) break;
     }
+    // fenced meanwhile: the fence stops the group and says so
+    if (g.epoch !== epoch) return { ok: false, state: g.status.state, message: `group ${g.config.name}: start cut short (the server fenced itself off the cluster)` };
     if (!r || !succeeded(r)) return fail(g, 'start', `start script ${path.basename(g.config.start)} ${describeResult(r!, g.config.timeouts.start)}`, r?.code ?? null);
     setState(g, 'online');
     g.status.lastEvent.result = 'ok';
@@ -268,9 +293,33 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     setState(g, 'offline');
     g.status.startedAs = null;
     g.status.disk = null;
+    g.fence = null;
     g.status.lastEvent.result = 'ok';
     log(g, 'INFO', `group ${g.config.name} offline`);
     return { ok: true, state: 'offline', message: `group ${g.config.name} is offline` };
+  };
+
+  const doFence = async (g: Group, deadline: number, reason: string): Promise<Outcome> => {
+    if (g.status.state === 'offline') {
+      g.fence = null;
+      return { ok: true, state: 'offline', message: `group ${g.config.name} is already offline` };
+    }
+    const event = g.status.startedAs ?? 'START';
+    log(g, 'ERR', `group ${g.config.name}: this server fences itself off (${reason}); stopping the group within ${Math.max(0, deadline - Date.now())} ms`);
+    setState(g, 'stopping');
+    g.status.lastEvent = { action: 'stop', event, factor: 'SERVERSHUTDOWN', at: now(), result: 'running' };
+    // Half the time left for the stop script, the rest for killing whatever it left running.
+    const budget = Math.floor((deadline - Date.now()) / 2);
+    if (budget > 0) await runGroupScript(g, 'stop', event, 'SERVERSHUTDOWN', g.status.disk ?? 'SUCCESS', budget);
+    await ctx.stopLeftovers(g.config.name, Math.max(0, deadline - Date.now())).catch(() => []);
+    setState(g, 'offline');
+    g.status.startedAs = null;
+    g.status.disk = null;
+    g.fence = null;
+    g.status.lastEvent.result = 'ok';
+    g.status.lastError = { message: `fenced: ${reason}`, step: 'stop', exitCode: null, at: now() };
+    log(g, 'WARN', `group ${g.config.name} offline (fenced)`);
+    return { ok: true, state: 'offline', message: `group ${g.config.name} is offline (fenced)` };
   };
 
   return {
@@ -282,9 +331,25 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         failovers: { ...g.status.failovers, recent: recentFailovers(g).length },
       })),
     resolve: (name) => find(name).config.name,
-    start(name, event = 'START') {
+    start(name, event = 'START', owner) {
       const g = find(name);
-      return enqueue(g, () => doStart(g, event));
+      return enqueue(g, async () => {
+        if (!owner) return doStart(g, event);
+        g.prevServer = owner.prevServer ?? null;
+        g.fence = owner.fence ?? null;
+        try {
+          return await doStart(g, event);
+        } finally {
+          g.prevServer = null;
+        }
+      });
+    },
+    fence(name, deadline, reason) {
+      const g = find(name);
+      g.epoch++;
+      g.pendingFailover = null;
+      g.abort?.abort();
+      return enqueue(g, () => doFence(g, deadline, reason)).queued;
     },
     stop(name, factor = 'GROUPSTOP') {
       const g = find(name);

@@ -18,6 +18,7 @@ import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { openPower } from './power';
 import { openState } from './state';
 import { openWatches, Watches } from './watches';
+import type { Cluster } from '../cluster/cluster';
 
 const USAGE = `usage: armsd
 
@@ -115,7 +116,16 @@ async function main(): Promise<void> {
 
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
   const groupConfig = (name: string) => current.groups.find((g) => g.name.toUpperCase() === name.toUpperCase());
-  const power = openPower({ state, logs, groups: () => groups, commands: () => current.power, maxReboots: () => current.maxReboots });
+  // Several servers: the cluster decides where groups run (src/cluster/); loaded only when configured.
+  let cluster: Cluster | null = null;
+  const power = openPower({
+    state,
+    logs,
+    groups: () => groups,
+    commands: () => current.power,
+    maxReboots: () => current.maxReboots,
+    stopGroups: () => (cluster ? cluster.handOffAll('SERVERSHUTDOWN') : groups.stopAll('SERVERSHUTDOWN')),
+  });
   const monitors = openMonitors();
   const osMonitor = startOsMonitor(config.osMonitor, logs, { monitors });
   let groups: Groups;
@@ -126,7 +136,8 @@ async function main(): Promise<void> {
     clock: { now: () => Date.now() },
     escalate(action, watch, cause) {
       if (action === 'failover') {
-        if (watch.group && groupConfig(watch.group)) groups.failover(watch.group, { force: false, cause }).queued.catch(() => undefined);
+        if (watch.group && groupConfig(watch.group) && cluster) void cluster.request(watch.group, 'failover', { wait: false, cause });
+        else if (watch.group && groupConfig(watch.group)) groups.failover(watch.group, { force: false, cause }).queued.catch(() => undefined);
         else logs.alert('ERR', { src: 'armsd', watch: watch.id }, `watch ${watch.id} belongs to no configured group: there is nothing to fail over (${cause})`);
       } else {
         const finalAction = (watch.group && groupConfig(watch.group)?.finalAction) || 'shutdown';
@@ -178,7 +189,8 @@ async function main(): Promise<void> {
     stopping = true;
     logs.write('INFO', { src: 'armsd', pid: process.pid }, `armsd stopping: ${reason}`);
     // The pipe stays open meanwhile: the stop scripts talk to us through it.
-    const stopped = await groups.stopAll('SERVERSHUTDOWN');
+    const stopped = cluster ? await cluster.handOffAll('SERVERSHUTDOWN') : await groups.stopAll('SERVERSHUTDOWN');
+    await cluster?.close();
     const failed = stopped.filter((o) => !o.ok);
     if (failed.length > 0) logs.alert('ERR', { src: 'armsd' }, `${failed.length} group(s) did not stop cleanly: ${failed.map((o) => o.message).join('; ')}`);
     await watches.stopAll(10_000);
@@ -207,6 +219,7 @@ async function main(): Promise<void> {
     return said;
   };
 
+  const clusterOps = () => (require('../cluster/ops') as typeof import('../cluster/ops')).clusterOps(() => cluster, groups, { stopping: () => stopping });
   try {
     pipe = await listenPipe(
       home.pipe,
@@ -226,6 +239,7 @@ async function main(): Promise<void> {
         stop: (r) => setImmediate(() => void stop(r)),
         stopping: () => stopping,
         reload: async () => reload(),
+        cluster: config.cluster ? { status: async () => cluster?.status() ?? { state: 'starting' }, ops: clusterOps() } : undefined,
       }),
       { ...config.pipe, maxInFlight: 256 },
     );
@@ -253,6 +267,34 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
+  if (config.cluster) {
+    // Where groups run is the cluster's to say: after a crash nothing local is taken back (another
+    // server may have the group by now); what still runs of this server's watches is stopped.
+    if (abnormalEnd) {
+      if (recovery.lost) watches.adoptOrphans();
+      else if (state.previous) watches.adopt(state.previous.watches);
+      await watches.stopAll(5000);
+      await watches.sweep(5000);
+      logs.alert('WARN', { src: 'armsd' }, 'the service did not stop cleanly last time: its watches are stopped; every group\'s start script runs with RECOVER once the server is in the cluster');
+    }
+    const { openCluster } = require('../cluster/cluster') as typeof import('../cluster/cluster');
+    const { definitions, hashOf } = require('../cluster/definitions') as typeof import('../cluster/definitions');
+    cluster = openCluster({
+      config: config.cluster,
+      servers: config.servers,
+      server: config.server,
+      groups,
+      groupConfigs: () => current.groups,
+      definitions: () => {
+        const defs = definitions(current.groups, home.config);
+        return { hash: hashOf(defs), groups: defs };
+      },
+      logs,
+      version: VERSION,
+      recover: abnormalEnd,
+    });
+    return;
+  }
   if (abnormalEnd && recovery.lost) {
     const orphans = watches.adoptOrphans();
     if (orphans.length > 0) logs.alert('WARN', { src: 'armsd' }, `${orphans.length} program(s) from before the state was lost taken back: ${orphans.join(', ')}`);

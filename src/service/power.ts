@@ -4,7 +4,7 @@
 // a broken application cannot reboot a server forever.
 import { PowerAction } from '../platform/power';
 import { shellCommand } from '../platform/script-command';
-import { Groups } from './groups';
+import { Groups, Outcome } from './groups';
 import { Logs } from './log';
 import { describeResult, runScript, succeeded } from './scripts';
 import { State } from './state';
@@ -16,7 +16,15 @@ export interface Power {
   status(): { reboots: number; maxReboots: number };
 }
 
-export function openPower(ctx: { state: State; logs: Logs; groups: () => Groups; commands: () => Record<PowerAction, string>; maxReboots: () => number }): Power {
+export function openPower(ctx: {
+  state: State;
+  logs: Logs;
+  groups: () => Groups;
+  commands: () => Record<PowerAction, string>;
+  maxReboots: () => number;
+  /** how the groups stop before the power command (a cluster hands them over): stopAll by default */
+  stopGroups?: () => Promise<Outcome[]>;
+}): Power {
   let going: Promise<{ ok: boolean; message: string }> | null = null;
   return {
     down(action, opts) {
@@ -38,7 +46,7 @@ export function openPower(ctx: { state: State; logs: Logs; groups: () => Groups;
       going = (async () => {
         ctx.logs.alert('WARN', { src: 'armsd', action }, `server ${action}: ${opts.cause}${opts.stopGroups ? '' : ' (groups not stopped: /NOSTOP)'}`);
         if (opts.stopGroups) {
-          const stopped = await ctx.groups().stopAll('SERVERSHUTDOWN');
+          const stopped = await (ctx.stopGroups ?? (() => ctx.groups().stopAll('SERVERSHUTDOWN')))();
           for (const o of stopped.filter((x) => !x.ok)) ctx.logs.alert('ERR', { src: 'armsd' }, `before the ${action}: ${o.message}`);
         }
         const line = ctx.commands()[action];

@@ -21,6 +21,8 @@ export interface ScriptRun {
   disk: DiskResult;
   /** the server the group ran on before a failover or move */
   prevServer?: string;
+  /** cluster: the fencing token of this server's ownership of the group */
+  fence?: string;
   /** the pipe of the service that runs the script */
   pipe: string;
   /** the folder of the ARM* commands */
@@ -47,6 +49,7 @@ export function scriptEnv(base: NodeJS.ProcessEnv, run: ScriptRun): NodeJS.Proce
   env.CLP_SERVER_PREV = run.prevServer ?? '';
   env.CLP_SCRIPT_PATH = path.dirname(script);
   env.ARMS_PIPE = run.pipe;
+  if (run.fence) env.ARMS_FENCE = run.fence;
   // Windows spells it Path; whatever the spelling, there is one PATH and ours comes first.
   const pathKey = Object.keys(env).find((k) => k.toUpperCase() === 'PATH') ?? 'PATH';
   env[pathKey] = env[pathKey] ? `${run.commandsDir}${path.delimiter}${env[pathKey]}` : run.commandsDir;

@@ -4,7 +4,7 @@ import { ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { ScriptCommand } from '../platform/script-command';
-import { spawnTree, stopTree } from '../platform/tree';
+import { signalTree, spawnTree, stopTree } from '../platform/tree';
 import { RUNNER_STDIO, takeBatchSpare } from './batch-spare';
 
 export interface ScriptResult {
@@ -38,7 +38,10 @@ export function describeResult(r: ScriptResult, timeoutS: number): string {
   return `exited with code ${r.code}`;
 }
 
-export function runScript(cmd: ScriptCommand, opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; onLine: LineSink }): Promise<ScriptResult> {
+export function runScript(
+  cmd: ScriptCommand,
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; onLine: LineSink; signal?: AbortSignal; graceMs?: number },
+): Promise<ScriptResult> {
   const began = Date.now();
   return new Promise((resolve) => {
     let child: ChildProcess;
@@ -54,13 +57,17 @@ export function runScript(cmd: ScriptCommand, opts: { cwd: string; env: NodeJS.P
     let settled = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid) void stopTree(child.pid, KILL_GRACE_MS);
+      if (child.pid) void stopTree(child.pid, opts.graceMs ?? KILL_GRACE_MS);
     }, opts.timeoutMs);
+    // Cut short (a fencing server): the whole tree is killed at once.
+    const onAbort = () => child.pid && signalTree(child.pid, true);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     const finish = (r: Omit<ScriptResult, 'ms' | 'timedOut'>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       // Output still in the pipes is read first; a background child holding them open is not waited for.
       const outputEnded = Promise.all([child.stdout!, child.stderr!].map((s) => (s.readableEnded ? null : new Promise((r) => s.once('close', r)))));
       void Promise.race([outputEnded, new Promise((r) => setTimeout(r, DRAIN_MS))]).then(() => {

@@ -4,6 +4,7 @@ import { clientPipe } from '../../platform/home';
 import type { GroupStatus } from '../../service/groups';
 import type { MonitorResult } from '../../service/monitors';
 import type { WatchStatus } from '../../service/watches';
+import type { ClusterStatus } from '../../cluster/cluster';
 
 interface Status {
   server: string;
@@ -12,10 +13,11 @@ interface Status {
   groups: GroupStatus[];
   watches: WatchStatus[];
   monitors: MonitorResult[];
+  cluster?: ClusterStatus;
 }
 
-export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean }): Promise<number> {
-  const r = (await call(clientPipe(), `group.${action}`, { name, wait: opts.wait }, 0)) as { group: string; message?: string };
+export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean; to?: string }): Promise<number> {
+  const r = (await call(clientPipe(), `group.${action}`, { name, wait: opts.wait, ...(opts.to ? { to: opts.to } : {}) }, 0)) as { group: string; message?: string };
   console.log(opts.wait ? r.message : `group ${r.group}: ${action} queued`);
   return 0;
 }
@@ -24,6 +26,22 @@ export async function reload(): Promise<number> {
   const r = (await call(clientPipe(), 'reload', {}, 60_000)) as { changes: string };
   console.log(r.changes);
   return 0;
+}
+
+/** The cluster's servers and where each group is, as etcd says; this server's own view of its groups follows in `arms status --json`. */
+function printCluster(c: ClusterStatus): void {
+  console.log(`cluster ${c.name}: ${c.state}${c.problem ? ` (${c.problem})` : ''}; heartbeat timeout ${c.heartbeatTimeout} s${c.readAt ? `; read from etcd ${shortTime(c.readAt)}` : ''}`);
+  const servers = [['SERVER', 'STATE', 'SINCE', 'GROUPS']];
+  for (const s of c.servers) servers.push([s.name + (s.name.toUpperCase() === c.server ? ' (this)' : ''), s.up ? 'up' : 'down', shortTime(s.since), s.groups.join(', ') || '-']);
+  console.log('');
+  console.log(table(servers));
+  console.log('');
+  if (c.groups.length === 0) console.log('no groups configured');
+  else {
+    const rows = [['GROUP', 'STATE', 'FENCE', 'ERROR']];
+    for (const g of c.groups) rows.push([g.name, g.owner ? `${g.state} on ${g.owner}` : g.state, g.fence ?? '-', g.error ?? '-']);
+    console.log(table(rows));
+  }
 }
 
 function shortTime(iso: string | null | undefined): string {
@@ -46,7 +64,8 @@ export async function status(opts: { json: boolean }): Promise<number> {
   }
   console.log(`server ${s.server}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
   if (s.reboots.count > 0) console.log(`server shutdowns by monitoring: ${s.reboots.count} of ${s.reboots.max}${s.reboots.count >= s.reboots.max ? ' (limit reached: "arms clear reboots")' : ''}`);
-  if (s.groups.length === 0) console.log('no groups configured');
+  if (s.cluster) printCluster(s.cluster);
+  else if (s.groups.length === 0) console.log('no groups configured');
   else {
     const rows = [['GROUP', 'STATE', 'SINCE', 'FAILOVERS', 'LAST EVENT', 'LAST ERROR']];
     for (const g of s.groups) {

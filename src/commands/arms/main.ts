@@ -70,13 +70,18 @@ program
   .action(act((o: { json?: boolean }) => status({ json: !!o.json })));
 
 const group = program.command('group').description('start, stop or restart a group (waits for the outcome: exit 0 reached, 1 failed, 4 unknown group)');
-for (const action of ['start', 'stop', 'restart', 'move'] as const) {
+for (const action of ['start', 'stop', 'restart'] as const) {
   group
     .command(`${action} <name>`)
-    .description(action === 'move' ? 'move the group to the next server of its policy' : `${action} the group`)
+    .description(`${action} the group`)
     .option('--no-wait', 'return once the request is queued')
     .action(act((name: string, o: { wait: boolean }) => groupAction(action, name, { wait: o.wait })));
 }
+group
+  .command('move <name> [server]')
+  .description('move the group to SERVER, or to the next server of its policy (cluster only)')
+  .option('--no-wait', 'return once the request is queued')
+  .action(act((name: string, server: string | undefined, o: { wait: boolean }) => groupAction('move', name, { wait: o.wait, to: server })));
 
 program
   .command('clear')
@@ -94,8 +99,9 @@ program
 program
   .command('check')
   .description("validate arms.yaml and the groups' batch scripts; every mistake with file:line (exit 0 valid, 1 not)")
+  .option('--cluster', "also compare this server's group definitions with the other servers' (through the service and etcd)")
   .action(
-    act(async () => {
+    act(async (o: { cluster?: boolean }) => {
       const home = resolveHome();
       const { ConfigInvalid, formatProblem, loadConfig } = config();
       const { checkGroupScripts } = require('../../batch/group-check') as typeof import('../../batch/group-check');
@@ -111,6 +117,7 @@ program
           return 1;
         }
         console.log(`${c.file}: valid; server ${c.server}, ${c.groups.length} group(s)${c.groups.length ? ': ' + c.groups.map((g) => g.name).join(', ') : ''}`);
+        if (o.cluster) return (require('./cluster-check') as typeof import('./cluster-check')).checkCluster(c, home.config);
         return 0;
       } catch (e) {
         if (!(e instanceof ConfigInvalid)) throw e;

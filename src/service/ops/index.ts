@@ -48,19 +48,22 @@ export interface OpsContext {
   stopping(): boolean;
   /** reads the config again; resolves with what changed, rejects with the config's mistakes */
   reload(): Promise<string>;
+  /** several servers (src/cluster/): its view for status, and group operations that act where the group is */
+  cluster?: { status(): Promise<unknown>; ops: Ops };
 }
 
 export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unknown> {
   const service: Ops = {
     ping: () => ({ ...ctx.info, uptime: uptime(ctx.info) }),
 
-    status: () => ({
+    status: async () => ({
       server: ctx.info.server,
       service: { pid: ctx.info.pid, version: ctx.info.version, startedAt: ctx.info.startedAt, uptime: uptime(ctx.info) },
       reboots: { count: ctx.power.status().reboots, max: ctx.power.status().maxReboots },
       groups: ctx.groups.list(),
       watches: ctx.watches.list(),
       monitors: ctx.monitors.list(),
+      ...(ctx.cluster ? { cluster: await ctx.cluster.status() } : {}),
     }),
 
     async reload() {
@@ -96,6 +99,7 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...watchOps(ctx.watches, { timeScale: ctx.timeScale, commit: ctx.commit, pacing: ctx.pacing }),
     ...valueOps(ctx.values, ctx.logs, ctx.commit),
     ...monitorOps(ctx.monitors, ctx.groupConfig),
+    ...ctx.cluster?.ops,
   };
 
   return async (req) => {

@@ -1,0 +1,692 @@
+// This server in the cluster: membership (a lease), the groups it owns (owner keys, fencing
+// tokens), self-fencing, failover by policy, and requests relayed to the owner through etcd.
+//
+// Level-triggered: every change under the cluster's prefix (and a timer, in case a watch event is
+// missed) makes this server read the whole prefix once and do what the state asks of it. Only the
+// owner acts on a group it owns; only the policy's first live candidate tries to take a group that
+// has none; every write about a group is a transaction guarded by the owner key's create revision
+// (the fencing token) or, for a group without owner, by the owner key's absence.
+import { randomUUID } from 'node:crypto';
+import type { GroupConfig } from '../service/group-config';
+import type { Groups, Outcome } from '../service/groups';
+import type { Logs } from '../service/log';
+import type { StartEvent, StopFactor } from '../service/script-env';
+import type { ClusterConfig } from './config';
+import type { Definition } from './definitions';
+import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
+import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
+import { grantLease, HeldLease } from './lease';
+
+export interface ClusterContext {
+  config: ClusterConfig;
+  servers: string[];
+  server: string;
+  groups: Groups;
+  groupConfigs(): GroupConfig[];
+  definitions(): { hash: string; groups: Record<string, Definition> };
+  logs: Logs;
+  version: string;
+  /** the service did not stop cleanly last time: run every group's RECOVER hook once joined */
+  recover: boolean;
+}
+
+export interface ServerStatus {
+  name: string;
+  up: boolean;
+  since: string | null;
+  groups: string[];
+}
+
+export interface ClusterGroupStatus {
+  name: string;
+  /** cluster-wide: online/starting/stopping/error on its owner, error when every server failed, else offline */
+  state: 'offline' | 'starting' | 'online' | 'stopping' | 'error';
+  owner: string | null;
+  fence: string | null;
+  error: string | null;
+}
+
+export interface ClusterStatus {
+  name: string;
+  server: string;
+  /** joined: in the cluster; connecting: etcd not reached (yet); fenced: cut off, stopping its groups */
+  state: 'connecting' | 'joined' | 'fenced';
+  problem: string | null;
+  heartbeatTimeout: number;
+  /** when the cluster's state below was read from etcd */
+  readAt: string | null;
+  servers: ServerStatus[];
+  groups: ClusterGroupStatus[];
+}
+
+export interface Reply {
+  ok: boolean;
+  message: string;
+  /** answered once the request was taken, before its outcome */
+  queued?: boolean;
+  joined?: boolean;
+}
+
+export interface RequestOptions {
+  wait: boolean;
+  to?: string;
+  force?: boolean;
+  cause?: string;
+  /** asked from the group's own script: carried out after it, never waited for */
+  ownScript?: boolean;
+}
+
+export interface Cluster {
+  status(): Promise<ClusterStatus>;
+  request(group: string, op: RequestOp, opts: RequestOptions): Promise<Reply>;
+  /** every group this server owns goes to the next server of its policy (ARMDOWN, service stop) */
+  handOffAll(factor: StopFactor): Promise<Outcome[]>;
+  /** the group definitions each server published */
+  configs(): Promise<Record<string, { hash: string; groups: Record<string, Definition>; at: string }>>;
+  close(): Promise<void>;
+}
+
+interface Owner {
+  value: OwnerValue;
+  fence: string;
+  lease: string;
+}
+
+interface Snapshot {
+  servers: Set<string>;
+  seen: Map<string, { value: { up: boolean; since: string }; rev: string }>;
+  owners: Map<string, Owner>;
+  records: Map<string, { rec: GroupRecord; rev: string }>;
+  reqs: Map<string, Array<{ key: string; req: Request; id: string }>>;
+  readAt: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function openCluster(ctx: ClusterContext): Cluster {
+  const me = ctx.server.toUpperCase();
+  const k = keys(ctx.config.name);
+  const ttlS = ctx.config.heartbeatTimeout;
+  const ttlMs = ttlS * 1000;
+  const callMs = Math.max(500, Math.round(ttlMs / 3));
+  const client: Etcd3 = connectEtcd(ctx.config, callMs);
+
+  let phase: ClusterStatus['state'] = 'connecting';
+  let problem: string | null = 'connecting to etcd';
+  let lease: HeldLease | null = null;
+  let last: Snapshot | null = null;
+  let closing = false;
+  /** handing its groups off before the server goes down: takes nothing more */
+  let leaving = false;
+  let joinedOnce = false;
+  /** groups this server owns, by upper-case name: the fencing token */
+  const owned = new Map<string, string>();
+  /** requests taken (by key), so that none is carried out twice */
+  const taken = new Set<string>();
+  const chains = new Map<string, Promise<unknown>>();
+  const pending = new Map<string, number>();
+  const handovers = new Map<string, Promise<Answer>>();
+
+  const info = (msg: string, extra: Record<string, unknown> = {}) => ctx.logs.write('INFO', { src: 'cluster', ...extra }, msg);
+  const alert = (level: 'WARN' | 'ERR', msg: string, extra: Record<string, unknown> = {}) => ctx.logs.alert(level, { src: 'cluster', ...extra }, msg);
+  const now = () => new Date().toISOString();
+  const config = (g: string) => ctx.groupConfigs().find((c) => c.name.toUpperCase() === g.toUpperCase());
+  const policyOf = (g: string) => (config(g)?.policy ?? []).map((s) => s.toUpperCase());
+
+  // ---- reading the cluster's state -------------------------------------------------------------
+
+  const readSnapshot = async (): Promise<Snapshot> => {
+    const res = await client.getAll().prefix(k.root).exec();
+    const s: Snapshot = { servers: new Set(), seen: new Map(), owners: new Map(), records: new Map(), reqs: new Map(), readAt: now() };
+    for (const kv of res.kvs) {
+      const [kind, name, id] = text(kv.key).slice(k.root.length).split('/');
+      if (kind === 'server') s.servers.add(name);
+      else if (kind === 'seen') s.seen.set(name, { value: json(kv) ?? { up: false, since: '' }, rev: kv.mod_revision });
+      else if (kind === 'owner') s.owners.set(name, { value: json<OwnerValue>(kv) ?? { server: '?', state: 'error', at: '' }, fence: kv.create_revision, lease: String(kv.lease) });
+      else if (kind === 'group') s.records.set(name, { rec: { ...OFFLINE, ...json<GroupRecord>(kv) }, rev: kv.mod_revision });
+      else if (kind === 'req' && id) {
+        const req = json<Request>(kv);
+        if (req) s.reqs.set(name, [...(s.reqs.get(name) ?? []), { key: text(kv.key), req, id }]);
+      }
+    }
+    last = s;
+    return s;
+  };
+
+  const getOne = async (key: string): Promise<IKeyValue | undefined> => (await client.get(key).exec()).kvs[0];
+
+  /** The server that should take a group without owner now: the handover's target, else the policy's first live server that has not failed. */
+  const candidate = (g: string, rec: GroupRecord, live: Set<string>): string | null => {
+    const policy = policyOf(g);
+    const failed = new Set(rec.failed.map((s) => s.toUpperCase()));
+    const t = rec.target?.toUpperCase();
+    if (t && live.has(t) && !failed.has(t) && policy.includes(t)) return t;
+    return policy.find((s) => live.has(s) && !failed.has(s)) ?? null;
+  };
+
+  /** The next live server after this one in the group's policy (wrapping), or null. */
+  const nextServer = (g: string, live: Set<string>): string | null => {
+    const policy = policyOf(g);
+    const i = policy.indexOf(me);
+    for (let n = 1; n <= policy.length; n++) {
+      const s = policy[(i + n) % policy.length];
+      if (s !== me && live.has(s)) return s;
+    }
+    return null;
+  };
+
+  // ---- guarded writes --------------------------------------------------------------------------
+
+  /**
+   * Changes the group's record: guarded by its mod revision and by `fence` (the owner key's create
+   * revision), or by the owner key's absence when `fence` is null. Retries when only the record
+   * changed; false when the guard on the owner failed.
+   */
+  const updateRecord = async (g: string, fence: string | null, change: (r: GroupRecord) => GroupRecord | null, alsoDeleteOwner = false): Promise<boolean> => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const kv = await getOne(k.group(g));
+      const rec: GroupRecord = { ...OFFLINE, ...json<GroupRecord>(kv) };
+      const next = change(rec);
+      if (next === null) return true;
+      const ops = [client.put(k.group(g)).value(JSON.stringify(next)), ...(alsoDeleteOwner ? [client.delete().key(k.owner(g))] : [])];
+      const res = await client
+        .if(k.group(g), 'Mod', '==', kv?.mod_revision ?? 0)
+        .and(k.owner(g), 'Create', '==', fence ?? 0)
+        .then(...ops)
+        .commit();
+      if (res.succeeded) return true;
+      const owner = await getOne(k.owner(g));
+      if ((owner?.create_revision ?? null) !== fence && !(fence === null && !owner)) return false;
+    }
+    return false;
+  };
+
+  /** The owner key's value (state), written only while it is still ours. */
+  const putOwner = async (g: string, fence: string, state: OwnerValue['state'], error?: string): Promise<boolean> => {
+    if (!lease) return false;
+    const value: OwnerValue = { server: me, state, at: now(), ...(error ? { error } : {}) };
+    const res = await client
+      .if(k.owner(g), 'Create', '==', fence)
+      .then(client.put(k.owner(g)).value(JSON.stringify(value)).lease(lease.id))
+      .commit()
+      .catch(() => ({ succeeded: false }));
+    return res.succeeded;
+  };
+
+  // ---- one action at a time per group ----------------------------------------------------------
+
+  const busy = (g: string) => (pending.get(g) ?? 0) > 0;
+  const act = <T>(g: string, fn: () => Promise<T>): Promise<T> => {
+    pending.set(g, (pending.get(g) ?? 0) + 1);
+    const p = (chains.get(g) ?? Promise.resolve()).then(fn).finally(() => {
+      pending.set(g, pending.get(g)! - 1);
+      schedule();
+    });
+    chains.set(g, p.catch(() => undefined));
+    return p;
+  };
+
+  const outcome = (_g: string, o: Outcome, fence: string): Answer => ({ ok: o.ok, message: o.message, fence });
+
+  /** Takes a group without owner: the owner key in a transaction, then the start script. */
+  const acquire = async (g: string): Promise<void> => {
+    if (phase !== 'joined' || !lease || owned.has(g)) return;
+    const kv = await getOne(k.group(g));
+    const rec: GroupRecord = { ...OFFLINE, ...json<GroupRecord>(kv) };
+    const snap = await readSnapshot();
+    if (rec.want !== 'online' || rec.error || snap.owners.has(g) || candidate(g, rec, snap.servers) !== me) return;
+    const value: OwnerValue = { server: me, state: 'starting', at: now() };
+    const res = await client
+      .if(k.owner(g), 'Create', '==', 0)
+      .and(k.group(g), 'Mod', '==', kv?.mod_revision ?? 0)
+      .then(client.put(k.owner(g)).value(JSON.stringify(value)).lease(lease.id))
+      .commit();
+    if (!res.succeeded) return;
+    const fence = String(res.header.revision);
+    owned.set(g, fence);
+    const name = config(g)!.name;
+    const event: StartEvent = rec.event ?? (rec.prev ? 'FAILOVER' : 'START');
+    info(`group ${name}: this server takes it (fencing token ${fence}, ${event}${rec.prev ? `, previous server ${rec.prev}` : ''})`, { group: name, fence });
+    const o = await ctx.groups.start(name, event, { prevServer: rec.prev ?? undefined, fence }).queued;
+    if (owned.get(g) !== fence) return; // fenced meanwhile: the fence has stopped it
+    if (o.ok) {
+      await putOwner(g, fence, 'online');
+      await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target: null, event: null, failed: [], error: null }));
+      return;
+    }
+    // The start failed: clean up what it began, then give the group to the next server of the policy.
+    const stopped = await ctx.groups.stop(name, 'GROUPFAILOVER').queued;
+    if (owned.get(g) !== fence) return;
+    if (!stopped.ok) {
+      alert('ERR', `group ${name}: start failed and the stop script too; this server keeps the group in error (nothing else may take it while its resources may be held here)`, { group: name });
+      await putOwner(g, fence, 'error', stopped.message);
+      return;
+    }
+    let allFailed: string | null = null;
+    const live = (await readSnapshot()).servers;
+    await updateRecord(
+      g,
+      fence,
+      (r) => {
+        const failed = [...new Set([...r.failed.map((s) => s.toUpperCase()), me])];
+        const next = candidate(g, { ...r, failed, target: null }, live);
+        allFailed = next ? null : `the start failed on every live server of its policy (${failed.join(', ')})`;
+        return { ...r, target: null, failed, error: allFailed };
+      },
+      true,
+    );
+    owned.delete(g);
+    if (allFailed) alert('ERR', `group ${name} is in error on the whole cluster: ${allFailed}; "arms group start ${name}" tries again`, { group: name });
+    else info(`group ${name}: start failed here; the next server of the policy takes it`, { group: name });
+  };
+
+  /** The owner stops the group and hands it on (ARMFOVER, move, server shutdown). */
+  const handover = async (g: string, factor: StopFactor, event: StartEvent, opts: { to?: string; force?: boolean; leaving?: boolean }): Promise<Answer> => {
+    handovers.delete(g);
+    const fence = owned.get(g);
+    const name = config(g)?.name ?? g;
+    if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
+    const live = (await readSnapshot()).servers;
+    let target: string | null = opts.to?.toUpperCase() ?? nextServer(g, live);
+    if (opts.to) {
+      if (!policyOf(g).includes(target!)) return { ok: false, message: `group ${name} cannot move to ${opts.to}: not in its policy [${policyOf(g).join(', ')}]`, fence };
+      if (!live.has(target!)) return { ok: false, message: `group ${name} cannot move to ${opts.to}: that server is not up`, fence };
+    }
+    // Alone in the cluster: a failover starts it here again; a leaving server leaves it to whoever comes.
+    if (!target && !opts.leaving) target = me;
+    await putOwner(g, fence, 'stopping');
+    const o = await ctx.groups.stop(name, factor).queued;
+    if (owned.get(g) !== fence) return { ok: false, message: `group ${name}: this server fenced itself meanwhile`, fence };
+    if (!o.ok && !opts.force) {
+      await putOwner(g, fence, 'error', o.message);
+      return { ok: false, message: o.message, fence };
+    }
+    if (!o.ok) alert('WARN', `group ${name}: the stop script failed; going on with the handover (/F)`, { group: name });
+    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null }), true);
+    owned.delete(g);
+    if (!done) return { ok: false, message: `group ${name}: the handover could not be written (this server's ownership ended)`, fence };
+    info(`group ${name}: handed over (${factor}) to ${target ?? 'the next server that comes up'}`, { group: name, fence });
+    return { ok: true, message: `group ${name} handed over to ${target ?? 'the next server that comes up'}`, fence, handedTo: target ?? undefined };
+  };
+
+  const stopAndRelease = async (g: string): Promise<Answer> => {
+    const fence = owned.get(g);
+    const name = config(g)?.name ?? g;
+    if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
+    await putOwner(g, fence, 'stopping');
+    const o = await ctx.groups.stop(name, 'GROUPSTOP').queued;
+    if (owned.get(g) !== fence) return { ok: false, message: `group ${name}: this server fenced itself meanwhile`, fence };
+    if (!o.ok) {
+      await putOwner(g, fence, 'error', o.message);
+      return outcome(g, o, fence);
+    }
+    await updateRecord(g, fence, () => ({ ...OFFLINE }), true);
+    owned.delete(g);
+    return outcome(g, o, fence);
+  };
+
+  /** What the owner does for a request, local or relayed. `joined`: it joined a handover already waiting. */
+  const perform = (g: string, op: RequestOp, opts: RequestOptions): { done: Promise<Answer>; joined: boolean } => {
+    const name = config(g)!.name;
+    const fence = owned.get(g) ?? '0';
+    switch (op) {
+      case 'start':
+        return { done: act(g, async () => outcome(g, await ctx.groups.start(name).queued, fence)), joined: false };
+      case 'restart':
+        return { done: act(g, async () => outcome(g, await ctx.groups.restart(name).queued, fence)), joined: false };
+      case 'stop':
+        return { done: act(g, () => stopAndRelease(g)), joined: false };
+      case 'failover':
+      case 'move': {
+        const waiting = handovers.get(g);
+        if (waiting && op === 'failover') return { done: waiting, joined: true };
+        const done = act(g, () =>
+          op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
+        );
+        if (op === 'failover') handovers.set(g, done);
+        return { done, joined: false };
+      }
+    }
+  };
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  let reconciling = false;
+  let again = false;
+  const schedule = () => {
+    if (closing) return;
+    if (reconciling) {
+      again = true;
+      return;
+    }
+    reconciling = true;
+    setImmediate(async () => {
+      do {
+        again = false;
+        try {
+          await reconcile();
+        } catch (e) {
+          if (phase === 'joined') info(`cluster state not read: ${(e as Error).message}`);
+        }
+      } while (again && !closing);
+      reconciling = false;
+    });
+  };
+
+  const reconcile = async () => {
+    if (phase !== 'joined' || !lease || leaving) return;
+    const snap = await readSnapshot();
+    if (phase !== 'joined' || !lease) return;
+    for (const c of ctx.groupConfigs()) {
+      const g = c.name.toUpperCase();
+      const o = snap.owners.get(g);
+      const fence = owned.get(g);
+      if (fence) {
+        if (!o || o.fence !== fence) {
+          // Our owner key is gone while we are joined: only an operator deleting it does that.
+          owned.delete(g);
+          alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
+          void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
+          continue;
+        }
+        for (const r of snap.reqs.get(g) ?? []) takeRequest(g, r, fence);
+        const better = c.failback && ctx.groups.list().find((x) => x.name === c.name)?.state === 'online' && !busy(g) ? policyOf(g).find((s) => snap.servers.has(s)) : undefined;
+        if (better && better !== me && policyOf(g).indexOf(better) < policyOf(g).indexOf(me)) {
+          info(`group ${c.name}: ${better} is back and comes first in the policy: moving the group back (failback)`, { group: c.name });
+          void act(g, () => handover(g, 'GROUPMOVE', 'START', { to: better }));
+        }
+        continue;
+      }
+      if (o && o.value.server === me && o.lease !== lease.id) {
+        // An owner key from this server's previous life (its service ended before the lease did).
+        await client.if(k.owner(g), 'Create', '==', o.fence).then(client.delete().key(k.owner(g))).commit();
+        info(`group ${c.name}: released the ownership left by this server's previous run`, { group: c.name });
+        continue;
+      }
+      const local = ctx.groups.list().find((x) => x.name === c.name);
+      if (local && local.state !== 'offline' && local.state !== 'error' && !busy(g)) {
+        alert('ERR', `group ${c.name} runs here without this server owning it; stopping it`, { group: c.name });
+        void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'not the owner');
+        continue;
+      }
+      if (o) continue;
+      const r = snap.records.get(g);
+      if (!r || r.rec.want !== 'online' || r.rec.error || busy(g)) continue;
+      const cand = candidate(g, r.rec, snap.servers);
+      if (cand === me) void act(g, () => acquire(g)).catch((e: Error) => info(`group ${c.name}: not taken: ${e.message}`, { group: c.name }));
+      else if (cand === null && r.rec.failed.length > 0) {
+        const msg = `no live server of its policy is left to try (failed: ${r.rec.failed.join(', ')})`;
+        if (await updateRecord(g, null, (x) => (x.error || x.want !== 'online' ? null : { ...x, error: msg }))) {
+          alert('ERR', `group ${c.name} is in error on the whole cluster: ${msg}`, { group: c.name });
+        }
+      }
+    }
+    // Servers gone since the last look: down since now.
+    for (const s of ctx.servers.map((x) => x.toUpperCase())) {
+      const seen = snap.seen.get(s);
+      if (!snap.servers.has(s) && seen?.value.up) {
+        await client
+          .if(k.seen(s), 'Mod', '==', seen.rev)
+          .and(k.server(s), 'Create', '==', 0)
+          .then(client.put(k.seen(s)).value(JSON.stringify({ up: false, since: now() })))
+          .commit();
+        info(`server ${s} is down`);
+      }
+    }
+  };
+
+  const takeRequest = (g: string, r: { key: string; req: Request; id: string }, fence: string) => {
+    if (taken.has(r.key)) return;
+    taken.add(r.key);
+    const answer = async (a: Answer) => {
+      await client
+        .put(k.ans(r.id))
+        .value(JSON.stringify(a))
+        .lease(r.req.lease)
+        .exec()
+        .catch(() => undefined); // the asker is gone
+    };
+    void (async () => {
+      await client.delete().key(r.key).exec().catch(() => undefined);
+      const name = config(g)!.name;
+      if (r.req.fence !== fence) {
+        await answer({ ok: false, message: `group ${name} changed owner before the request arrived; ask again`, fence });
+        return;
+      }
+      info(`group ${name}: ${r.req.op} asked by server ${r.req.from}${r.req.cause ? ` (${r.req.cause})` : ''}`, { group: name });
+      const { done } = perform(g, r.req.op, { wait: true, to: r.req.to, force: r.req.force });
+      await answer(await done.catch((e: Error) => ({ ok: false, message: e.message, fence })));
+    })();
+  };
+
+  // ---- joining, and leaving when cut off -------------------------------------------------------
+
+  const register = async (l: HeldLease) => {
+    const defs = ctx.definitions();
+    await client.put(k.config(me)).value(JSON.stringify({ ...defs, at: now() })).exec();
+    await client.put(k.server(me)).value(JSON.stringify({ since: now(), pid: process.pid, version: ctx.version })).lease(l.id).exec();
+    await client.put(k.seen(me)).value(JSON.stringify({ up: true, since: now() })).exec();
+  };
+
+  let watcher: { cancel(): Promise<void> } | null = null;
+  const watch = async () => {
+    if (watcher) return;
+    const w = await client.watch().prefix(k.root).create();
+    w.on('put', schedule);
+    w.on('delete', schedule);
+    w.on('connected', schedule);
+    w.on('error', () => undefined);
+    watcher = w;
+  };
+
+  let told = '';
+  /** the lease of before a fence, until etcd confirms it is revoked (its owner keys with it) */
+  let stale: HeldLease | null = null;
+  const join = async () => {
+    while (!closing) {
+      try {
+        if (stale && (await stale.revoke())) stale = null;
+        const l = await grantLease(client, ttlS, { fence: onFence });
+        try {
+          await register(l);
+        } catch (e) {
+          await l.revoke();
+          throw e;
+        }
+        lease = l;
+        phase = 'joined';
+        problem = null;
+        told = '';
+        info(`server ${me} joined cluster ${ctx.config.name} (heartbeat timeout ${ttlS} s)`);
+        if (!joinedOnce && ctx.recover) {
+          for (const c of ctx.groupConfigs().filter((x) => policyOf(x.name).includes(me))) {
+            void act(c.name.toUpperCase(), () => ctx.groups.recover(c.name).queued);
+          }
+        }
+        if (!joinedOnce) await autostart();
+        joinedOnce = true;
+        await watch().catch(() => undefined);
+        schedule();
+        return;
+      } catch (e) {
+        phase = 'connecting';
+        problem = `etcd not reachable (${ctx.config.etcd.join(', ')}): ${(e as Error).message}`;
+        if (told !== problem) alert('WARN', `server ${me} is not in cluster ${ctx.config.name} yet: ${problem}; its groups stay offline until it joins`);
+        told = problem;
+        await sleep(Math.min(1000, ttlMs / 4));
+      }
+    }
+  };
+
+  /** Autostart groups are wanted online once, when the cluster first sees them. */
+  const autostart = async () => {
+    for (const c of ctx.groupConfigs().filter((x) => x.autostart)) {
+      await client
+        .if(k.group(c.name), 'Create', '==', 0)
+        .then(client.put(k.group(c.name)).value(JSON.stringify({ ...OFFLINE, want: 'online' })))
+        .commit();
+    }
+  };
+
+  const onFence = (reason: string, deadline: number) => {
+    const old = lease;
+    lease = null;
+    phase = 'fenced';
+    problem = reason;
+    alert('ERR', `server ${me} fences itself off cluster ${ctx.config.name}: ${reason}; its groups stop now (by ${Math.max(0, deadline - Date.now())} ms)`);
+    const names = new Set([...owned.keys()]);
+    for (const s of ctx.groups.list()) if (s.state !== 'offline') names.add(s.name.toUpperCase());
+    owned.clear();
+    handovers.clear();
+    void (async () => {
+      await Promise.all([...names].map((g) => ctx.groups.fence(config(g)?.name ?? g, deadline, reason).catch(() => undefined)));
+      info(`server ${me}: every group is stopped after the fence; rejoining when etcd answers`);
+      // Everything is down: the old lease may end now (its owner keys with it) as soon as etcd hears us.
+      stale = old;
+      phase = 'connecting';
+      void join();
+    })();
+  };
+
+  const timer = setInterval(schedule, Math.max(500, ttlMs / 2));
+  void join();
+
+  // ---- requests from this server's pipe ----------------------------------------------------------
+
+  const waitFor = async <T>(what: () => Promise<T | undefined>, ms: number): Promise<T | undefined> => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && !closing) {
+      const v = await what().catch(() => undefined);
+      if (v !== undefined) return v;
+      await sleep(50);
+    }
+    return undefined;
+  };
+
+  /** Waits until the group is online (with a fencing token above `after`), or fails. */
+  const waitOnline = async (g: string, after: string, ms: number): Promise<Reply> => {
+    const name = config(g)!.name;
+    const r = await waitFor<Reply>(async () => {
+      const s = await readSnapshot();
+      const o = s.owners.get(g);
+      const rec = s.records.get(g)?.rec;
+      if (o && BigInt(o.fence) > BigInt(after) && o.value.state === 'online') return { ok: true, message: `group ${name} is online on ${o.value.server}` };
+      if (o?.value.state === 'error') return { ok: false, message: `group ${name} is in error on ${o.value.server}: ${o.value.error ?? ''}` };
+      if (rec?.error) return { ok: false, message: `group ${name} is in error: ${rec.error}` };
+      if (!o && rec?.want === 'offline') return { ok: false, message: `group ${name} was stopped meanwhile` };
+      return undefined;
+    }, ms);
+    return r ?? { ok: false, message: `group ${name} is not online after ${Math.round(ms / 1000)} s` };
+  };
+
+  const startTimeout = (g: string) => ((config(g)?.timeouts.start ?? 300) * (policyOf(g).length + 1) + (config(g)?.timeouts.stop ?? 300)) * 1000 + 2 * ttlMs;
+
+  const request = async (group: string, op: RequestOp, opts: RequestOptions): Promise<Reply> => {
+    const g = group.toUpperCase();
+    const name = config(g)!.name;
+    if (phase !== 'joined' || !lease) return { ok: false, message: `group ${name}: this server is not in cluster ${ctx.config.name} now (${problem}); ask another server` };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const snap = await readSnapshot();
+      const o = snap.owners.get(g);
+      if (o && o.value.server === me && owned.get(g) === o.fence) {
+        const { done, joined } = perform(g, op, opts);
+        if (!opts.wait || opts.ownScript) {
+          done.catch(() => undefined);
+          return { ok: true, queued: true, joined, message: `group ${name}: ${op} queued` };
+        }
+        const a = await done;
+        if (!a.ok) return a;
+        return a.handedTo ? waitOnline(g, a.fence, startTimeout(g)) : { ok: true, message: a.message };
+      }
+      if (o) {
+        const id = randomUUID();
+        const req: Request = { op, fence: o.fence, from: me, lease: lease.id, to: opts.to, force: opts.force, cause: opts.cause };
+        const res = await client.if(k.owner(g), 'Create', '==', o.fence).then(client.put(k.req(g, id)).value(JSON.stringify(req))).commit();
+        if (!res.succeeded) continue;
+        if (!opts.wait) return { ok: true, queued: true, message: `group ${name}: ${op} sent to ${o.value.server}` };
+        const a = await waitFor(async () => json<Answer>(await getOne(k.ans(id))) ?? undefined, startTimeout(g));
+        await client.delete().key(k.ans(id)).exec().catch(() => undefined);
+        if (!a) return { ok: false, message: `group ${name}: no answer from ${o.value.server}` };
+        if (!a.ok) return a;
+        return a.handedTo ? waitOnline(g, a.fence, startTimeout(g)) : { ok: true, message: `${a.message} (on ${o.value.server})` };
+      }
+      // No owner: what the cluster wants of the group changes, and the policy does the rest.
+      const rec = snap.records.get(g)?.rec ?? OFFLINE;
+      if (op === 'move') return { ok: false, message: `group ${name} is offline: there is nothing to move (start it: arms group start ${name})` };
+      if (op === 'stop') {
+        if (rec.want === 'offline' && !rec.error) return { ok: true, message: `group ${name} is already offline` };
+        if (!(await updateRecord(g, null, () => ({ ...OFFLINE })))) continue;
+        info(`group ${name}: stopped (it was ${rec.error ? 'in error' : 'waiting for a server'})`, { group: name });
+        return { ok: true, message: `group ${name} is offline` };
+      }
+      const event: StartEvent | null = op === 'failover' ? 'FAILOVER' : null;
+      if (!(await updateRecord(g, null, (r) => ({ ...r, want: 'online', target: null, event, failed: [], error: null })))) continue;
+      info(`group ${name}: ${op} asked here; the first live server of its policy starts it`, { group: name });
+      if (!opts.wait || opts.ownScript) return { ok: true, queued: true, message: `group ${name}: ${op} queued` };
+      return waitOnline(g, '0', startTimeout(g));
+    }
+    return { ok: false, message: `group ${name}: the cluster's state kept changing; ask again` };
+  };
+
+  return {
+    async status() {
+      const s = phase === 'joined' ? await Promise.race([readSnapshot().catch(() => last), sleep(callMs).then(() => last)]) : last;
+      const servers = ctx.servers.map((n) => {
+        const up = s?.servers.has(n.toUpperCase()) ?? false;
+        return {
+          name: n,
+          up,
+          since: s?.seen.get(n.toUpperCase())?.value.since ?? null,
+          groups: [...(s?.owners.entries() ?? [])].filter(([, o]) => o.value.server === n.toUpperCase()).map(([g]) => config(g)?.name ?? g),
+        };
+      });
+      const groups = ctx.groupConfigs().map((c): ClusterGroupStatus => {
+        const o = s?.owners.get(c.name.toUpperCase());
+        const rec = s?.records.get(c.name.toUpperCase())?.rec;
+        return {
+          name: c.name,
+          state: o ? o.value.state : rec?.error ? 'error' : 'offline',
+          owner: o?.value.server ?? null,
+          fence: o?.fence ?? null,
+          error: o?.value.error ?? rec?.error ?? null,
+        };
+      });
+      return { name: ctx.config.name, server: me, state: phase, problem, heartbeatTimeout: ttlS, readAt: s?.readAt ?? null, servers, groups };
+    },
+    request: (group, op, opts) => request(group, op, opts).catch((e: Error) => ({ ok: false, message: `group ${group}: etcd did not answer: ${e.message}` })),
+    async handOffAll(factor) {
+      // Out of the candidates first, so that nobody hands a group back to this server.
+      leaving = true;
+      await client.delete().key(k.server(me)).exec().catch(() => undefined);
+      await client.put(k.seen(me)).value(JSON.stringify({ up: false, since: now() })).exec().catch(() => undefined);
+      const mine = [...owned.keys()];
+      const out = await Promise.all(
+        mine.map((g) =>
+          act(g, () => handover(g, factor, 'FAILOVER', { force: true, leaving: true }))
+            .then((a) => ({ ok: a.ok, state: 'offline' as const, message: a.message }))
+            .catch((e: Error) => ({ ok: false, state: 'error' as const, message: e.message })),
+        ),
+      );
+      // Whatever still runs here without being owned (a fence under way) stops too.
+      return [...out, ...(await ctx.groups.stopAll(factor))];
+    },
+    async configs() {
+      const res = await client.getAll().prefix(`${k.root}config/`).exec();
+      const out: Record<string, { hash: string; groups: Record<string, Definition>; at: string }> = {};
+      for (const kv of res.kvs) {
+        const v = json<{ hash: string; groups: Record<string, Definition>; at: string }>(kv);
+        if (v) out[text(kv.key).slice(`${k.root}config/`.length)] = v;
+      }
+      return out;
+    },
+    async close() {
+      closing = true;
+      clearInterval(timer);
+      await watcher?.cancel().catch(() => undefined);
+      const l = lease;
+      lease = null;
+      await l?.revoke();
+      client.close();
+    },
+  };
+}
