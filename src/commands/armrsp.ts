@@ -259,6 +259,36 @@ function say(line: string): void {
 
 const describe = (c: Check) => `${c.kind} ${c.resource}`;
 
+/**
+ * /A on a group with nothing to check: says why (watch log, cluster log at WARN, `arms status`) and
+ * stays resident until ARMKILL stops it, so that its watch neither restarts it nor fails the group over.
+ */
+async function stayIdle(pipe: string, monitor: string, group: string): Promise<number> {
+  const why = `group ${group} has no disks, addresses or NICs in the config and no /DISK, /IP, /NIC, /HTTP or /CMD was given: nothing to watch`;
+  say(`${monitor}: ${why}; staying resident without checking (ARMKILL ends it)`);
+  const reporter = new Reporter(pipe);
+  await reporter.send('monitor.report', { monitor, group, resource: '(nothing to watch)', kind: 'none', ok: true, detail: why, failures: 0 });
+  await reporter.send('log', {
+    message: `ARMRSP ${monitor}: ${why}; it stays resident without checking (add disks:, addresses: or nics: to the group, then restart the group)`,
+    level: 'WARN',
+    group,
+    pid: process.pid,
+    ppid: process.ppid,
+    source: 'ARMRSP',
+  });
+  reporter.close();
+  return new Promise<number>((resolve) => {
+    const keep = setInterval(() => undefined, 1 << 30);
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as NodeJS.Signals[]) {
+      process.on(sig, () => {
+        clearInterval(keep);
+        say(`stopped by ${sig}`);
+        resolve(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[sig]);
+      });
+    }
+  });
+}
+
 export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
   const opts = parseOptions(argv);
   const pipe = clientPipe();
@@ -275,7 +305,10 @@ export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
     specs.push(s);
   }
   if (specs.length === 0) {
-    throw usage(opts.all ? `nothing to check: group ${group} has no disks, addresses or NICs in the config, and no /DISK, /IP, /NIC, /HTTP or /CMD was given` : 'nothing to check: give /A or at least one /DISK, /IP, /NIC, /HTTP or /CMD (try /? for usage)');
+    if (!opts.all) throw usage('nothing to check: give /A or at least one /DISK, /IP, /NIC, /HTTP or /CMD (try /? for usage)');
+    // The guide's START.BAT loads ARMRSP /A in every group; a group without disks, addresses or NICs
+    // is a configuration, not a failure: exiting would only feed its watch's restart loop.
+    return stayIdle(pipe, monitor, group!);
   }
 
   let prober: ProbeHelper | null = null;
