@@ -9,6 +9,8 @@ import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
+import { AlertsConfig, alertsDefaults, readAlerts } from './alerts/config';
+import { checkMonitorGroups, MonitorConfig, readMonitors } from './monitor-config';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
 import { RotationPolicy } from './rotating-file';
 
@@ -32,6 +34,10 @@ export interface Config {
   osMonitor: OsMonitorConfig;
   /** keep a warmed-up batch interpreter waiting when a group has a .bat script (batch-spare.ts) */
   warmBatch: boolean;
+  /** monitors the service runs, and the recovery of any monitor by name (monitor-config.ts) */
+  monitors: MonitorConfig[];
+  /** where alert-level events go besides the logs (alerts/config.ts) */
+  alerts: AlertsConfig;
 }
 
 export interface ConfigProblem {
@@ -71,6 +77,8 @@ function defaults(file: string): Config {
     syslog: true,
     osMonitor: { ...OS_MONITOR_DEFAULTS },
     warmBatch: true,
+    monitors: [],
+    alerts: alertsDefaults(),
   };
 }
 
@@ -129,9 +137,12 @@ export function parseConfig(text: string, file: string): Config {
     },
     osMonitor: (v) => readOsMonitor(r, v, config, path.dirname(file)),
     warmBatch: (v) => (config.warmBatch = r.bool(v, 'warmBatch') ?? config.warmBatch),
+    monitors: (v) => (config.monitors = readMonitors(r, v, path.dirname(file))),
+    alerts: (v) => (config.alerts = readAlerts(r, v)),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
+  checkMonitorGroups(r, config.monitors, config.groups.map((g) => g.name));
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
 }

@@ -21,6 +21,8 @@ export interface PersistedState {
   groups: Record<string, SavedGroup>;
   /** the watches, with their processes' identities and counters */
   watches: SavedWatch[];
+  /** monitors suspended by an operator (`arms monitor suspend`), upper case */
+  suspendedMonitors: string[];
 }
 
 export interface State {
@@ -40,7 +42,7 @@ export interface State {
 const FILE = 'state.json';
 
 function fresh(): PersistedState {
-  return { version: 1, cleanStop: true, reboots: 0, failovers: {}, values: {}, groups: {}, watches: [] };
+  return { version: 1, cleanStop: true, reboots: 0, failovers: {}, values: {}, groups: {}, watches: [], suspendedMonitors: [] };
 }
 
 function parse(text: string): PersistedState | null {

@@ -46,6 +46,9 @@ export interface SavedWatch {
   counters: RestartCounters;
   lastExit: WatchStatus['lastExit'];
   escalation: WatchStatus['escalation'];
+  /** maintenance (`arms watch suspend`); held: its program ended meanwhile and waits for the resume */
+  suspended?: boolean;
+  held?: boolean;
 }
 
 export type WatchState = 'running' | 'ended' | 'exhausted' | 'escalated' | 'stopping';
@@ -66,6 +69,8 @@ export interface WatchStatus {
   /** the final action taken (once), with its cause */
   escalation: { action: FinalAction; at: string; cause: string } | null;
   log: string;
+  /** maintenance: an end is neither restarted nor counted until `arms watch resume` */
+  suspended: boolean;
 }
 
 export class WatchError extends Error {
@@ -92,6 +97,9 @@ interface Watch {
   /** /W callers waiting for the end */
   waiters: Array<(end: End) => void>;
   graceTimer: NodeJS.Timeout | null;
+  suspended: boolean;
+  /** its program ended while suspended: started again at the resume */
+  held: boolean;
 }
 
 export interface Clock {
@@ -139,6 +147,10 @@ export interface Watches {
    * ARMLOAD never got an answer). Returns them. Linux only (it reads the marks in /proc).
    */
   sweep(graceMs: number): Promise<Array<{ id: string; pid: number; command: string }>>;
+  /** maintenance: suspends or resumes the watch (a resume starts a program that ended meanwhile) */
+  suspend(id: string, on: boolean): Promise<{ changed: boolean; status: WatchStatus }>;
+  /** a monitor's recovery: stops the program and starts it again, outside its /R count */
+  restart(id: string, cause: string, timeoutMs: number): Promise<number | null>;
 }
 
 /** How often the watch logs are checked against their size limit. */
@@ -181,6 +193,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       lastExit: w.lastExit,
       escalation: w.escalation,
       log: w.logFile,
+      suspended: w.suspended,
     };
   };
 
@@ -232,6 +245,10 @@ export function openWatches(ctx: WatchesContext): Watches {
       ctx.logs.write('INFO', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${describeEnd(code, signal)}; ID released (/W)`);
       return;
     }
+    if (w.suspended) {
+      hold(w, describeEnd(code, signal));
+      return;
+    }
     const sinceStart = ctx.clock.now() - w.startedAt;
     if (sinceStart < w.req.graceMs) {
       // /WAIT: monitoring begins when the grace period is over.
@@ -243,6 +260,13 @@ export function openWatches(ctx: WatchesContext): Watches {
       return;
     }
     react(w, code, signal);
+  };
+
+  /** Maintenance: an end while suspended is neither restarted nor counted; the resume starts it again. */
+  const hold = (w: Watch, how: string) => {
+    w.held = true;
+    setState(w, 'ended');
+    ctx.logs.write('WARN', fields(w), `watch ${w.req.id} ended (${how}) while suspended: not restarted, not counted (arms watch resume ${w.req.id} starts it again)`);
   };
 
   /** The restart policy's answer to an end. */
@@ -338,6 +362,8 @@ export function openWatches(ctx: WatchesContext): Watches {
         logFile,
         waiters: [],
         graceTimer: null,
+        suspended: false,
+        held: false,
       };
       carried.delete(key);
       watches.set(key, w);
@@ -404,6 +430,8 @@ export function openWatches(ctx: WatchesContext): Watches {
         counters: w.counters,
         lastExit: w.lastExit,
         escalation: w.escalation,
+        suspended: w.suspended,
+        held: w.held,
       })),
 
     adopt(saved) {
@@ -427,6 +455,8 @@ export function openWatches(ctx: WatchesContext): Watches {
           logFile,
           waiters: [],
           graceTimer: null,
+          suspended: s.suspended === true,
+          held: s.held === true,
         };
         watches.set(key, w);
         if (s.state !== 'running') continue; // ended, exhausted, escalated: kept as they were
@@ -444,10 +474,59 @@ export function openWatches(ctx: WatchesContext): Watches {
           gone.push(s.req.id);
           ctx.logs.alert('WARN', fields(w, { pid: s.pid }), `watch ${s.req.id}: its program ended while the service was down`);
           if (s.req.wait) remove(w);
+          else if (w.suspended) hold(w, 'ended while the service was down');
           else react(w, null, null);
         }
       }
       return { adopted, gone };
+    },
+
+    async suspend(id, on) {
+      const w = watches.get(id.toUpperCase());
+      if (!w) throw new WatchError('not_found', `no watch "${id}"`);
+      if (w.suspended === on) return { changed: false, status: status(w) };
+      w.suspended = on;
+      ctx.changed();
+      ctx.logs.write('WARN', fields(w, { suspended: on }), on ? `watch ${w.req.id} suspended (maintenance): an end of its program is not restarted and not counted` : `watch ${w.req.id} resumed`);
+      if (!on && w.held) {
+        w.held = false;
+        setState(w, 'running');
+        try {
+          const pid = await launch(w);
+          ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} started again at its resume${pid === null ? '' : ` (pid ${pid})`}`);
+        } catch (e) {
+          ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: its start at the resume failed: ${(e as Error).message}`);
+          react(w, null, null);
+        }
+      }
+      return { changed: true, status: status(w) };
+    },
+
+    async restart(id, cause, timeoutMs) {
+      const w = watches.get(id.toUpperCase());
+      if (!w) throw new WatchError('not_found', `no watch "${id}"`);
+      if (w.suspended) throw new WatchError('conflict', `watch ${w.req.id} is suspended (maintenance): not restarted`);
+      if (w.state === 'stopping') throw new WatchError('conflict', `watch ${w.req.id} is being stopped`);
+      const running = w.running;
+      if (running && running.ours()) {
+        setState(w, 'stopping');
+        if (!(await running.stop(timeoutMs))) {
+          setState(w, 'running');
+          throw new WatchError('failed', `watch ${w.req.id}: ${running.pid === null ? w.target.describe : `pid ${running.pid}`} did not stop, even when forced`);
+        }
+      }
+      if (watches.get(w.key) !== w) throw new WatchError('not_found', `watch ${w.req.id} was released meanwhile`);
+      w.held = false;
+      setState(w, 'running');
+      let pid: number | null;
+      try {
+        pid = await launch(w);
+      } catch (e) {
+        setState(w, 'ended');
+        throw e;
+      }
+      ctx.logs.write('WARN', fields(w, { pid }), `watch ${w.req.id} restarted by a monitor's recovery (${cause})${pid === null ? '' : `, pid ${pid}`}`);
+      return pid;
     },
 
     async sweep(graceMs) {

@@ -7,6 +7,7 @@ import { GroupConfig } from '../group-config';
 import { Monitors } from '../monitors';
 import { Power } from '../power';
 import { Watches } from '../watches';
+import { maintenanceOps } from './maintenance';
 import { monitorOps } from './monitors';
 import { groupOps } from './groups';
 import { logOps } from './log';
@@ -42,6 +43,12 @@ export interface OpsContext {
   stopping(): boolean;
   /** reads the config again; resolves with what changed, rejects with the config's mistakes */
   reload(): Promise<string>;
+  /** the service acts on this monitor's failures (a recovery: in the config) */
+  recovers(monitor: string): boolean;
+  /** more of `arms status`: each domain's own part (recoveries, alert routes) */
+  statusExtra?(): Record<string, unknown>;
+  /** more operations, each domain's own (alerts) */
+  extraOps?: Ops;
 }
 
 export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unknown> {
@@ -55,6 +62,8 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
       groups: ctx.groups.list(),
       watches: ctx.watches.list(),
       monitors: ctx.monitors.list(),
+      suspendedMonitors: ctx.monitors.suspended(),
+      ...ctx.statusExtra?.(),
     }),
 
     async reload() {
@@ -89,7 +98,9 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
     ...watchOps(ctx.watches, { timeScale: ctx.timeScale, persist: ctx.persist }),
     ...valueOps(ctx.values, ctx.logs),
-    ...monitorOps(ctx.monitors, ctx.groupConfig),
+    ...monitorOps(ctx.monitors, ctx.groupConfig, ctx.recovers),
+    ...maintenanceOps({ monitors: ctx.monitors, watches: ctx.watches, logs: ctx.logs, persist: ctx.persist, recovers: ctx.recovers }),
+    ...ctx.extraOps,
   };
 
   return async (req) => {
