@@ -19,8 +19,10 @@ export interface RouteConfig {
   rateLimit: { count: number; per: number };
   /** seconds one delivery may take */
   timeout: number;
-  /** deliveries tried again after a failure (webhook, mail), with a growing wait */
+  /** deliveries tried again after a failure, with a growing wait */
   retries: number;
+  /** seconds before the first retry, doubled at each next one (at most 60 s) */
+  retryDelay: number;
   line: number;
 }
 
@@ -58,7 +60,7 @@ function readRoute(r: Reader, name: string, node: Node | null, line: number): Ro
   const where = `alerts.${name}`;
   const before = r.problems.length;
   const targets: RouteTarget[] = [];
-  const route: Omit<RouteConfig, 'target'> = { name, level: 'WARN', groups: null, rateLimit: { count: 60, per: 3600 }, timeout: 10, retries: 3, line };
+  const route: Omit<RouteConfig, 'target'> = { name, level: 'WARN', groups: null, rateLimit: { count: 60, per: 3600 }, timeout: 10, retries: 3, retryDelay: 1, line };
   let headersNode: Node | null = null;
   r.map(node, where, {
     command: (v) => {
@@ -118,6 +120,7 @@ function readRoute(r: Reader, name: string, node: Node | null, line: number): Ro
       }),
     timeout: (v) => (route.timeout = r.duration(v, `${where}.timeout`) ?? route.timeout),
     retries: (v) => (route.retries = r.int(v, `${where}.retries`, 0, 20) ?? route.retries),
+    retryDelay: (v) => (route.retryDelay = r.duration(v, `${where}.retryDelay`) ?? route.retryDelay),
   });
   if (!isMap(node)) return undefined;
   if (targets.length === 0) r.problem(node, `${where}: one of ${KINDS.join(':, ')}: is required`);

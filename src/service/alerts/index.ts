@@ -43,8 +43,6 @@ export interface AlertsContext {
   server: string;
   logs: Pick<Logs, 'write'>;
   env: NodeJS.ProcessEnv;
-  /** the first wait before a retry, doubled at each (ms; default 1000) */
-  retryBaseMs?: number;
 }
 
 /** The most deliveries waiting per route. */
@@ -67,7 +65,6 @@ export function openAlerts(routes: AlertsConfig, ctx: AlertsContext): Alerts {
   const byName = new Map<string, Route>();
   let closed = false;
   const timers = new Set<NodeJS.Timeout>();
-  const baseMs = ctx.retryBaseMs ?? 1000;
   const note = (r: Route, level: 'INFO' | 'WARN', msg: string) => ctx.logs.write(level, { src: 'alerts', route: r.config.name }, msg);
 
   const sleep = (ms: number) =>
@@ -83,7 +80,7 @@ export function openAlerts(routes: AlertsConfig, ctx: AlertsContext): Alerts {
   const attempt = async (r: Route, e: AlertEvent): Promise<{ ok: boolean; detail: string }> => {
     let last = '';
     for (let n = 0; n <= r.config.retries && !closed; n++) {
-      if (n > 0) await sleep(Math.min(MAX_RETRY_WAIT_MS, baseMs * 2 ** (n - 1)));
+      if (n > 0) await sleep(Math.min(MAX_RETRY_WAIT_MS, r.config.retryDelay * 1000 * 2 ** (n - 1)));
       try {
         const detail = await deliver(r.config, e, ctx.env, (line) => ctx.logs.write('INFO', { src: 'alerts', route: r.config.name }, line));
         r.status.sent++;
