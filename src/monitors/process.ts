@@ -180,7 +180,7 @@ export function usageCheck(watch: string, s: UsageSpec, pid: () => number | null
         if (v > s[m]!) {
           overSince[m] ??= t;
           const held = (t - overSince[m]!) / 1000;
-          if (held >= s.window) over.push(`${m} ${show[m](v)} over ${show[m](s[m]!)}${s.window ? ` for ${Math.round(held)} s` : ''}`);
+          if (held >= s.window) over.push(`${m} ${show[m](v)} over ${show[m](s[m]!)}${s.window ? ` for ${Number(held.toFixed(1))} s` : ''}`);
         } else delete overSince[m];
       }
       if (over.length > 0) return { ok: false, detail: `pid ${p}: ${over.join('; ')}` };
