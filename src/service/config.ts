@@ -11,6 +11,7 @@ import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
 import { AlertsConfig, alertsDefaults, readAlerts } from './alerts/config';
 import { checkMonitorGroups, MonitorConfig, readMonitors } from './monitor-config';
+import { checkStartOrder } from './start-order';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
 import { RotationPolicy } from './rotating-file';
 
@@ -143,6 +144,7 @@ export function parseConfig(text: string, file: string): Config {
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
   checkMonitorGroups(r, config.monitors, config.groups.map((g) => g.name));
+  checkStartOrder(r, config.groups);
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, Node } from 'yaml';
 import type { Reader } from './config-reader';
+import { readReady, ReadyConfig } from './start-order';
 
 export interface DiskConfig {
   path: string;
@@ -30,8 +31,13 @@ export interface GroupConfig {
   maxStartRetries: number;
   /** what a watch's /SHUT does to the server */
   finalAction: 'shutdown' | 'reboot';
-  /** where the group is declared, for messages */
+  /** start after these groups (and stop before them): start-order.ts */
+  after: string[];
+  /** per watch ID (upper case): the check that must pass before its ARMLOAD returns */
+  ready: Record<string, ReadyConfig>;
+  /** where the group is declared, for messages; where its after: is */
   line: number;
+  afterLine: number;
 }
 
 export function readGroups(r: Reader, node: Node, server: string, home: string): GroupConfig[] {
@@ -73,7 +79,10 @@ export function groupDefaults(name: string, server: string, dir: string): GroupC
     failoverWindow: 3600,
     maxStartRetries: 0,
     finalAction: 'shutdown',
+    after: [],
+    ready: {},
     line: 0,
+    afterLine: 0,
   };
 }
 
@@ -123,6 +132,11 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
     maxFailovers: (v) => (g.maxFailovers = r.int(v, `${where}.maxFailovers`, 0, 1000) ?? g.maxFailovers),
     failoverWindow: (v) => (g.failoverWindow = r.duration(v, `${where}.failoverWindow`) ?? g.failoverWindow),
     maxStartRetries: (v) => (g.maxStartRetries = r.int(v, `${where}.maxStartRetries`, 0, 100) ?? g.maxStartRetries),
+    after: (v) => {
+      g.afterLine = r.line(v);
+      g.after = r.list(v, `${where}.after`, (n, w) => r.name(n, w));
+    },
+    ready: (v) => (g.ready = readReady(r, v, `${where}.ready`)),
     finalAction: (v) => {
       const a = r.string(v, `${where}.finalAction`, 'shutdown or reboot');
       if (a === 'shutdown' || a === 'reboot') g.finalAction = a;

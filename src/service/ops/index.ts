@@ -96,7 +96,7 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...service,
     ...logOps(ctx.logs),
     ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
-    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, persist: ctx.persist }),
+    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, persist: ctx.persist, ready: (group, id) => (group ? ctx.groupConfig(group)?.ready[id.toUpperCase()] : undefined) }),
     ...valueOps(ctx.values, ctx.logs),
     ...monitorOps(ctx.monitors, ctx.groupConfig, ctx.recovers),
     ...maintenanceOps({ monitors: ctx.monitors, watches: ctx.watches, logs: ctx.logs, persist: ctx.persist, recovers: ctx.recovers }),
