@@ -143,8 +143,10 @@ export function parseConfig(text: string, file: string): Config {
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));
-  checkMonitorGroups(r, config.monitors, config.groups.map((g) => g.name));
-  checkStartOrder(r, config.groups);
+  // Cross-checks against every group declared (one with a mistake of its own is still a group).
+  const declared = isMap(groupsNode) ? (groupsNode as { items: Array<{ key: unknown }> }).items.map((p) => String(isScalar(p.key) ? p.key.value : '')) : [];
+  checkMonitorGroups(r, config.monitors, declared);
+  checkStartOrder(r, config.groups, declared);
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
 }

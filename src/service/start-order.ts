@@ -75,12 +75,13 @@ export function readReady(r: Reader, node: Node | null, where: string): Record<s
 }
 
 /** Cross-checks of after: once every group is read: known groups, no group after itself, no cycle. */
-export function checkStartOrder(r: Reader, groups: GroupConfig[]): void {
+export function checkStartOrder(r: Reader, groups: GroupConfig[], declared: string[]): void {
   const byName = new Map(groups.map((g) => [g.name.toUpperCase(), g]));
+  const known = new Set(declared.map((d) => d.toUpperCase()));
   for (const g of groups) {
     for (const dep of g.after) {
       if (dep.toUpperCase() === g.name.toUpperCase()) r.problems.push({ file: r.file, line: g.afterLine, message: `groups.${g.name}.after: a group cannot start after itself` });
-      else if (!byName.has(dep.toUpperCase())) r.problems.push({ file: r.file, line: g.afterLine, message: `groups.${g.name}.after: no group "${dep}" in groups:` });
+      else if (!known.has(dep.toUpperCase())) r.problems.push({ file: r.file, line: g.afterLine, message: `groups.${g.name}.after: no group "${dep}" in groups:` });
     }
   }
   // A cycle: follow after: from each group; meeting the group again is one.

@@ -82,8 +82,10 @@ function readRoute(r: Reader, name: string, node: Node | null, line: number): Ro
     headers: (v) => (headersNode = v),
     mail: (v) => {
       const m = { host: '', port: 25, from: '', to: [] as string[], helo: null as string | null };
+      const given = new Set<string>();
       r.map(v, `${where}.mail`, {
         server: (n) => {
+          given.add('server');
           const s = r.string(n, `${where}.mail.server`, 'host or host:port of an SMTP server');
           const hp = s === undefined ? null : /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+)(?::(\d{1,5}))?$/.exec(s);
           if (s !== undefined && (!hp || Number(hp[2] ?? 25) > 65535 || Number(hp[2] ?? 25) < 1)) r.problem(n, `${where}.mail.server: expected host or host:port, got "${s}"`);
@@ -92,8 +94,12 @@ function readRoute(r: Reader, name: string, node: Node | null, line: number): Ro
             m.port = Number(hp[2] ?? 25);
           }
         },
-        from: (n) => (m.from = address(r, n, `${where}.mail.from`) ?? ''),
+        from: (n) => {
+          given.add('from');
+          m.from = address(r, n, `${where}.mail.from`) ?? '';
+        },
         to: (n) => {
+          given.add('to');
           if (isScalar(n)) {
             const a = address(r, n, `${where}.mail.to`);
             if (a) m.to = [a];
@@ -102,9 +108,10 @@ function readRoute(r: Reader, name: string, node: Node | null, line: number): Ro
         helo: (n) => (m.helo = r.name(n, `${where}.mail.helo`) ?? null),
       });
       if (!isMap(v)) return;
-      if (!m.host) r.problem(v, `${where}.mail: "server" is required`);
-      if (!m.from) r.problem(v, `${where}.mail: "from" is required`);
-      if (m.to.length === 0) r.problem(v, `${where}.mail: "to" (one address or a list) is required`);
+      if (!given.has('server')) r.problem(v, `${where}.mail: "server" is required`);
+      if (!given.has('from')) r.problem(v, `${where}.mail: "from" is required`);
+      if (!given.has('to')) r.problem(v, `${where}.mail: "to" (one address or a list) is required`);
+      else if (m.to.length === 0) r.problem(v, `${where}.mail.to: at least one address`);
       targets.push({ kind: 'mail', ...m });
     },
     level: (v) => {
