@@ -327,7 +327,7 @@ describe('ARMRSP', () => {
 });
 
 describe('ARMRSP /A and ARMLOAD', () => {
-  it('/A takes the group\'s disks, addresses and NICs from the config; an unknown group is exit 4; an empty one exit 2', async () => {
+  it('/A takes the group\'s disks, addresses and NICs from the config; an unknown group is exit 4; an empty one stays resident', async () => {
     const home = tempDir();
     const disk = tempDir();
     const { port, server } = await openPort();
@@ -360,9 +360,13 @@ describe('ARMRSP /A and ARMLOAD', () => {
 
     const unknown = await run('ARMRSP', ['/A'], { ...svc.env, ARMS_GROUPNAME: 'NOPE' });
     expect(unknown).toMatchObject({ code: 4, stderr: 'ARMRSP: unknown group "NOPE"\n' });
-    const empty = await run('ARMRSP', ['/A'], { ...svc.env, ARMS_GROUPNAME: 'EMPTY' });
-    expect(empty.code).toBe(2);
-    expect(empty.stderr).toMatch(/nothing to check: group EMPTY has no disks, addresses or NICs in the config/);
+    // A group with nothing to watch: ARMRSP says so and stays resident (test/recovery/armrsp-idle.test.ts).
+    const empty = startRsp(['/A'], { ...svc.env, ARMS_GROUPNAME: 'EMPTY', ARMS_WATCH_ID: 'IDLE' });
+    await until(() => results(svc, 'IDLE'), (r) => r.length === 1);
+    expect(await results(svc, 'IDLE')).toMatchObject([{ kind: 'none', ok: true, group: 'EMPTY', detail: expect.stringMatching(/nothing to watch/) }]);
+    expect(empty.child.exitCode).toBe(null);
+    empty.child.kill('SIGTERM');
+    expect(await empty.ended).toMatchObject({ code: 143 });
     await svc.stop();
   });
 

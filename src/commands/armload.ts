@@ -82,7 +82,9 @@ export const command = defineCommand('ARMLOAD', USAGE, async (argv, ctx) => {
       noWait: sw.has('A'),
       intervalS: count(sw.get('INT'), '/INT', 1, 86_400),
     },
-    wait ? 0 : 30_000,
+    // No limit: with /W it waits for the end; without, a ready: check of the config may hold the answer
+    // for its own timeout (the group script's timeout bounds both).
+    0,
   )) as { pid: number | null; exitCode?: number | null; signal?: string | null };
   if (!wait) {
     ctx.out(`ARMLOAD: watch ${id} started${answer.pid === null ? ` (service ${target})` : `, pid ${answer.pid}`}\n`);

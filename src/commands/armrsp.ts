@@ -221,6 +221,9 @@ class Reporter {
 
   constructor(private pipe: string) {}
 
+  /** what the service answered, or null when it did not */
+  answer: unknown = null;
+
   async send(op: string, args: Record<string, unknown>, timeoutMs = 5000): Promise<boolean> {
     if (!this.conn) {
       this.conn = connect(this.pipe, timeoutMs);
@@ -229,7 +232,7 @@ class Reporter {
     const conn = this.conn;
     try {
       const c = await conn;
-      await c.request(op, args, timeoutMs);
+      this.answer = await c.request(op, args, timeoutMs);
       if (this.away) {
         this.away = false;
         say('the service answers again: reporting to it again');
@@ -259,6 +262,36 @@ function say(line: string): void {
 
 const describe = (c: Check) => `${c.kind} ${c.resource}`;
 
+/**
+ * /A on a group with nothing to check: says why (watch log, cluster log at WARN, `arms status`) and
+ * stays resident until ARMKILL stops it, so that its watch neither restarts it nor fails the group over.
+ */
+async function stayIdle(pipe: string, monitor: string, group: string): Promise<number> {
+  const why = `group ${group} has no disks, addresses or NICs in the config and no /DISK, /IP, /NIC, /HTTP or /CMD was given: nothing to watch`;
+  say(`${monitor}: ${why}; staying resident without checking (ARMKILL ends it)`);
+  const reporter = new Reporter(pipe);
+  await reporter.send('monitor.report', { monitor, group, resource: '(nothing to watch)', kind: 'none', ok: true, detail: why, failures: 0 });
+  await reporter.send('log', {
+    message: `ARMRSP ${monitor}: ${why}; it stays resident without checking (add disks:, addresses: or nics: to the group, then restart the group)`,
+    level: 'WARN',
+    group,
+    pid: process.pid,
+    ppid: process.ppid,
+    source: 'ARMRSP',
+  });
+  reporter.close();
+  return new Promise<number>((resolve) => {
+    const keep = setInterval(() => undefined, 1 << 30);
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as NodeJS.Signals[]) {
+      process.on(sig, () => {
+        clearInterval(keep);
+        say(`stopped by ${sig}`);
+        resolve(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[sig]);
+      });
+    }
+  });
+}
+
 export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
   const opts = parseOptions(argv);
   const pipe = clientPipe();
@@ -275,7 +308,10 @@ export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
     specs.push(s);
   }
   if (specs.length === 0) {
-    throw usage(opts.all ? `nothing to check: group ${group} has no disks, addresses or NICs in the config, and no /DISK, /IP, /NIC, /HTTP or /CMD was given` : 'nothing to check: give /A or at least one /DISK, /IP, /NIC, /HTTP or /CMD (try /? for usage)');
+    if (!opts.all) throw usage('nothing to check: give /A or at least one /DISK, /IP, /NIC, /HTTP or /CMD (try /? for usage)');
+    // The guide's START.BAT loads ARMRSP /A in every group; a group without disks, addresses or NICs
+    // is a configuration, not a failure: exiting would only feed its watch's restart loop.
+    return stayIdle(pipe, monitor, group!);
   }
 
   let prober: ProbeHelper | null = null;
@@ -290,16 +326,42 @@ export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
       `(timeout ${seconds(timeoutMs)}; exit after ${opts.count} failed check${opts.count === 1 ? '' : 's'} in a row): ${checks.map(describe).join(', ')}`,
   );
 
+  // Maintenance and recovery are the service's: a suspended monitor does not check; a monitor with a
+  // recovery: in the config keeps checking past /N, the service acting on its failures. Asked once
+  // at the start, then learnt from the answer to each report (and asked again while suspended).
+  const learn = (a: unknown) => {
+    if (typeof a !== 'object' || a === null) return;
+    const s = a as { suspended?: unknown; recovery?: unknown };
+    if (typeof s.suspended === 'boolean' && s.suspended !== suspended) {
+      suspended = s.suspended;
+      say(suspended ? `${monitor}: suspended by the service (maintenance): not checking until resumed` : `${monitor}: resumed: checking again`);
+    }
+    if (typeof s.recovery === 'boolean') recovery = s.recovery;
+  };
+  let suspended = false;
+  let recovery = false;
+  if (await reporter.send('monitor.state', { monitor })) learn(reporter.answer);
+  const askWhileSuspended = setInterval(() => {
+    if (suspended) void reporter.send('monitor.state', { monitor }).then((ok) => ok && learn(reporter.answer));
+  }, Math.max(1000, Math.min(intervalMs, 10_000)));
+  askWhileSuspended.unref();
+
   const report = (r: CheckResult) =>
-    reporter.send('monitor.report', {
-      monitor,
-      group,
-      resource: r.check.resource.slice(0, 4096),
-      kind: r.check.kind,
-      ok: r.outcome.ok,
-      detail: r.outcome.detail.slice(0, 4096),
-      failures: r.failures,
-    });
+    reporter
+      .send('monitor.report', {
+        monitor,
+        group,
+        resource: r.check.resource.slice(0, 4096),
+        kind: r.check.kind,
+        ok: r.outcome.ok,
+        detail: r.outcome.detail.slice(0, 4096),
+        failures: r.failures,
+        limit: opts.count,
+      })
+      .then((ok) => {
+        if (ok) learn(reporter.answer);
+        return ok;
+      });
 
   let lastReport: Promise<boolean> = Promise.resolve(true);
   const wasFailing = new Set<Check>();
@@ -308,6 +370,8 @@ export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
     intervalMs,
     timeoutMs,
     maxFailures: opts.count,
+    paused: () => suspended,
+    endsAtMax: () => !recovery,
     onResult(r) {
       lastReport = report(r);
       if (!r.outcome.ok) say(`${describe(r.check)} FAILED (${r.failures} of ${opts.count}): ${r.outcome.detail}`);
@@ -317,6 +381,7 @@ export const command = defineCommand('ARMRSP', USAGE, async (argv) => {
   });
 
   const cleanup = () => {
+    clearInterval(askWhileSuspended);
     loop.stop();
     killRunningCommands();
     (prober as ProbeHelper | null)?.close();

@@ -38,6 +38,10 @@ export interface LoopOptions {
   maxFailures: number;
   /** every result, as it comes */
   onResult?(r: CheckResult): void;
+  /** while true, no check runs (maintenance: the monitor is suspended); failures start again from 0 */
+  paused?(): boolean;
+  /** whether the loop still ends at maxFailures (false: the service recovers; failures keep counting) */
+  endsAtMax?(): boolean;
 }
 
 export interface Loop {
@@ -66,12 +70,17 @@ export function startLoop(opts: LoopOptions): Loop {
     let failures = 0;
     while (!stopped) {
       const started = Date.now();
+      if (opts.paused?.()) {
+        failures = 0;
+        await wait(opts.intervalMs);
+        continue;
+      }
       const outcome = await bounded(check, opts.timeoutMs, timers);
       if (stopped) return;
       failures = outcome.ok ? 0 : failures + 1;
       const result = { check, outcome, failures };
       opts.onResult?.(result);
-      if (failures >= opts.maxFailures) {
+      if (failures >= opts.maxFailures && (opts.endsAtMax?.() ?? true)) {
         stopped = true;
         for (const t of timers) clearTimeout(t);
         fail(result);

@@ -10,6 +10,9 @@ import { ServiceDef } from '../platform/services';
 import { checkClusterConfig, ClusterConfig, readCluster, readServers } from '../cluster/config';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
+import { AlertsConfig, alertsDefaults, readAlerts } from './alerts/config';
+import { checkMonitorGroups, MonitorConfig, readMonitors } from './monitor-config';
+import { checkStartOrder } from './start-order';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
 import { DEFAULT_PACING, Pacing } from './restart-policy';
 import { RotationPolicy } from './rotating-file';
@@ -40,6 +43,10 @@ export interface Config {
   cluster: ClusterConfig | null;
   /** the cluster's servers */
   servers: string[];
+  /** monitors the service runs, and the recovery of any monitor by name (monitor-config.ts) */
+  monitors: MonitorConfig[];
+  /** where alert-level events go besides the logs (alerts/config.ts) */
+  alerts: AlertsConfig;
 }
 
 export interface ConfigProblem {
@@ -82,6 +89,8 @@ function defaults(file: string): Config {
     pacing: { defaults: { ...DEFAULT_PACING }, byId: {} },
     cluster: null,
     servers: [],
+    monitors: [],
+    alerts: alertsDefaults(),
   };
 }
 
@@ -150,10 +159,16 @@ export function parseConfig(text: string, file: string): Config {
     watches: (v) => readWatches(r, v, config),
     cluster: (v) => (config.cluster = readCluster(r, v, path.dirname(file))),
     servers: (v) => ({ names: config.servers, line: serversLine } = readServers(r, v)),
+    monitors: (v) => (config.monitors = readMonitors(r, v, path.dirname(file))),
+    alerts: (v) => (config.alerts = readAlerts(r, v)),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file), config.cluster !== null);
   checkClusterConfig({ ...config, serversLine }, (line, message) => r.problems.push({ file, line, message }));
+  // Cross-checks against every group declared (one with a mistake of its own is still a group).
+  const declared = isMap(groupsNode) ? (groupsNode as { items: Array<{ key: unknown }> }).items.map((p) => String(isScalar(p.key) ? p.key.value : '')) : [];
+  checkMonitorGroups(r, config.monitors, declared);
+  checkStartOrder(r, config.groups, declared);
   if (r.problems.length > 0) throw new ConfigInvalid(r.problems.sort((a, b) => a.line - b.line));
   return config;
 }

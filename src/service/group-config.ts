@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, Node } from 'yaml';
 import type { Reader } from './config-reader';
+import { readReady, ReadyConfig } from './start-order';
 
 export interface DiskConfig {
   path: string;
@@ -32,8 +33,13 @@ export interface GroupConfig {
   failback: boolean;
   /** what a watch's /SHUT does to the server */
   finalAction: 'shutdown' | 'reboot';
-  /** where the group is declared, for messages */
+  /** start after these groups (and stop before them): start-order.ts */
+  after: string[];
+  /** per watch ID (upper case): the check that must pass before its ARMLOAD returns */
+  ready: Record<string, ReadyConfig>;
+  /** where the group is declared, for messages; where its after: is */
   line: number;
+  afterLine: number;
 }
 
 /** `clustered`: the group may run on other servers only (its definition is the same on every server). */
@@ -77,7 +83,10 @@ export function groupDefaults(name: string, server: string, dir: string): GroupC
     maxStartRetries: 0,
     finalAction: 'shutdown',
     failback: false,
+    after: [],
+    ready: {},
     line: 0,
+    afterLine: 0,
   };
 }
 
@@ -133,6 +142,11 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
       if (a === 'shutdown' || a === 'reboot') g.finalAction = a;
       else if (a !== undefined) r.problem(v, `${where}.finalAction: expected shutdown or reboot, got "${a}"`);
     },
+    after: (v) => {
+      g.afterLine = r.line(v);
+      g.after = r.list(v, `${where}.after`, (n, w) => r.name(n, w));
+    },
+    ready: (v) => (g.ready = readReady(r, v, `${where}.ready`)),
   });
   if (!isMap(node)) return undefined;
 

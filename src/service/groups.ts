@@ -9,6 +9,7 @@ import { activateDisks, deactivateDisks } from './disks';
 import { Logs } from './log';
 import { DiskResult, scriptEnv, StartEvent, StopFactor } from './script-env';
 import { describeResult, ScriptResult, runScript, succeeded } from './scripts';
+import { startOrder } from './start-order';
 
 export type GroupState = 'offline' | 'starting' | 'online' | 'stopping' | 'error';
 
@@ -74,6 +75,8 @@ interface Group {
   epoch: number;
   /** ends the script running now (fence) */
   abort: AbortController | null;
+  /** its start waits for the groups it starts after (after:) */
+  awaitingDeps: boolean;
 }
 
 export interface GroupsContext {
@@ -155,6 +158,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       fence: null,
       epoch: 0,
       abort: null,
+      awaitingDeps: false,
     });
   for (const c of configs) add(c);
 
@@ -250,8 +254,46 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     return { ok: false, state: 'error', message: `group ${g.config.name}: ${message}` };
   };
 
+  /** after: each group this one starts after is online (waiting while one starts); else why not */
+  const dependencies = async (g: Group): Promise<string | null> => {
+    for (const name of g.config.after) {
+      const d = groups.get(name.toUpperCase());
+      if (!d) continue;
+      // Bounded: a dependency whose queue waits for this group (a stop of it stopping this one first) cannot hold it forever.
+      const deadline = Date.now() + (d.config.timeouts.start + d.config.timeouts.stop) * 1000;
+      while (d.status.state !== 'online' && (d.status.state === 'starting' || d.awaitingDeps || d.status.queued > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (d.status.state !== 'online') return `it starts after group ${d.config.name}, which is ${d.status.state}${d.status.state === 'error' && d.status.lastError ? ` (${d.status.lastError.message})` : ''}`;
+    }
+    return null;
+  };
+
+  /** Groups that start after this one are stopped before it (stop, the service's stop). */
+  const stopDependents = async (g: Group, factor: StopFactor): Promise<void> => {
+    const dependents = [...groups.values()].filter((d) => d.status.state !== 'offline' && d.config.after.some((a) => a.toUpperCase() === g.config.name.toUpperCase()));
+    await Promise.all(
+      dependents.map((d) => {
+        log(d, 'INFO', `group ${d.config.name} stops before group ${g.config.name} (it starts after it)`);
+        return enqueue(d, async () => {
+          await stopDependents(d, factor);
+          return doStop(d, factor);
+        }).queued;
+      }),
+    );
+  };
+
   const doStart = async (g: Group, event: StartEvent): Promise<Outcome> => {
     if (g.status.state === 'online') return { ok: true, state: 'online', message: `group ${g.config.name} is already online` };
+    g.awaitingDeps = g.config.after.length > 0;
+    const blocked = g.awaitingDeps ? await dependencies(g) : null;
+    g.awaitingDeps = false;
+    if (blocked) {
+      const message = `group ${g.config.name} does not start: ${blocked}`;
+      g.status.lastError = { message, step: 'start', exitCode: null, at: now() };
+      log(g, 'ERR', message, { event: 'dependency' });
+      return { ok: false, state: g.status.state, message };
+    }
     setState(g, 'starting');
     g.status.startedAs = event;
     g.status.lastEvent = { action: 'start', event, factor: null, at: now(), result: 'running' };
@@ -353,7 +395,10 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     },
     stop(name, factor = 'GROUPSTOP') {
       const g = find(name);
-      return enqueue(g, () => doStop(g, factor));
+      return enqueue(g, async () => {
+        await stopDependents(g, factor);
+        return doStop(g, factor);
+      });
     },
     restart(name) {
       const g = find(name);
@@ -431,10 +476,19 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       return st === 'starting' || st === 'stopping';
     },
     autostart() {
-      return Promise.all([...groups.values()].filter((g) => g.config.autostart).map((g) => enqueue(g, () => doStart(g, 'START')).queued));
+      // In start order: a group's start is queued after those of the groups it starts after.
+      return Promise.all(startOrder([...groups.values()].filter((g) => g.config.autostart)).map((g) => enqueue(g, () => doStart(g, 'START')).queued));
     },
     stopAll(factor) {
-      return Promise.all([...groups.values()].map((g) => enqueue(g, () => doStop(g, factor)).queued));
+      return Promise.all(
+        [...groups.values()].map(
+          (g) =>
+            enqueue(g, async () => {
+              await stopDependents(g, factor);
+              return doStop(g, factor);
+            }).queued,
+        ),
+      );
     },
     reconfigure(configs) {
       const next = new Set(configs.map((c) => c.name.toUpperCase()));

@@ -36,6 +36,8 @@ export interface LogOptions {
   systemLog: boolean;
   /** POSIX: the syslog socket `logger` writes to (default: the system's) */
   syslogSocket?: string;
+  /** every alert line, after it is logged (the alert routes: alerts/index.ts) */
+  onAlert?(level: Level, fields: Fields, msg: string): void;
 }
 
 const PINO_LEVEL = { INFO: 'info', WARN: 'warn', ERR: 'error' } as const;
@@ -66,6 +68,7 @@ export function openLogs(opts: LogOptions): Logs {
       cluster[PINO_LEVEL[level]]({ ...fields, alert: true }, msg);
       alerts[PINO_LEVEL[level]](fields, msg);
       systemLog?.send(level, fields.group ? `[${fields.group}] ${msg}` : msg);
+      opts.onAlert?.(level, fields, msg);
     },
     async flushed() {
       await Promise.all([clusterFile.flushed(), alertFile.flushed()]);

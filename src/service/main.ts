@@ -11,7 +11,7 @@ import { Config, ConfigInvalid, loadConfig, pacingFor } from './config';
 import { Groups, openGroups } from './groups';
 import { acquireLock, Lock, LockHeld } from './lock';
 import { Logs, openLogs } from './log';
-import { openMonitors } from './monitors';
+import { Monitoring, openMonitoring } from './monitoring';
 import { startOsMonitor } from './os-monitor';
 import { makeDispatcher, ServiceInfo } from './ops/index';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   }
   keepBatchSpare(usesBatch(config));
 
+  let monitoring: Monitoring | null = null;
   const logs: Logs = openLogs({
     dir: home.log,
     server: config.server,
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     alert: config.log.alert,
     syslogSocket: typeof config.syslog === 'string' ? config.syslog : undefined,
     systemLog: config.syslog !== false,
+    onAlert: (level, fields, msg) => monitoring?.alerts.fromLog(level, fields, msg),
   });
   const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
 
@@ -126,7 +128,22 @@ async function main(): Promise<void> {
     maxReboots: () => current.maxReboots,
     stopGroups: () => (cluster ? cluster.handOffAll('SERVERSHUTDOWN') : groups.stopAll('SERVERSHUTDOWN')),
   });
-  const monitors = openMonitors();
+  monitoring = openMonitoring({
+    config,
+    logs,
+    suspended: state.data.suspendedMonitors,
+    saveSuspended(names) {
+      state.data.suspendedMonitors = names;
+      save('monitor suspension');
+    },
+    groups: () => groups,
+    watches: () => watches,
+    power,
+    env: process.env,
+    pipe: home.pipe,
+    commandsDir: COMMANDS_DIR,
+  });
+  const { monitors } = monitoring;
   const osMonitor = startOsMonitor(config.osMonitor, logs, { monitors });
   let groups: Groups;
   const watches = openWatches({
@@ -167,6 +184,7 @@ async function main(): Promise<void> {
       },
     },
   });
+  monitoring.start();
   const values = {
     get: (name: string) => state.data.values[name],
     set(name: string, value: number) {
@@ -199,6 +217,7 @@ async function main(): Promise<void> {
     state.data.cleanStop = true;
     save('clean stop');
     osMonitor.stop();
+    monitoring?.stop();
     dropBatchSpare();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
     await logs.close();
@@ -212,6 +231,7 @@ async function main(): Promise<void> {
     const next = loadConfig(home.config);
     groups.reconfigure(next.groups);
     current = next;
+    monitoring?.configure(next);
     keepBatchSpare(usesBatch(next));
     const later = (['server', 'syslog', 'log', 'osMonitor'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
@@ -240,6 +260,9 @@ async function main(): Promise<void> {
         stopping: () => stopping,
         reload: async () => reload(),
         cluster: config.cluster ? { status: async () => cluster?.status() ?? { state: 'starting' }, ops: clusterOps() } : undefined,
+        recovers: (m) => monitoring!.recovery.recovers(m),
+        statusExtra: () => monitoring!.status(),
+        extraOps: monitoring.ops,
       }),
       { ...config.pipe, maxInFlight: 256 },
     );

@@ -21,6 +21,9 @@ export interface OsMonitorConfig {
   watchdog: string | null;
 }
 
+/** not a possible watch ID: its results are never forgotten with a watch's */
+export const OS_MONITOR_NAME = 'armsd-os';
+
 export const OS_MONITOR_DEFAULTS: OsMonitorConfig = { enabled: true, stallThreshold: 5, interval: 1, watchdog: null };
 
 export interface OsMonitorStatus {
@@ -43,7 +46,7 @@ export interface OsMonitor {
  * Starts the OS monitor: call it once the logs are open, with `osMonitor:` from the config. With
  * `monitors`, each interval's result shows in `arms status` as monitor "armsd-os", kind "os".
  */
-export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write' | 'alert'>, opts: { monitors?: Pick<Monitors, 'report'> } = {}): OsMonitor {
+export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write' | 'alert'>, opts: { monitors?: Pick<Monitors, 'report' | 'isSuspended'> } = {}): OsMonitor {
   const intervalMs = Math.max(10, config.interval * 1000);
   const thresholdMs = config.stallThreshold * 1000;
   const st: OsMonitorStatus = { lastDelayMs: 0, stalls: 0, totalStalls: 0, watchdog: null };
@@ -68,6 +71,8 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
     const delayMs = Math.round(Math.max(histogram.max / 1e6 - resolution, late, 0));
     histogram.reset();
     st.lastDelayMs = delayMs;
+    // Suspended (arms monitor suspend armsd-os): the watchdog is still written, stalls are not judged.
+    if (opts.monitors?.isSuspended(OS_MONITOR_NAME)) return;
     const stalled = delayMs > thresholdMs;
     if (stalled) {
       st.stalls++;
@@ -78,13 +83,14 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
       st.stalls = 0;
     }
     opts.monitors?.report({
-      monitor: 'armsd-os', // not a possible watch ID: its results are never forgotten with a watch's
+      monitor: OS_MONITOR_NAME,
       group: null,
       resource: 'event loop',
       kind: 'os',
       ok: !stalled,
       detail: `delay ${secs(delayMs)} (threshold ${secs(thresholdMs)})${dog ? `; watchdog ${dog.status.path}: ${dog.status.open ? `${dog.status.writes} writes` : `not open: ${dog.status.lastError}`}` : ''}`,
       failures: st.stalls,
+      limit: 1,
     });
   };
   const timer = setInterval(tick, intervalMs);

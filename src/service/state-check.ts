@@ -80,6 +80,8 @@ const watch = shape({
   escalation: nullable(shape({ action: oneOf('failover', 'shutdown'), at: str, cause: str })),
   run: optional(count),
   sessions: optional(list(identity)),
+  suspended: optional(bool),
+  held: optional(bool),
 });
 
 const group = shape({
@@ -97,6 +99,7 @@ const whole = shape({
   values: optional(record(int)),
   groups: optional(record(group)),
   watches: optional(list(watch)),
+  suspendedMonitors: optional(list(str)),
 });
 
 /** The state in `text`, or why it cannot be trusted. */
@@ -114,5 +117,5 @@ export function checkState(text: string): PersistedState | string {
     throw e;
   }
   const s = parsed as Partial<PersistedState>;
-  return { version: 1, cleanStop: s.cleanStop!, reboots: s.reboots!, failovers: s.failovers ?? {}, values: s.values ?? {}, groups: s.groups ?? {}, watches: s.watches ?? [] };
+  return { version: 1, cleanStop: s.cleanStop!, reboots: s.reboots!, failovers: s.failovers ?? {}, values: s.values ?? {}, groups: s.groups ?? {}, watches: s.watches ?? [], suspendedMonitors: s.suspendedMonitors ?? [] };
 }

@@ -33,6 +33,8 @@ export interface PersistedState {
   groups: Record<string, SavedGroup>;
   /** the watches, with their processes' identities and counters */
   watches: SavedWatch[];
+  /** monitors suspended by an operator (`arms monitor suspend`), upper case */
+  suspendedMonitors: string[];
 }
 
 /** How the state was found at the start. */
@@ -75,7 +77,7 @@ export interface StateOptions {
 const FILE = 'state.json';
 
 export function freshState(): PersistedState {
-  return { version: 1, cleanStop: true, reboots: 0, failovers: {}, values: {}, groups: {}, watches: [] };
+  return { version: 1, cleanStop: true, reboots: 0, failovers: {}, values: {}, groups: {}, watches: [], suspendedMonitors: [] };
 }
 
 /** Reads the state, current copy first, then the previous good copy; each refusal says why. */

@@ -44,6 +44,8 @@ export function adoptWatches(core: WatchCore, saved: SavedWatch[]): { adopted: s
       escalation: s.escalation,
       run: s.run ?? 0,
       sessions: s.sessions ?? (s.identity ? [s.identity] : []),
+      suspended: s.suspended === true,
+      held: s.held === true,
     });
     watches.set(key, w);
     if (s.state !== 'running') continue; // ended, exhausted, escalated, failed: kept as they were
@@ -69,6 +71,7 @@ export function adoptWatches(core: WatchCore, saved: SavedWatch[]): { adopted: s
       gone.push(s.req.id);
       ctx.logs.alert('WARN', core.fields(w, { pid: s.pid }), `watch ${s.req.id}: its program ended while the service was down`);
       if (s.req.wait) core.remove(w);
+      else if (w.suspended) core.hold(w, 'ended while the service was down');
       else core.react(w, null, null, ctx.clock.now() - s.startedAt);
     }
   }

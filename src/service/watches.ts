@@ -53,6 +53,9 @@ export interface SavedWatch {
   run?: number;
   /** the leaders of the runs whose groups or sessions may still hold processes */
   sessions?: ProcessIdentity[];
+  /** maintenance (`arms watch suspend`); held: its program ended meanwhile and waits for the resume */
+  suspended?: boolean;
+  held?: boolean;
 }
 
 /** failed: its program exited with a usage error (2) within its first second; not restarted */
@@ -76,6 +79,8 @@ export interface WatchStatus {
   /** the final action taken (once), with its cause */
   escalation: { action: FinalAction; at: string; cause: string } | null;
   log: string;
+  /** maintenance: an end is neither restarted nor counted until `arms watch resume` */
+  suspended: boolean;
 }
 
 export class WatchError extends Error {
@@ -112,6 +117,9 @@ export interface Watch {
   sessions: ProcessIdentity[];
   /** taken back without its request after the state was lost: a same-ID ARMLOAD takes it over */
   orphan: { cmdline: string } | null;
+  suspended: boolean;
+  /** its program ended while suspended: started again at the resume */
+  held: boolean;
 }
 
 export interface Clock {
@@ -165,6 +173,10 @@ export interface Watches {
    * ARMLOAD never got an answer). Returns them. Linux only (it reads the marks in /proc).
    */
   sweep(graceMs: number): Promise<Array<{ id: string; pid: number; command: string }>>;
+  /** maintenance: suspends or resumes the watch (a resume starts a program that ended meanwhile) */
+  suspend(id: string, on: boolean): Promise<{ changed: boolean; status: WatchStatus }>;
+  /** a monitor's recovery: stops the program and starts it again, outside its /R count */
+  restart(id: string, cause: string, timeoutMs: number): Promise<number | null>;
 }
 
 /** How often the watch logs are checked against their size limit. */
@@ -183,6 +195,8 @@ export interface WatchCore {
   make(req: WatchRequest, init?: Partial<Watch>): Watch;
   follow(w: Watch, running: Running): void;
   react(w: Watch, code: number | null, signal: NodeJS.Signals | null, ranMs: number): void;
+  /** maintenance: an end while suspended, kept for the resume */
+  hold(w: Watch, how: string): void;
   remove(w: Watch): void;
   fields(w: Watch, extra?: Record<string, unknown>): Record<string, unknown> & { src: string };
   marks(w: Watch): string[];
@@ -237,6 +251,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       lastExit: w.lastExit,
       escalation: w.escalation,
       log: w.logFile,
+      suspended: w.suspended,
     };
   };
 
@@ -277,6 +292,8 @@ export function openWatches(ctx: WatchesContext): Watches {
       run: 0,
       sessions: [],
       orphan: null,
+      suspended: false,
+      held: false,
       ...init,
     };
   };
@@ -327,6 +344,10 @@ export function openWatches(ctx: WatchesContext): Watches {
       ctx.logs.write('INFO', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${describeEnd(code, signal)}; ID released (/W)`);
       return;
     }
+    if (w.suspended) {
+      hold(w, describeEnd(code, signal));
+      return;
+    }
     if (ranMs < w.req.graceMs) {
       // /WAIT: monitoring begins when the grace period is over.
       setState(w, 'ended');
@@ -337,6 +358,13 @@ export function openWatches(ctx: WatchesContext): Watches {
       return;
     }
     react(w, code, signal, ranMs);
+  };
+
+  /** Maintenance: an end while suspended is neither restarted nor counted; the resume starts it again. */
+  const hold = (w: Watch, how: string) => {
+    w.held = true;
+    setState(w, 'ended');
+    ctx.logs.write('WARN', fields(w), `watch ${w.req.id} ended (${how}) while suspended: not restarted, not counted (arms watch resume ${w.req.id} starts it again)`);
   };
 
   /** The restart policy's answer to an end, paced. */
@@ -438,7 +466,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     return 'stopped';
   };
 
-  const core: WatchCore = { ctx, watches, make, follow, react, remove, fields, marks };
+  const core: WatchCore = { ctx, watches, make, follow, react, hold, remove, fields, marks };
 
   return {
     async start(req) {
@@ -536,11 +564,61 @@ export function openWatches(ctx: WatchesContext): Watches {
         escalation: w.escalation,
         run: w.run,
         sessions: w.sessions,
+        suspended: w.suspended,
+        held: w.held,
       })),
 
     adopt: (saved) => adoptWatches(core, saved),
     adoptOrphans: () => adoptOrphans(core),
     sweep: (graceMs) => sweepStrays(core, graceMs),
+    async suspend(id, on) {
+      const w = watches.get(id.toUpperCase());
+      if (!w) throw new WatchError('not_found', `no watch "${id}"`);
+      if (w.suspended === on) return { changed: false, status: status(w) };
+      w.suspended = on;
+      ctx.changed();
+      ctx.logs.write('WARN', fields(w, { suspended: on }), on ? `watch ${w.req.id} suspended (maintenance): an end of its program is not restarted and not counted` : `watch ${w.req.id} resumed`);
+      if (!on && w.held) {
+        w.held = false;
+        setState(w, 'running');
+        try {
+          const pid = await launch(w);
+          ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} started again at its resume${pid === null ? '' : ` (pid ${pid})`}`);
+        } catch (e) {
+          ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: its start at the resume failed: ${(e as Error).message}`);
+          react(w, null, null, 0);
+        }
+      }
+      return { changed: true, status: status(w) };
+    },
+
+    async restart(id, cause, timeoutMs) {
+      const w = watches.get(id.toUpperCase());
+      if (!w) throw new WatchError('not_found', `no watch "${id}"`);
+      if (w.suspended) throw new WatchError('conflict', `watch ${w.req.id} is suspended (maintenance): not restarted`);
+      if (w.state === 'stopping') throw new WatchError('conflict', `watch ${w.req.id} is being stopped`);
+      const running = w.running;
+      if (running && running.ours()) {
+        setState(w, 'stopping');
+        if (!(await running.stop(timeoutMs))) {
+          setState(w, 'running');
+          throw new WatchError('failed', `watch ${w.req.id}: ${running.pid === null ? w.target.describe : `pid ${running.pid}`} did not stop, even when forced`);
+        }
+      }
+      if (watches.get(w.key) !== w) throw new WatchError('not_found', `watch ${w.req.id} was released meanwhile`);
+      clearTimers(w);
+      w.held = false;
+      setState(w, 'running');
+      let pid: number | null;
+      try {
+        pid = await launch(w);
+      } catch (e) {
+        setState(w, 'ended');
+        throw e;
+      }
+      ctx.logs.write('WARN', fields(w, { pid }), `watch ${w.req.id} restarted by a monitor's recovery (${cause})${pid === null ? '' : `, pid ${pid}`}`);
+      return pid;
+    },
   };
 }
 

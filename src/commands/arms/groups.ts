@@ -2,7 +2,9 @@
 import { call } from '../../client/client';
 import { clientPipe } from '../../platform/home';
 import type { GroupStatus } from '../../service/groups';
+import type { RouteStatus } from '../../service/alerts/index';
 import type { MonitorResult } from '../../service/monitors';
+import type { RecoveryStatus } from '../../service/recovery';
 import type { WatchStatus } from '../../service/watches';
 import type { ClusterStatus } from '../../cluster/cluster';
 
@@ -14,6 +16,9 @@ interface Status {
   watches: WatchStatus[];
   monitors: MonitorResult[];
   cluster?: ClusterStatus;
+  suspendedMonitors?: string[];
+  recoveries?: RecoveryStatus[];
+  alerts?: RouteStatus[];
 }
 
 export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean; to?: string }): Promise<number> {
@@ -80,14 +85,29 @@ export async function status(opts: { json: boolean }): Promise<number> {
     const rows = [['WATCH', 'GROUP', 'PID', 'STATE', 'RESTARTS', 'RESETS', 'LAST EXIT', 'ESCALATION']];
     for (const w of s.watches) {
       const exit = w.lastExit ? (w.lastExit.signal ?? `code ${w.lastExit.code}`) : '-';
-      rows.push([w.id, w.group ?? '-', w.pid === null ? '-' : String(w.pid), w.state, `${w.restartsUsed}/${w.restartsAllowed}`, shortTime(w.resetsAt), exit, w.escalation ? `${w.escalation.action} ${shortTime(w.escalation.at)}` : '-']);
+      rows.push([w.id, w.group ?? '-', w.pid === null ? '-' : String(w.pid), w.state + (w.suspended ? ' (suspended)' : ''), `${w.restartsUsed}/${w.restartsAllowed}`, shortTime(w.resetsAt), exit, w.escalation ? `${w.escalation.action} ${shortTime(w.escalation.at)}` : '-']);
     }
     console.log('');
     console.log(table(rows));
   }
   if (s.monitors.length > 0) {
     const rows = [['MONITOR', 'GROUP', 'RESOURCE', 'RESULT', 'FAILURES', 'CHECKED', 'DETAIL']];
-    for (const m of s.monitors) rows.push([m.monitor, m.group ?? '-', `${m.kind} ${m.resource}`, m.ok ? 'ok' : 'FAILED', String(m.failures), shortTime(m.at), m.detail || '-']);
+    for (const m of s.monitors) rows.push([m.monitor, m.group ?? '-', `${m.kind} ${m.resource}`, m.suspended ? 'suspended' : m.ok ? 'ok' : 'FAILED', String(m.failures), shortTime(m.at), m.detail || '-']);
+    console.log('');
+    console.log(table(rows));
+  }
+  const reported = new Set(s.monitors.map((m) => m.monitor.toUpperCase()));
+  const quiet = (s.suspendedMonitors ?? []).filter((n) => !reported.has(n));
+  if (quiet.length > 0) console.log(`\nsuspended monitors without a result: ${quiet.join(', ')}`);
+  if (s.recoveries && s.recoveries.length > 0) {
+    const rows = [['RECOVERY', 'STATE', 'RESTARTS', 'FINAL ACTION', 'LAST']];
+    for (const r of s.recoveries) rows.push([r.monitor, r.state, `${r.restarts}/${r.restartsAllowed}`, `${r.finalAction}${r.finalTaken ? ' (taken)' : ''}`, r.last ? `${shortTime(r.last.at)} ${r.last.action}: ${r.last.result}` : '-']);
+    console.log('');
+    console.log(table(rows));
+  }
+  if (s.alerts && s.alerts.length > 0) {
+    const rows = [['ALERT ROUTE', 'KIND', 'SENT', 'FAILED', 'HELD BACK', 'QUEUED', 'LAST ERROR']];
+    for (const a of s.alerts) rows.push([a.route, a.kind, String(a.sent), String(a.failed), String(a.suppressed + a.dropped), String(a.queued), a.lastError ? `${shortTime(a.lastError.at)} ${a.lastError.message}` : '-']);
     console.log('');
     console.log(table(rows));
   }

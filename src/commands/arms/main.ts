@@ -83,6 +83,34 @@ group
   .option('--no-wait', 'return once the request is queued')
   .action(act((name: string, server: string | undefined, o: { wait: boolean }) => groupAction('move', name, { wait: o.wait, to: server })));
 
+const maintenance = () => require('./maintenance') as typeof import('./maintenance');
+const monitor = program.command('monitor').description('maintenance of monitors: a suspended monitor does not check (kept across service restarts)');
+for (const action of ['suspend', 'resume'] as const) {
+  monitor
+    .command(`${action} [names...]`)
+    .description(`${action} the named monitors (ARMRSP: its watch ID; monitors: of arms.yaml; armsd-os)`)
+    .option('--all', 'every monitor the service knows of')
+    .action(act((names: string[], o: { all?: boolean }) => maintenance().monitorSuspend(action === 'suspend', names, { all: !!o.all })));
+}
+const watch = program.command('watch').description('maintenance of watches: a suspended watch is neither restarted nor counted when its program ends');
+for (const action of ['suspend', 'resume'] as const) {
+  watch
+    .command(`${action} <id>`)
+    .description(action === 'suspend' ? 'suspend the watch' : 'resume it (its program starts again if it ended meanwhile)')
+    .action(act((id: string) => maintenance().watchSuspend(action === 'suspend', id)));
+}
+program
+  .command('alert')
+  .description('the alert routes of arms.yaml: "arms alert test [ROUTE]" sends a test alert through each (exit 0 all delivered, 1 not, 4 no such route)')
+  .argument('<what>', 'test')
+  .argument('[route]', 'only this route')
+  .action(
+    act(async (what: string, route?: string) => {
+      if (what !== 'test') throw new CommandError(`nothing called "${what}" (try: arms alert test [ROUTE])`, EXIT_USAGE);
+      return maintenance().alertTest(route);
+    }),
+  );
+
 program
   .command('clear')
   .description('clear a count that holds the recovery ladder: "arms clear reboots"')

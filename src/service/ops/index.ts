@@ -8,6 +8,7 @@ import { Monitors } from '../monitors';
 import { Power } from '../power';
 import { Pacing } from '../restart-policy';
 import { Watches } from '../watches';
+import { maintenanceOps } from './maintenance';
 import { monitorOps } from './monitors';
 import { groupOps } from './groups';
 import { logOps } from './log';
@@ -50,6 +51,12 @@ export interface OpsContext {
   reload(): Promise<string>;
   /** several servers (src/cluster/): its view for status, and group operations that act where the group is */
   cluster?: { status(): Promise<unknown>; ops: Ops };
+  /** the service acts on this monitor's failures (a recovery: in the config) */
+  recovers(monitor: string): boolean;
+  /** more of `arms status`: each domain's own part (recoveries, alert routes) */
+  statusExtra?(): Record<string, unknown>;
+  /** more operations, each domain's own (alerts) */
+  extraOps?: Ops;
 }
 
 export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unknown> {
@@ -64,6 +71,8 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
       watches: ctx.watches.list(),
       monitors: ctx.monitors.list(),
       ...(ctx.cluster ? { cluster: await ctx.cluster.status() } : {}),
+      suspendedMonitors: ctx.monitors.suspended(),
+      ...ctx.statusExtra?.(),
     }),
 
     async reload() {
@@ -96,9 +105,11 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...service,
     ...logOps(ctx.logs),
     ...groupOps(ctx.groups, { server: ctx.info.server, stopping: ctx.stopping }),
-    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, commit: ctx.commit, pacing: ctx.pacing }),
+    ...watchOps(ctx.watches, { timeScale: ctx.timeScale, commit: ctx.commit, pacing: ctx.pacing, ready: (group, id) => (group ? ctx.groupConfig(group)?.ready[id.toUpperCase()] : undefined) }),
     ...valueOps(ctx.values, ctx.logs, ctx.commit),
-    ...monitorOps(ctx.monitors, ctx.groupConfig),
+    ...monitorOps(ctx.monitors, ctx.groupConfig, ctx.recovers),
+    ...maintenanceOps({ monitors: ctx.monitors, watches: ctx.watches, logs: ctx.logs, commit: ctx.commit, recovers: ctx.recovers }),
+    ...ctx.extraOps,
     ...ctx.cluster?.ops,
   };
 

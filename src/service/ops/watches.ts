@@ -3,11 +3,12 @@ import * as fs from 'node:fs';
 import { bool, int, oneOf, ProtocolError, str } from '../../protocol/messages';
 import { FinalAction, Pacing } from '../restart-policy';
 import { WatchError, WatchRequest, Watches } from '../watches';
+import { ReadyConfig, waitReady } from '../start-order';
 import { Ops } from './index';
 
 const HOUR_MS = 3_600_000;
 
-export function watchOps(watches: Watches, opts: { timeScale: number; commit(): Promise<void>; pacing(id: string): Pacing }): Ops {
+export function watchOps(watches: Watches, opts: { timeScale: number; commit(): Promise<void>; pacing(id: string): Pacing; ready?(group: string | null, id: string): ReadyConfig | undefined }): Ops {
   const asProtocol = (e: unknown) => (e instanceof WatchError ? new ProtocolError(e.code, e.message) : e);
 
   return {
@@ -54,6 +55,12 @@ export function watchOps(watches: Watches, opts: { timeScale: number; commit(): 
             // Refused rather than half kept: a program the state does not know would run unwatched after a crash.
             await watches.kill(id, 10_000, null).catch(() => undefined);
             throw new ProtocolError('failed', `watch ${id} not started: the service could not save it (${(e as Error).message})`);
+          }
+          // ready: the script's next ARMLOAD starts once this program answers.
+          const ready = opts.ready?.(req.group, id);
+          if (ready) {
+            const notReady = await waitReady(ready, () => watches.list().some((w) => w.id.toUpperCase() === id.toUpperCase() && w.state === 'running' && w.pid === pid));
+            if (notReady) throw new ProtocolError('failed', `watch ${id} started${pid === null ? '' : ` (pid ${pid})`} but ${notReady}; it stays watched`);
           }
           return { id, pid };
         }

@@ -1,0 +1,190 @@
+// Process monitors the service runs (config `monitors:`): how many processes match a name or a
+// command line, and what one watched process uses (CPU, memory, threads, open files) against
+// thresholds held over a window. Linux reads /proc (asynchronously: the service's event loop never
+// waits for it); elsewhere `ps` gives names, command lines, CPU and memory, not threads or files.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Check, Outcome } from './loop';
+
+export interface ProcessInfo {
+  pid: number;
+  /** the short name: /proc/PID/comm, or the program's base name */
+  name: string;
+  /** the command line, arguments joined by spaces */
+  cmdline: string;
+}
+
+/** Clock ticks per second of /proc/PID/stat: 100 on every Linux architecture that matters (USER_HZ). */
+const TICKS = 100;
+
+export async function listProcesses(): Promise<ProcessInfo[]> {
+  if (process.platform !== 'linux') return listWithPs();
+  const out: ProcessInfo[] = [];
+  const pids = (await fs.promises.readdir('/proc')).filter((d) => /^\d+$/.test(d));
+  await Promise.all(
+    pids.map(async (p) => {
+      try {
+        const [comm, cmd] = await Promise.all([fs.promises.readFile(`/proc/${p}/comm`, 'utf8'), fs.promises.readFile(`/proc/${p}/cmdline`, 'utf8')]);
+        const args = cmd.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+        out.push({ pid: Number(p), name: comm.trim(), cmdline: args.join(' ').trim() });
+      } catch {
+        /* it ended meanwhile */
+      }
+    }),
+  );
+  return out;
+}
+
+function listWithPs(): Promise<ProcessInfo[]> {
+  return new Promise((resolve, reject) => {
+    execFile('ps', ['-A', '-o', 'pid=', '-o', 'comm=', '-o', 'args='], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+      if (err) return reject(new Error(`ps failed: ${err.message}`));
+      resolve(
+        stdout
+          .split('\n')
+          .map((l) => /^\s*(\d+)\s+(\S+)\s*(.*)$/.exec(l))
+          .filter((m): m is RegExpExecArray => m !== null)
+          .map((m) => ({ pid: Number(m[1]), name: path.basename(m[2]), cmdline: m[3] })),
+      );
+    });
+  });
+}
+
+export interface ProcessCountSpec {
+  name?: string;
+  commandLine?: string;
+  min: number;
+  max: number;
+}
+
+export function describeProcessSpec(s: ProcessCountSpec): string {
+  const what = [s.name !== undefined ? `name ${s.name}` : '', s.commandLine !== undefined ? `command line /${s.commandLine}/` : ''].filter(Boolean).join(' and ');
+  return `${what} (${s.max >= 1_000_000 ? `at least ${s.min}` : s.min === s.max ? `exactly ${s.min}` : `${s.min} to ${s.max}`})`;
+}
+
+/** Matching processes are counted (the service itself never); N to M of them is healthy. */
+export function processCountCheck(s: ProcessCountSpec, list: () => Promise<ProcessInfo[]> = listProcesses): Check {
+  const re = s.commandLine === undefined ? null : new RegExp(s.commandLine);
+  return {
+    kind: 'process',
+    resource: describeProcessSpec(s),
+    async run(): Promise<Outcome> {
+      const all = await list();
+      const found = all.filter(
+        (p) => p.pid !== process.pid && (s.name === undefined || p.name === s.name || path.basename(p.cmdline.split(' ')[0] ?? '') === s.name) && (re === null || re.test(p.cmdline)),
+      );
+      const n = found.length;
+      const pids = found.slice(0, 5).map((p) => p.pid).join(', ') + (n > 5 ? ', …' : '');
+      if (n < s.min) return { ok: false, detail: `${n} running, at least ${s.min} expected${n ? ` (pid ${pids})` : ''}` };
+      if (n > s.max) return { ok: false, detail: `${n} running, at most ${s.max} expected (pid ${pids})` };
+      return { ok: true, detail: `${n} running${n ? ` (pid ${pids})` : ''}` };
+    },
+  };
+}
+
+export interface Usage {
+  /** CPU seconds used so far (user + system) */
+  cpuSeconds: number;
+  rssBytes: number;
+  threads: number | null;
+  files: number | null;
+}
+
+/** One sample of a process's use; rejects when it is gone. */
+export async function sampleUsage(pid: number): Promise<Usage> {
+  if (process.platform !== 'linux') return samplePs(pid);
+  const [stat, status] = await Promise.all([fs.promises.readFile(`/proc/${pid}/stat`, 'utf8'), fs.promises.readFile(`/proc/${pid}/status`, 'utf8')]);
+  // The name (field 2) may hold spaces and parentheses: fields are counted after its last ")".
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuSeconds = (Number(f[11]) + Number(f[12])) / TICKS;
+  const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? f[17]);
+  let files: number | null = null;
+  try {
+    files = (await fs.promises.readdir(`/proc/${pid}/fd`)).length;
+  } catch {
+    /* another user's process, without the right to look */
+  }
+  return { cpuSeconds, rssBytes: rssKb * 1024, threads, files };
+}
+
+function samplePs(pid: number): Promise<Usage> {
+  return new Promise((resolve, reject) => {
+    execFile('ps', ['-o', 'time=', '-o', 'rss=', '-p', String(pid)], (err, stdout) => {
+      const m = /^\s*(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)\s+(\d+)/.exec(stdout);
+      if (err || !m) return reject(new Error(`process ${pid} is not running`));
+      const cpuSeconds = Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+      resolve({ cpuSeconds, rssBytes: Number(m[5]) * 1024, threads: null, files: null });
+    });
+  });
+}
+
+export interface UsageSpec {
+  cpu?: number;
+  memory?: number;
+  threads?: number;
+  files?: number;
+  /** seconds a value must stay over its threshold before the check fails; 0: at once */
+  window: number;
+}
+
+type Metric = 'cpu' | 'memory' | 'threads' | 'files';
+
+const show: Record<Metric, (v: number) => string> = {
+  cpu: (v) => `${v.toFixed(1)}%`,
+  memory: (v) => (v >= 1024 ** 3 ? `${(v / 1024 ** 3).toFixed(2)} GB` : `${(v / 1024 ** 2).toFixed(1)} MB`),
+  threads: (v) => String(v),
+  files: (v) => String(v),
+};
+
+/**
+ * The use of the process `pid()` names (a watch's program) against thresholds: a check fails once
+ * a value has been over its threshold at every sample for `window` seconds. CPU is the share of one
+ * CPU between two samples (200% = two CPUs busy). A watch whose program is not running is no failure
+ * of this monitor (the watch's own policy handles the end).
+ */
+export function usageCheck(watch: string, s: UsageSpec, pid: () => number | null, sample: (pid: number) => Promise<Usage> = sampleUsage, now: () => number = Date.now): Check {
+  let last: { pid: number; at: number; cpuSeconds: number } | null = null;
+  const overSince: Partial<Record<Metric, number>> = {};
+  const limits = (['cpu', 'memory', 'threads', 'files'] as Metric[]).filter((m) => s[m] !== undefined);
+  return {
+    kind: 'usage',
+    resource: `watch ${watch}: ${limits.map((m) => `${m} > ${show[m](s[m]!)}`).join(', ')}${s.window ? ` for ${s.window} s` : ''}`,
+    async run(): Promise<Outcome> {
+      const p = pid();
+      if (p === null) {
+        last = null;
+        return { ok: true, detail: `watch ${watch} has no running program: nothing to measure` };
+      }
+      let u: Usage;
+      try {
+        u = await sample(p);
+      } catch {
+        last = null;
+        return { ok: true, detail: `pid ${p} of watch ${watch} ended: nothing to measure` };
+      }
+      const t = now();
+      const values: Partial<Record<Metric, number | null>> = { memory: u.rssBytes, threads: u.threads, files: u.files };
+      if (last && last.pid === p && t > last.at) values.cpu = Math.max(0, ((u.cpuSeconds - last.cpuSeconds) / ((t - last.at) / 1000)) * 100);
+      last = { pid: p, at: t, cpuSeconds: u.cpuSeconds };
+      const over: string[] = [];
+      const seen: string[] = [];
+      for (const m of limits) {
+        const v = values[m];
+        if (v === undefined || v === null) {
+          delete overSince[m];
+          continue;
+        }
+        seen.push(`${m} ${show[m](v)}`);
+        if (v > s[m]!) {
+          overSince[m] ??= t;
+          const held = (t - overSince[m]!) / 1000;
+          if (held >= s.window) over.push(`${m} ${show[m](v)} over ${show[m](s[m]!)}${s.window ? ` for ${Number(held.toFixed(1))} s` : ''}`);
+        } else delete overSince[m];
+      }
+      if (over.length > 0) return { ok: false, detail: `pid ${p}: ${over.join('; ')}` };
+      return { ok: true, detail: `pid ${p}: ${seen.join(', ') || 'measuring'}` };
+    },
+  };
+}
