@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isMap, isScalar, LineCounter, Node, parseDocument } from 'yaml';
 import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
+import { HttpConfig, readHttp } from '../http/config';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
 import { OS_MONITOR_DEFAULTS, OsMonitorConfig } from './os-monitor';
@@ -32,6 +33,8 @@ export interface Config {
   osMonitor: OsMonitorConfig;
   /** keep a warmed-up batch interpreter waiting when a group has a .bat script (batch-spare.ts) */
   warmBatch: boolean;
+  /** the HTTP API, /metrics and the status page (src/http/); null: off (the default) */
+  http: HttpConfig | null;
 }
 
 export interface ConfigProblem {
@@ -58,10 +61,10 @@ export function defaultServerName(): string {
   return os.hostname().split('.')[0].toUpperCase();
 }
 
-function defaults(file: string): Config {
+function defaults(file: string, server?: string): Config {
   return {
     file,
-    server: defaultServerName(),
+    server: server ?? defaultServerName(),
     groups: [],
     services: {},
     power: defaultPowerCommands(),
@@ -71,22 +74,24 @@ function defaults(file: string): Config {
     syslog: true,
     osMonitor: { ...OS_MONITOR_DEFAULTS },
     warmBatch: true,
+    http: null,
   };
 }
 
-export function loadConfig(dir: string): Config {
+/** `server`: the name armsd was given (--server, the systemd unit); the file's server: must agree. */
+export function loadConfig(dir: string, opts: { server?: string } = {}): Config {
   const file = path.join(dir, CONFIG_NAME);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaults(file);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaults(file, opts.server);
     throw new ConfigInvalid([{ file, line: 0, message: `cannot read: ${(e as Error).message}` }]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, opts);
 }
 
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, opts: { server?: string } = {}): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -94,7 +99,7 @@ export function parseConfig(text: string, file: string): Config {
       doc.errors.map((e) => ({ file, line: e.linePos?.[0].line ?? 0, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') })),
     );
   }
-  const config = defaults(file);
+  const config = defaults(file, opts.server);
   const r = new Reader(file, lines);
   const root = doc.contents as Node | null;
   if (root === null || (isScalar(root) && root.value === null)) return config;
@@ -102,7 +107,10 @@ export function parseConfig(text: string, file: string): Config {
   let groupsNode: Node | null = null;
   r.map(root, '', {
     server: (v) => {
-      config.server = r.name(v, 'server') ?? config.server;
+      const name = r.name(v, 'server');
+      if (name !== undefined && opts.server !== undefined && name.toUpperCase() !== opts.server.toUpperCase()) {
+        r.problem(v, `server: this file says ${name}, armsd was started with --server ${opts.server}`);
+      } else config.server = name ?? config.server;
     },
     groups: (v) => {
       groupsNode = v;
@@ -129,6 +137,7 @@ export function parseConfig(text: string, file: string): Config {
     },
     osMonitor: (v) => readOsMonitor(r, v, config, path.dirname(file)),
     warmBatch: (v) => (config.warmBatch = r.bool(v, 'warmBatch') ?? config.warmBatch),
+    http: (v) => (config.http = readHttp(r, v, path.dirname(file))),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file));

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
+import { openNotifier } from '../platform/sd-notify';
 import { COMMANDS_DIR } from '../platform/shims';
 import { VERSION } from '../version';
 import { dropBatchSpare, keepBatchSpare } from './batch-spare';
@@ -14,15 +15,18 @@ import { Logs, openLogs } from './log';
 import { openMonitors } from './monitors';
 import { startOsMonitor } from './os-monitor';
 import { makeDispatcher, ServiceInfo } from './ops/index';
+import type { HttpService } from '../http/server';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { openPower } from './power';
 import { openState } from './state';
 import { openWatches } from './watches';
 
-const USAGE = `usage: armsd
+const USAGE = `usage: armsd [--home DIR] [--server NAME]
 
 Runs the ARMS control service in the foreground (for systemd, a Windows service wrapper, or a
-terminal). Its home is ARMS_HOME, or the OS default. "arms service start" runs it in the background.`;
+terminal). Its home is --home, else ARMS_HOME, else the OS default; --server pins this server's
+name (arms.yaml's server: must then agree). "arms service start" runs it in the background;
+"arms service install" writes a systemd unit that runs it at boot.`;
 
 /** exit codes of armsd itself */
 const EXIT = { ok: 0, failed: 1, usage: 2, config: 2, busy: 5 };
@@ -47,12 +51,22 @@ async function main(): Promise<void> {
     say(USAGE.slice('usage: '.length));
     return;
   }
-  if (argv.length > 0) die(EXIT.usage, `unexpected argument "${argv[0]}" (try --help)`);
+  let server: string | undefined;
+  for (let i = 0; i < argv.length; i += 2) {
+    const [opt, value] = [argv[i], argv[i + 1]];
+    if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
+    if (!value) die(EXIT.usage, `${opt} needs a value`);
+    if (opt === '--home') process.env.ARMS_HOME = path.resolve(value);
+    else server = value;
+  }
 
+  // First: the scripts and programs started from here must not inherit NOTIFY_SOCKET.
+  let report = (line: string): void => void process.stderr.write(`armsd: ${line}\n`);
+  const notifier = openNotifier(process.env, (line) => report(line));
   const home = resolveHome();
   let config: Config;
   try {
-    config = loadConfig(home.config);
+    config = loadConfig(home.config, { server });
   } catch (e) {
     if (e instanceof ConfigInvalid) {
       const n = e.problems.length;
@@ -81,6 +95,7 @@ async function main(): Promise<void> {
     syslogSocket: typeof config.syslog === 'string' ? config.syslog : undefined,
     systemLog: config.syslog !== false,
   });
+  report = (line) => logs.alert('WARN', { src: 'armsd' }, `systemd: ${line}`);
   const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
 
   const state = openState(home.state);
@@ -107,7 +122,9 @@ async function main(): Promise<void> {
       logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk`),
     );
   };
+  let http: HttpService | null = null;
   const changed = () => {
+    http?.changed();
     if (saveScheduled) return;
     saveScheduled = true;
     setImmediate(() => {
@@ -173,12 +190,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logs.write('INFO', { src: 'armsd', pid: process.pid }, `armsd stopping: ${reason}`);
+    notifier?.stopping(`stopping: ${reason}`);
     // The pipe stays open meanwhile: the stop scripts talk to us through it.
     const stopped = await groups.stopAll('SERVERSHUTDOWN');
     const failed = stopped.filter((o) => !o.ok);
     if (failed.length > 0) logs.alert('ERR', { src: 'armsd' }, `${failed.length} group(s) did not stop cleanly: ${failed.map((o) => o.message).join('; ')}`);
     await watches.stopAll(10_000);
     watches.close();
+    if (http) await http.close();
     if (pipe) await pipe.close();
     state.data.cleanStop = true;
     state.data.groups = groups.saved();
@@ -187,6 +206,7 @@ async function main(): Promise<void> {
     osMonitor.stop();
     dropBatchSpare();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
+    notifier?.close();
     await logs.close();
     lock.release();
     say(`stopped (${reason})`);
@@ -195,20 +215,17 @@ async function main(): Promise<void> {
 
   /** A new config takes effect for the groups at once; a broken one changes nothing. */
   const reload = (): string => {
-    const next = loadConfig(home.config);
+    const next = loadConfig(home.config, { server });
     groups.reconfigure(next.groups);
     current = next;
     keepBatchSpare(usesBatch(next));
-    const later = (['server', 'syslog', 'log', 'osMonitor'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    const later = (['server', 'syslog', 'log', 'osMonitor', 'http'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
     logs.write('INFO', { src: 'armsd' }, said);
     return said;
   };
 
-  try {
-    pipe = await listenPipe(
-      home.pipe,
-      makeDispatcher({
+  const dispatch = makeDispatcher({
         info,
         logs,
         groups,
@@ -222,9 +239,9 @@ async function main(): Promise<void> {
         stop: (r) => setImmediate(() => void stop(r)),
         stopping: () => stopping,
         reload: async () => reload(),
-      }),
-      { ...config.pipe, maxInFlight: 256 },
-    );
+      });
+  try {
+    pipe = await listenPipe(home.pipe, dispatch, { ...config.pipe, maxInFlight: 256 });
   } catch (e) {
     lock.release();
     if (e instanceof PipeBusy) die(EXIT.busy, e.message);
@@ -249,6 +266,12 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
+  notifier?.ready(`listening on ${home.pipe}, server ${config.server}, ${config.groups.length} group(s)`);
+  if (config.http) {
+    // Loaded only when configured: the HTTP server, prom-client and the page cost nothing otherwise.
+    const { startHttp } = require('../http/server') as typeof import('../http/server');
+    http = await startHttp(config.http, { dispatch, logs, info, logDir: home.log });
+  }
   if (abnormalEnd && state.previous) {
     // Groups and watches carry on where the crashed service left them: nothing is started twice.
     groups.restore(state.previous.groups);

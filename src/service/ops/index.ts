@@ -23,6 +23,8 @@ export interface ServiceInfo {
   home: string;
   pipe: string;
   startedAt: string;
+  /** the status page and API's address, once HTTP listens (src/http/) */
+  http?: string;
 }
 
 export interface OpsContext {
@@ -44,7 +46,14 @@ export interface OpsContext {
   reload(): Promise<string>;
 }
 
-export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unknown> {
+export interface Dispatcher {
+  /** `quiet`: not counted in served() (the status page's own refreshes) */
+  (req: Request, quiet?: boolean): Promise<unknown>;
+  /** requests answered since the start, by operation and answer ('ok' or the error code): /metrics */
+  served(): Map<string, number>;
+}
+
+export function makeDispatcher(ctx: OpsContext): Dispatcher {
   const service: Ops = {
     ping: () => ({ ...ctx.info, uptime: uptime(ctx.info) }),
 
@@ -92,11 +101,28 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...monitorOps(ctx.monitors, ctx.groupConfig),
   };
 
-  return async (req) => {
-    const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;
-    if (!op) throw new ProtocolError('unknown_op', `unknown operation "${req.op}" (this service knows: ${Object.keys(ops).join(', ')})`, req.id);
-    return op(req.args);
+  const served = new Map<string, number>();
+  const count = (op: string, answer: string, quiet = false) => {
+    if (quiet) return;
+    const key = `${op}\u0000${answer}`;
+    served.set(key, (served.get(key) ?? 0) + 1);
   };
+  const dispatch = async (req: Request, quiet = false) => {
+    const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;
+    if (!op) {
+      count('unknown', 'unknown_op');
+      throw new ProtocolError('unknown_op', `unknown operation "${req.op}" (this service knows: ${Object.keys(ops).join(', ')})`, req.id);
+    }
+    try {
+      const result = await op(req.args);
+      count(req.op, 'ok', quiet);
+      return result;
+    } catch (e) {
+      count(req.op, e instanceof ProtocolError ? e.code : 'internal', quiet);
+      throw e;
+    }
+  };
+  return Object.assign(dispatch, { served: () => served });
 }
 
 function uptime(info: ServiceInfo): number {
