@@ -16,6 +16,7 @@ import { openLive, PipeStatus, Snapshot, tailLog } from './live';
 import { openMetrics } from './metrics';
 import { PAGE } from './page';
 import { HTTP_STATUS, match } from './routes';
+import { ensureToken } from './token';
 
 export interface HttpService {
   url: string;
@@ -25,22 +26,6 @@ export interface HttpService {
 
 const COOKIE = 'arms_token';
 const MAX_LOG_LINES = 1000;
-
-/** The token file: made (0600) when missing; refused when others may read it, as ssh refuses a key. */
-export function ensureToken(file: string): string {
-  try {
-    fs.writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot make the token file ${file}: ${(e as Error).message}`);
-  }
-  const st = fs.statSync(file);
-  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-    throw new Error(`the token file ${file} may be read by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`);
-  }
-  const token = fs.readFileSync(file, 'utf8').trim();
-  if (token.length < 16) throw new Error(`the token file ${file} holds no token of at least 16 characters`);
-  return token;
-}
 
 class HttpError extends Error {
   constructor(

@@ -56,7 +56,11 @@ async function main(): Promise<void> {
     const [opt, value] = [argv[i], argv[i + 1]];
     if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
     if (!value) die(EXIT.usage, `${opt} needs a value`);
-    if (opt === '--home') process.env.ARMS_HOME = path.resolve(value);
+    // The OS default home named by its folder stays the default home (state, logs, pipe where the OS keeps them).
+    if (opt === '--home') {
+      if (path.resolve(value) === resolveHome({ ...process.env, ARMS_HOME: '' }).root) delete process.env.ARMS_HOME;
+      else process.env.ARMS_HOME = path.resolve(value);
+    }
     else server = value;
   }
 
