@@ -1,8 +1,9 @@
 // /metrics in the Prometheus text format (prom-client, its own registry). Gauges are read from the
 // status at each scrape; counters and the script-duration histogram are kept from the changes
-// the service reports (track(), called with each new status): what happened between two scrapes
-// is not lost.
+// the service reports (trackGroups(), trackWatches()): what happened between two scrapes is not lost.
 import * as client from 'prom-client';
+import type { GroupStatus } from '../service/groups';
+import type { WatchStatus } from '../service/watches';
 import type { Snapshot } from './live';
 
 const GROUP_STATES = ['offline', 'starting', 'online', 'stopping', 'error'] as const;
@@ -18,8 +19,13 @@ export function latencyOf(detail: string): number | null {
 
 export interface Metrics {
   registry: client.Registry;
-  /** counts what changed since the previous status (failovers, script runs, watch restarts) */
-  track(s: Snapshot): void;
+  /**
+   * Counts what changed since the previous look: failovers and script runs (called at each change
+   * of a group, within the same turn of the event loop, so no step of a failover is missed) and
+   * watch restarts (from the coalesced snapshots).
+   */
+  trackGroups(groups: GroupStatus[]): void;
+  trackWatches(watches: WatchStatus[]): void;
   http(route: string, method: string, status: number): void;
 }
 
@@ -158,34 +164,40 @@ export function openMetrics(deps: { status(): Promise<Snapshot>; served(): Map<s
   // What track() has seen: a group's last event (its begin time, and whether it had ended), a watch's count.
   const seenEvent = new Map<string, { at: string; ended: boolean }>();
   const seenRestarts = new Map<string, number>();
-  let first = true;
+  let firstGroups = true;
+  let firstWatches = true;
 
   return {
     registry,
-    track(s) {
-      for (const g of s.groups) {
+    trackGroups(groups) {
+      for (const g of groups) {
         const e = g.lastEvent;
         if (!e) continue;
         const before = seenEvent.get(g.name);
         const isNew = !before || before.at !== e.at;
         const ended = e.result !== 'running';
-        // The first status is the service's start: what happened before it is not counted.
-        if (!first && isNew && e.action === 'start' && e.event === 'FAILOVER') failovers.inc({ group: g.name });
-        if (!first && ended && (isNew || !before!.ended)) {
+        // The first look is the service's start: what happened before it is not counted.
+        if (!firstGroups && isNew && e.action === 'start' && e.event === 'FAILOVER') failovers.inc({ group: g.name });
+        if (!firstGroups && ended && (isNew || !before!.ended)) {
           const seconds = (Date.parse(g.since) - Date.parse(e.at)) / 1000;
           if (seconds >= 0) scripts.observe({ group: g.name, action: e.action, result: e.result }, seconds);
         }
         seenEvent.set(g.name, { at: e.at, ended });
       }
+      firstGroups = false;
+    },
+    trackWatches(watches) {
       const ids = new Set<string>();
-      for (const w of s.watches) {
+      for (const w of watches) {
         ids.add(w.id);
-        const before = seenRestarts.get(w.id);
-        if (before !== undefined && w.restartsUsed > before) restarts.inc({ watch: w.id, group: w.group ?? '' }, w.restartsUsed - before);
+        // A watch not seen before starts from 0 (it may have restarted within the coalescing
+        // window already); at the service's start, from what it has (adopted after a crash).
+        const before = seenRestarts.get(w.id) ?? (firstWatches ? w.restartsUsed : 0);
+        if (w.restartsUsed > before) restarts.inc({ watch: w.id, group: w.group ?? '' }, w.restartsUsed - before);
         seenRestarts.set(w.id, w.restartsUsed);
       }
       for (const id of seenRestarts.keys()) if (!ids.has(id)) seenRestarts.delete(id);
-      first = false;
+      firstWatches = false;
     },
     http(route, method, status) {
       httpRequests.inc({ route, method, code: String(status) });

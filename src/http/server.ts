@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ProtocolError } from '../protocol/messages';
+import type { GroupStatus } from '../service/groups';
 import type { Logs } from '../service/log';
 import type { Dispatcher, ServiceInfo } from '../service/ops/index';
 import type { HttpConfig } from './config';
@@ -38,7 +39,10 @@ class HttpError extends Error {
   }
 }
 
-export async function startHttp(config: HttpConfig, svc: { dispatch: Dispatcher; logs: Logs; info: ServiceInfo; logDir: string }): Promise<HttpService | null> {
+export async function startHttp(
+  config: HttpConfig,
+  svc: { dispatch: Dispatcher; logs: Logs; info: ServiceInfo; groups(): GroupStatus[] },
+): Promise<HttpService | null> {
   const { logs, dispatch } = svc;
   const fail = (why: string) => {
     logs.alert('ERR', { src: 'http' }, `HTTP is off: ${why} (the service runs on without it)`);
@@ -58,9 +62,23 @@ export async function startHttp(config: HttpConfig, svc: { dispatch: Dispatcher;
 
   const status = async () => (await dispatch({ v: 1, id: 'http', op: 'status', args: {} }, true)) as PipeStatus;
   let metrics: ReturnType<typeof openMetrics>;
-  const live = openLive({ status, info: svc.info, alertFile: logs.files.alert, onSnapshot: (s) => metrics.track(s) });
+  const live = openLive({ status, info: svc.info, alertFile: logs.files.alert, onSnapshot: (s) => metrics.trackWatches(s.watches) });
   metrics = openMetrics({ status: live.snapshot, served: dispatch.served });
-  live.changed(); // the first status: counters start from what is there now
+  // The first look: counters start from what is there now.
+  metrics.trackGroups(svc.groups());
+  live.changed();
+  let groupsLook = false;
+  const changed = () => {
+    // After the change's own turn (the group's lastEvent is set just after its state): every step counted.
+    if (!groupsLook) {
+      groupsLook = true;
+      queueMicrotask(() => {
+        groupsLook = false;
+        metrics.trackGroups(svc.groups());
+      });
+    }
+    live.changed();
+  };
 
   /** 'bearer', 'cookie', or null */
   const authOf = (req: http.IncomingMessage): 'bearer' | 'cookie' | null => {
@@ -292,7 +310,7 @@ export async function startHttp(config: HttpConfig, svc: { dispatch: Dispatcher;
 
   return {
     url,
-    changed: live.changed,
+    changed,
     async close() {
       live.close();
       await new Promise<void>((resolve) => {
