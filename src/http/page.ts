@@ -99,7 +99,11 @@ function h(tag, attrs) {
     else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), attrs[k]);
     else el.setAttribute(k, attrs[k]);
   }
-  for (var i = 2; i < arguments.length; i++) if (arguments[i] != null) el.append(arguments[i]);
+  for (var i = 2; i < arguments.length; i++) {
+    var c = arguments[i];
+    if (Array.isArray(c)) el.append.apply(el, c.filter(function (x) { return x != null; }));
+    else if (c != null) el.append(c);
+  }
   return el;
 }
 function ago(iso) {
@@ -239,9 +243,12 @@ function live() {
   };
 }
 function load() {
-  fetch("/api/v1/status", { credentials: "same-origin" }).then(function (r) {
+  fetch("/api/v1/session", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (session) {
+    if (!session.signedIn && !session.publicReads) return signIn();
+    return fetch("/api/v1/status", { credentials: "same-origin" }).then(function (r) {
     if (r.status === 401) return signIn();
-    return r.json().then(function (s) { $("signin").style.display = "none"; render(s); live(); });
+      return r.json().then(function (s) { $("signin").style.display = "none"; render(s); live(); });
+    });
   }).catch(function () {
     $("conn").className = "";
     $("conn").textContent = "service not reachable";

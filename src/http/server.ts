@@ -214,7 +214,12 @@ export async function startHttp(
     if (url.pathname === '/api/v1/session') {
       // The page's sign-in: the token given once becomes an HttpOnly, same-site cookie (the event
       // stream cannot send an Authorization header).
-      if (method !== 'POST') throw new HttpError(405, 'bad_request', 'sign in with POST {"token": "..."}', { Allow: 'POST' });
+      if (reads) {
+        // The page asks first, so that a normal load has no failed request.
+        json(res, 200, { signedIn: authOf(req) !== null, publicReads: config.publicReads });
+        return 'session';
+      }
+      if (method !== 'POST') throw new HttpError(405, 'bad_request', 'sign in with POST {"token": "..."}', { Allow: 'GET, POST' });
       const body = await readBody(req);
       if (typeof body.token !== 'string' || !isToken(body.token)) {
         logs.write('WARN', { src: 'http', remote: req.socket.remoteAddress }, 'HTTP sign-in with a wrong token');
