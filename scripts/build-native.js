@@ -1,6 +1,7 @@
 // After tsc: compiles ARMRSP's native probe helper (src/monitors/probe-helper.c: disks, ICMP echoes) into dist/monitors when a
 // C compiler is here. Without one (or on Windows) ARMRSP uses the node helper, disk-prober.js: the
-// build says so in one line and goes on.
+// build says so in one line and goes on. Also armsd's sd_notify helper (src/platform/sd-notify.c,
+// Linux: systemd's Type=notify and watchdog); without it `arms service install` writes a Type=exec unit.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,3 +31,14 @@ if (r.status !== 0) {
   process.exit(0);
 }
 say(`built ${path.relative(ROOT, OUT)}`);
+
+if (process.platform === 'linux') {
+  const NOTIFY_SRC = path.join(ROOT, 'src', 'platform', 'sd-notify.c');
+  const NOTIFY_OUT = path.join(ROOT, 'dist', 'platform', 'arms-sd-notify');
+  fs.mkdirSync(path.dirname(NOTIFY_OUT), { recursive: true });
+  const n = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-o', NOTIFY_OUT, NOTIFY_SRC], { stdio: 'inherit' });
+  if (n.status !== 0) {
+    fs.rmSync(NOTIFY_OUT, { force: true });
+    say(`${cc} failed on the sd_notify helper: armsd cannot tell systemd it is ready (arms service install writes a Type=exec unit)`);
+  } else say(`built ${path.relative(ROOT, NOTIFY_OUT)}`);
+}

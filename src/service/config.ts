@@ -8,6 +8,7 @@ import { isMap, isScalar, LineCounter, Node, parseDocument } from 'yaml';
 import { defaultPowerCommands, PowerAction } from '../platform/power';
 import { ServiceDef } from '../platform/services';
 import { checkClusterConfig, ClusterConfig, readCluster, readServers } from '../cluster/config';
+import { HttpConfig, readHttp } from '../http/config';
 import { Reader } from './config-reader';
 import { GroupConfig, readGroups } from './group-config';
 import { AlertsConfig, alertsDefaults, readAlerts } from './alerts/config';
@@ -47,6 +48,8 @@ export interface Config {
   monitors: MonitorConfig[];
   /** where alert-level events go besides the logs (alerts/config.ts) */
   alerts: AlertsConfig;
+  /** the HTTP API, /metrics and the status page (src/http/); null: off (the default) */
+  http: HttpConfig | null;
 }
 
 export interface ConfigProblem {
@@ -73,10 +76,10 @@ export function defaultServerName(): string {
   return os.hostname().split('.')[0].toUpperCase();
 }
 
-function defaults(file: string): Config {
+function defaults(file: string, server?: string): Config {
   return {
     file,
-    server: defaultServerName(),
+    server: server ?? defaultServerName(),
     groups: [],
     services: {},
     power: defaultPowerCommands(),
@@ -91,6 +94,7 @@ function defaults(file: string): Config {
     servers: [],
     monitors: [],
     alerts: alertsDefaults(),
+    http: null,
   };
 }
 
@@ -99,19 +103,20 @@ export function pacingFor(config: Config, id: string): Pacing {
   return { ...config.pacing.defaults, ...config.pacing.byId[id.toUpperCase()] };
 }
 
-export function loadConfig(dir: string): Config {
+/** `server`: the name armsd was given (--server, the systemd unit); the file's server: must agree. */
+export function loadConfig(dir: string, opts: { server?: string } = {}): Config {
   const file = path.join(dir, CONFIG_NAME);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaults(file);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaults(file, opts.server);
     throw new ConfigInvalid([{ file, line: 0, message: `cannot read: ${(e as Error).message}` }]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, opts);
 }
 
-export function parseConfig(text: string, file: string): Config {
+export function parseConfig(text: string, file: string, opts: { server?: string } = {}): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -119,7 +124,7 @@ export function parseConfig(text: string, file: string): Config {
       doc.errors.map((e) => ({ file, line: e.linePos?.[0].line ?? 0, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') })),
     );
   }
-  const config = defaults(file);
+  const config = defaults(file, opts.server);
   const r = new Reader(file, lines);
   const root = doc.contents as Node | null;
   if (root === null || (isScalar(root) && root.value === null)) return config;
@@ -128,7 +133,10 @@ export function parseConfig(text: string, file: string): Config {
   let serversLine = 1;
   r.map(root, '', {
     server: (v) => {
-      config.server = r.name(v, 'server') ?? config.server;
+      const name = r.name(v, 'server');
+      if (name !== undefined && opts.server !== undefined && name.toUpperCase() !== opts.server.toUpperCase()) {
+        r.problem(v, `server: this file says ${name}, armsd was started with --server ${opts.server}`);
+      } else config.server = name ?? config.server;
     },
     groups: (v) => {
       groupsNode = v;
@@ -161,6 +169,7 @@ export function parseConfig(text: string, file: string): Config {
     servers: (v) => ({ names: config.servers, line: serversLine } = readServers(r, v)),
     monitors: (v) => (config.monitors = readMonitors(r, v, path.dirname(file))),
     alerts: (v) => (config.alerts = readAlerts(r, v)),
+    http: (v) => (config.http = readHttp(r, v, path.dirname(file))),
   });
   // Groups last: their defaults depend on the server's name.
   if (groupsNode !== null) config.groups = readGroups(r, groupsNode, config.server, path.dirname(file), config.cluster !== null);

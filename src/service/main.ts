@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
+import { openNotifier } from '../platform/sd-notify';
 import { COMMANDS_DIR } from '../platform/shims';
 import { VERSION } from '../version';
 import { dropBatchSpare, keepBatchSpare } from './batch-spare';
@@ -14,16 +15,19 @@ import { Logs, openLogs } from './log';
 import { Monitoring, openMonitoring } from './monitoring';
 import { startOsMonitor } from './os-monitor';
 import { makeDispatcher, ServiceInfo } from './ops/index';
+import type { HttpService } from '../http/server';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { openPower } from './power';
 import { openState } from './state';
 import { openWatches, Watches } from './watches';
 import type { Cluster } from '../cluster/cluster';
 
-const USAGE = `usage: armsd
+const USAGE = `usage: armsd [--home DIR] [--server NAME]
 
 Runs the ARMS control service in the foreground (for systemd, a Windows service wrapper, or a
-terminal). Its home is ARMS_HOME, or the OS default. "arms service start" runs it in the background.`;
+terminal). Its home is --home, else ARMS_HOME, else the OS default; --server pins this server's
+name (arms.yaml's server: must then agree). "arms service start" runs it in the background;
+"arms service install" writes a systemd unit that runs it at boot.`;
 
 /** exit codes of armsd itself */
 const EXIT = { ok: 0, failed: 1, usage: 2, config: 2, busy: 5 };
@@ -48,12 +52,26 @@ async function main(): Promise<void> {
     say(USAGE.slice('usage: '.length));
     return;
   }
-  if (argv.length > 0) die(EXIT.usage, `unexpected argument "${argv[0]}" (try --help)`);
+  let server: string | undefined;
+  for (let i = 0; i < argv.length; i += 2) {
+    const [opt, value] = [argv[i], argv[i + 1]];
+    if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
+    if (!value) die(EXIT.usage, `${opt} needs a value`);
+    // The OS default home named by its folder stays the default home (state, logs, pipe where the OS keeps them).
+    if (opt === '--home') {
+      if (path.resolve(value) === resolveHome({ ...process.env, ARMS_HOME: '' }).root) delete process.env.ARMS_HOME;
+      else process.env.ARMS_HOME = path.resolve(value);
+    }
+    else server = value;
+  }
 
+  // First: the scripts and programs started from here must not inherit NOTIFY_SOCKET.
+  let report = (line: string): void => void process.stderr.write(`armsd: ${line}\n`);
+  const notifier = openNotifier(process.env, (line) => report(line));
   const home = resolveHome();
   let config: Config;
   try {
-    config = loadConfig(home.config);
+    config = loadConfig(home.config, { server });
   } catch (e) {
     if (e instanceof ConfigInvalid) {
       const n = e.problems.length;
@@ -84,6 +102,7 @@ async function main(): Promise<void> {
     systemLog: config.syslog !== false,
     onAlert: (level, fields, msg) => monitoring?.alerts.fromLog(level, fields, msg),
   });
+  report = (line) => logs.alert('WARN', { src: 'armsd' }, `systemd: ${line}`);
   const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
 
   // The groups and watches own their state; the state file asks them for it before each write.
@@ -114,7 +133,11 @@ async function main(): Promise<void> {
   save('service start');
   /** Resolves once every change so far is on disk; rejects with the disk's reason. */
   const commit = () => state.commit();
-  const changed = () => state.changed();
+  let http: HttpService | null = null;
+  const changed = () => {
+    http?.changed();
+    state.changed();
+  };
 
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
   const groupConfig = (name: string) => current.groups.find((g) => g.name.toUpperCase() === name.toUpperCase());
@@ -206,6 +229,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logs.write('INFO', { src: 'armsd', pid: process.pid }, `armsd stopping: ${reason}`);
+    notifier?.stopping(`stopping: ${reason}`);
     // The pipe stays open meanwhile: the stop scripts talk to us through it.
     const stopped = cluster ? await cluster.handOffAll('SERVERSHUTDOWN') : await groups.stopAll('SERVERSHUTDOWN');
     await cluster?.close();
@@ -213,6 +237,7 @@ async function main(): Promise<void> {
     if (failed.length > 0) logs.alert('ERR', { src: 'armsd' }, `${failed.length} group(s) did not stop cleanly: ${failed.map((o) => o.message).join('; ')}`);
     await watches.stopAll(10_000);
     watches.close();
+    if (http) await http.close();
     if (pipe) await pipe.close();
     state.data.cleanStop = true;
     save('clean stop');
@@ -220,6 +245,7 @@ async function main(): Promise<void> {
     monitoring?.stop();
     dropBatchSpare();
     logs.write('INFO', { src: 'armsd', pid: process.pid }, 'armsd stopped');
+    notifier?.close();
     await logs.close();
     lock.release();
     say(`stopped (${reason})`);
@@ -228,22 +254,19 @@ async function main(): Promise<void> {
 
   /** A new config takes effect for the groups at once; a broken one changes nothing. */
   const reload = (): string => {
-    const next = loadConfig(home.config);
+    const next = loadConfig(home.config, { server });
     groups.reconfigure(next.groups);
     current = next;
     monitoring?.configure(next);
     keepBatchSpare(usesBatch(next));
-    const later = (['server', 'syslog', 'log', 'osMonitor'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    const later = (['server', 'syslog', 'log', 'osMonitor', 'http'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
     logs.write('INFO', { src: 'armsd' }, said);
     return said;
   };
 
   const clusterOps = () => (require('../cluster/ops') as typeof import('../cluster/ops')).clusterOps(() => cluster, groups, { stopping: () => stopping });
-  try {
-    pipe = await listenPipe(
-      home.pipe,
-      makeDispatcher({
+  const dispatch = makeDispatcher({
         info,
         logs,
         groups,
@@ -263,9 +286,9 @@ async function main(): Promise<void> {
         recovers: (m) => monitoring!.recovery.recovers(m),
         statusExtra: () => monitoring!.status(),
         extraOps: monitoring.ops,
-      }),
-      { ...config.pipe, maxInFlight: 256 },
-    );
+      });
+  try {
+    pipe = await listenPipe(home.pipe, dispatch, { ...config.pipe, maxInFlight: 256 });
   } catch (e) {
     lock.release();
     if (e instanceof PipeBusy) die(EXIT.busy, e.message);
@@ -290,6 +313,12 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
+  notifier?.ready(`listening on ${home.pipe}, server ${config.server}, ${config.groups.length} group(s)`);
+  if (config.http) {
+    // Loaded only when configured: the HTTP server, prom-client and the page cost nothing otherwise.
+    const { startHttp } = require('../http/server') as typeof import('../http/server');
+    http = await startHttp(config.http, { dispatch, logs, info, groups: () => groups.list() });
+  }
   if (config.cluster) {
     // Where groups run is the cluster's to say: after a crash nothing local is taken back (another
     // server may have the group by now); what still runs of this server's watches is stopped.

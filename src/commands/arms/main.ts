@@ -7,7 +7,7 @@ import { call } from '../../client/client';
 import { groupAction, reload, status } from './groups';
 import { showLog } from './log';
 import type { RunOptions } from './run';
-import { serviceStart, serviceStatus, serviceStop } from './service';
+import { serviceInstall, serviceStart, serviceStatus, serviceStop, serviceUninstall, UnitCommandOptions } from './service';
 
 // The config (and the yaml package), the batch interpreter and the script runner are loaded only by
 // the subcommands that use them: the others start tens of milliseconds sooner without them.
@@ -54,9 +54,29 @@ service
   .action(act((o: { timeout: number }) => serviceStop(o)));
 service
   .command('status')
-  .description('is armsd running? (exit 0 yes, 3 no)')
+  .description('is armsd running? (exit 0 yes, 3 no); and its systemd unit: installed, enabled')
   .option('--json', 'machine-readable')
-  .action(act((o: { json?: boolean }) => serviceStatus({ json: !!o.json })));
+  .option('--user', "look for the unit among this user's (default when not root)")
+  .option('--unit <name>', 'the unit name', 'armsd')
+  .option('--unit-dir <dir>', 'look for the unit in this folder')
+  .action(act((o: { json?: boolean; user?: boolean; unit: string; unitDir?: string }) => serviceStatus({ json: !!o.json, user: o.user, unit: o.unit, unitDir: o.unitDir })));
+for (const what of ['install', 'uninstall'] as const) {
+  const cmd = service
+    .command(what)
+    .description(
+      what === 'install'
+        ? 'Linux: a systemd unit that runs armsd at boot (Type=notify, watchdog, KillMode=process), enabled and started; makes the HTTP token'
+        : 'Linux: stop and disable the systemd unit, and remove it (the home stays)',
+    )
+    .option('--user', 'a unit of your own (systemctl --user) instead of the system one')
+    .option('--unit <name>', 'the unit name (several homes on one server: one unit each)', 'armsd')
+    .option('--unit-dir <dir>', 'write the unit in this folder, enabled by its link, without calling systemctl (images, tests)');
+  if (what === 'install') {
+    cmd.option('--server <name>', "this server's name, given to armsd (default: arms.yaml's server:, else the host name)");
+    cmd.option('--watchdog <seconds>', 'WatchdogSec: systemd restarts armsd when its event loop has not answered for this long', seconds, 30);
+  }
+  cmd.action(act((o: UnitCommandOptions) => (what === 'install' ? serviceInstall : serviceUninstall)({ ...o, user: !!o.user })));
+}
 
 service
   .command('reload')

@@ -13,6 +13,7 @@ interface Info {
   home: string;
   version: string;
   uptime: number;
+  http?: string;
 }
 
 async function ping(home: Home): Promise<Info | null> {
@@ -89,15 +90,131 @@ export async function serviceStop(opts: { timeout: number }): Promise<number> {
   return 0;
 }
 
-export async function serviceStatus(opts: { json: boolean }): Promise<number> {
+export async function serviceStatus(opts: { json: boolean; user?: boolean; unit?: string; unitDir?: string }): Promise<number> {
   const home = resolveHome();
   const info = await ping(home);
+  const unit = unitStatus(opts);
+  const unitLine = unit ? `\n  unit ${unit.file}: ${unit.installed ? `installed, ${unit.enabled ? 'enabled (starts at boot)' : unit.how}` : 'not installed (arms service install)'}` : '';
   if (!info) {
-    if (opts.json) console.log(JSON.stringify({ running: false, pipe: home.pipe, home: home.root }));
-    else console.log(`armsd is not running (nothing answers on ${home.pipe})`);
+    if (opts.json) console.log(JSON.stringify({ running: false, pipe: home.pipe, home: home.root, unit }));
+    else console.log(`armsd is not running (nothing answers on ${home.pipe})${unitLine}`);
     return EXIT_UNREACHABLE;
   }
-  if (opts.json) console.log(JSON.stringify({ running: true, ...info }));
-  else console.log(`armsd is running: pid ${info.pid}, server ${info.server}, up ${info.uptime} s, version ${info.version}\n  home ${info.home}\n  pipe ${info.pipe}`);
+  if (opts.json) console.log(JSON.stringify({ running: true, ...info, unit }));
+  else
+    console.log(
+      `armsd is running: pid ${info.pid}, server ${info.server}, up ${info.uptime} s, version ${info.version}\n  home ${info.home}\n  pipe ${info.pipe}${info.http ? `\n  http ${info.http}` : ''}${unitLine}`,
+    );
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// arms service install|uninstall: armsd at boot, under systemd (Linux).
+
+export interface UnitCommandOptions {
+  user: boolean;
+  /** the unit's name, without .service */
+  unit: string;
+  /** where the unit file goes (default: systemd's folder for the system or the user) */
+  unitDir?: string;
+  server?: string;
+  watchdog: number;
+}
+
+function linuxOnly(what: string): void {
+  if (process.platform !== 'linux') throw new CommandError(`arms service ${what} writes a systemd unit: Linux only (on Windows, run armsd under a service wrapper: README.md)`, 1);
+}
+
+function unitName(name: string): string {
+  if (!/^[A-Za-z0-9:_.@-]{1,200}$/.test(name)) throw new CommandError(`--unit ${name}: expected a unit name (letters, digits, : _ . @ -), without .service`, 2);
+  return name.replace(/\.service$/, '');
+}
+
+export async function serviceInstall(opts: UnitCommandOptions): Promise<number> {
+  linuxOnly('install');
+  const systemd = require('../../platform/systemd') as typeof import('../../platform/systemd');
+  const { loadConfig, ConfigInvalid } = require('../../service/config') as typeof import('../../service/config');
+  const { ensureToken } = require('../../http/token') as typeof import('../../http/token');
+  const { NOTIFY_HELPER } = require('../../platform/sd-notify') as typeof import('../../platform/sd-notify');
+  const home = resolveHome();
+  const unit = unitName(opts.unit);
+  if (!opts.user && process.getuid?.() !== 0 && !opts.unitDir) throw new CommandError('a system unit needs root (sudo arms service install), or --user for a unit of your own', 1);
+  let config;
+  try {
+    config = loadConfig(home.config, { server: opts.server });
+  } catch (e) {
+    if (e instanceof ConfigInvalid) throw new CommandError(`${e.problems.length} mistake(s) in the config (arms check): not installing\n${e.message}`, 1);
+    throw e;
+  }
+  fs.mkdirSync(home.config, { recursive: true, mode: 0o750 });
+  const tokenFile = config.http?.tokenFile ?? path.join(home.config, 'http.token');
+  ensureToken(tokenFile);
+
+  const notify = fs.existsSync(NOTIFY_HELPER);
+  const stopTimeoutS = Math.max(300, ...config.groups.map((g) => g.timeouts.stop)) + 60;
+  const text = systemd.unitText({
+    node: process.execPath,
+    armsd: path.resolve(__dirname, '..', '..', '..', 'bin', 'armsd.js'),
+    home: home.root,
+    server: config.server,
+    user: opts.user,
+    watchdogS: opts.watchdog,
+    notify,
+    stopTimeoutS,
+  });
+  const dir = opts.unitDir ?? systemd.unitDir(opts.user);
+  const file = path.join(dir, `${unit}.service`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file, text, { mode: 0o644 });
+  console.log(`wrote ${file} (server ${config.server}, home ${home.root}, ${notify ? `Type=notify, watchdog ${opts.watchdog} s` : 'Type=exec: the sd_notify helper is not built, so no readiness or watchdog'})`);
+  console.log(`HTTP token: ${tokenFile} (0600)${config.http ? '' : '; HTTP is off until arms.yaml has an http: section'}`);
+
+  const running = await ping(home).catch(() => null);
+  if (!opts.unitDir && systemd.systemdRuns(opts.user)) {
+    for (const args of [['daemon-reload'], ['enable', ...(running ? [] : ['--now']), `${unit}.service`]]) {
+      const r = systemd.systemctl(opts.user, args);
+      if (!r.ok) throw new CommandError(`systemctl ${opts.user ? '--user ' : ''}${args.join(' ')} failed: ${r.out}`, 1);
+    }
+    console.log(`enabled ${unit}.service: armsd starts at ${opts.user ? 'your login (loginctl enable-linger for boot)' : 'boot'}`);
+    if (running) console.log(`armsd already runs (pid ${running.pid}, not under systemd): "arms service stop && systemctl ${opts.user ? '--user ' : ''}start ${unit}" hands it over`);
+    else console.log(`started ${unit}.service`);
+  } else {
+    // No systemd manager here (or another folder was asked for): enabled the way systemctl enable does it.
+    const link = systemd.wantsLink(dir, unit, opts.user);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(file, link);
+    console.log(`enabled by ${link}${opts.unitDir ? '' : ' (systemd is not running here: it starts armsd at the next boot)'}`);
+  }
+  return 0;
+}
+
+export async function serviceUninstall(opts: UnitCommandOptions): Promise<number> {
+  linuxOnly('uninstall');
+  const systemd = require('../../platform/systemd') as typeof import('../../platform/systemd');
+  const unit = unitName(opts.unit);
+  const dir = opts.unitDir ?? systemd.unitDir(opts.user);
+  const file = path.join(dir, `${unit}.service`);
+  if (!fs.existsSync(file)) throw new CommandError(`${file} is not there: nothing to uninstall`, 4);
+  if (!opts.unitDir && systemd.systemdRuns(opts.user)) {
+    // --now: a service left running under a removed unit could be neither stopped nor restarted by it.
+    const r = systemd.systemctl(opts.user, ['disable', '--now', `${unit}.service`]);
+    if (!r.ok) throw new CommandError(`systemctl disable --now ${unit}.service failed: ${r.out}`, 1);
+    console.log(`disabled and stopped ${unit}.service (armsd stopped its groups)`);
+  }
+  fs.rmSync(systemd.wantsLink(dir, unit, opts.user), { force: true });
+  fs.rmSync(file);
+  if (!opts.unitDir && systemd.systemdRuns(opts.user)) systemd.systemctl(opts.user, ['daemon-reload']);
+  console.log(`removed ${file} (the home, its logs and its HTTP token stay)`);
+  return 0;
+}
+
+/** What `arms service status` says of the unit: installed and enabled, or not (Linux). */
+export function unitStatus(opts: { user?: boolean; unit?: string; unitDir?: string }): import('../../platform/systemd').UnitState | null {
+  if (process.platform !== 'linux') return null;
+  const systemd = require('../../platform/systemd') as typeof import('../../platform/systemd');
+  const unit = unitName(opts.unit ?? 'armsd');
+  const user = opts.user ?? process.getuid?.() !== 0;
+  const dir = opts.unitDir ?? systemd.unitDir(user);
+  return systemd.unitState(dir, unit, user, !opts.unitDir && systemd.systemdRuns(user));
 }

@@ -25,6 +25,8 @@ export interface ServiceInfo {
   home: string;
   pipe: string;
   startedAt: string;
+  /** the status page and API's address, once HTTP listens (src/http/) */
+  http?: string;
 }
 
 export interface OpsContext {
@@ -59,7 +61,14 @@ export interface OpsContext {
   extraOps?: Ops;
 }
 
-export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unknown> {
+export interface Dispatcher {
+  /** `quiet`: not counted in served() (the status page's own refreshes) */
+  (req: Request, quiet?: boolean): Promise<unknown>;
+  /** requests answered since the start, by operation and answer ('ok' or the error code): /metrics */
+  served(): Map<string, number>;
+}
+
+export function makeDispatcher(ctx: OpsContext): Dispatcher {
   const service: Ops = {
     ping: () => ({ ...ctx.info, uptime: uptime(ctx.info) }),
 
@@ -113,21 +122,37 @@ export function makeDispatcher(ctx: OpsContext): (req: Request) => Promise<unkno
     ...ctx.cluster?.ops,
   };
 
-  return async (req) => {
-    const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;
-    if (!op) throw new ProtocolError('unknown_op', `unknown operation "${req.op}" (this service knows: ${Object.keys(ops).join(', ')})`, req.id);
-    const result = await op(req.args);
-    // An answer promises what it says: whatever changed on the way is on disk before it leaves
-    // (one write for every request answered meanwhile: state.ts batches them).
-    if (!READ_ONLY.has(req.op) && ctx.dirty()) {
-      try {
-        await ctx.commit();
-      } catch (e) {
-        throw new ProtocolError('failed', `${req.op}: done, but the service could not save it (${(e as Error).message}); it would be lost if the service ended now`);
-      }
-    }
-    return result;
+  const served = new Map<string, number>();
+  const count = (op: string, answer: string, quiet = false) => {
+    if (quiet) return;
+    const key = `${op}\u0000${answer}`;
+    served.set(key, (served.get(key) ?? 0) + 1);
   };
+  const dispatch = async (req: Request, quiet = false) => {
+    const op = Object.prototype.hasOwnProperty.call(ops, req.op) ? ops[req.op] : undefined;
+    if (!op) {
+      count('unknown', 'unknown_op');
+      throw new ProtocolError('unknown_op', `unknown operation "${req.op}" (this service knows: ${Object.keys(ops).join(', ')})`, req.id);
+    }
+    try {
+      const result = await op(req.args);
+      // An answer promises what it says: whatever changed on the way is on disk before it leaves
+      // (one write for every request answered meanwhile: state.ts batches them).
+      if (!READ_ONLY.has(req.op) && ctx.dirty()) {
+        try {
+          await ctx.commit();
+        } catch (e) {
+          throw new ProtocolError('failed', `${req.op}: done, but the service could not save it (${(e as Error).message}); it would be lost if the service ended now`);
+        }
+      }
+      count(req.op, 'ok', quiet);
+      return result;
+    } catch (e) {
+      count(req.op, e instanceof ProtocolError ? e.code : 'internal', quiet);
+      throw e;
+    }
+  };
+  return Object.assign(dispatch, { served: () => served });
 }
 
 /** Operations that change nothing the state keeps: their answers do not wait for a write. */
