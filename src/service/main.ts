@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
-import { COMMANDS_DIR } from '../platform/shims';
+import { ensureCommandsDir } from '../platform/shims';
 import { VERSION } from '../version';
 import { dropBatchSpare, keepBatchSpare } from './batch-spare';
 import { Config, ConfigInvalid, loadConfig } from './config';
@@ -83,6 +83,14 @@ async function main(): Promise<void> {
   });
   const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
 
+  let commands: { dir: string; written: boolean };
+  try {
+    commands = ensureCommandsDir(path.join(home.state, 'path'));
+  } catch (e) {
+    die(EXIT.failed, `${(e as Error).message}: the group scripts could not find ARMLOG and the other commands; not starting`);
+  }
+  if (commands.written) logs.write('INFO', { src: 'armsd', commandsDir: commands.dir }, `wrote the commands folder ${commands.dir} (the scripts find ARMLOG and the other commands there)`);
+
   const state = openState(home.state);
   const abnormalEnd = state.previous !== null && !state.previous.cleanStop;
   if (state.recoveredFrom === 'previous') logs.alert('WARN', { src: 'armsd' }, 'the state file was unreadable: using its previous good copy');
@@ -146,7 +154,7 @@ async function main(): Promise<void> {
   groups = openGroups(config.groups, {
     server: config.server,
     pipe: home.pipe,
-    commandsDir: COMMANDS_DIR,
+    commandsDir: commands.dir,
     logs,
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CommandError } from '../../client/client';
 import { resolveHome } from '../../platform/home';
 import { scriptCommand, ScriptNotRunnable } from '../../platform/script-command';
-import { COMMANDS_DIR } from '../../platform/shims';
+import { ensureCommandsDir } from '../../platform/shims';
 import { ConfigInvalid, loadConfig } from '../../service/config';
 import { GroupConfig, groupDefaults } from '../../service/group-config';
 import { probeDisks } from '../../service/disks';
@@ -54,7 +54,7 @@ export async function runOne(script: string, opts: RunOptions): Promise<number> 
     factor: which === 'stop' ? (factor ?? 'GROUPSTOP') : undefined,
     disk: diskArg ?? (await probeDisks(group.disks)),
     pipe: home.pipe,
-    commandsDir: COMMANDS_DIR,
+    commandsDir: ensureCommandsDir(path.join(home.state, 'path')).dir,
   });
   let cmd;
   try {
