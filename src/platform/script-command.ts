@@ -13,6 +13,8 @@ export interface ScriptCommand {
   batch?: { script: string; trace: boolean };
   /** Windows: pass the arguments to cmd.exe exactly as written (cmd parses its own line) */
   verbatim?: boolean;
+  /** a command line from the config, run by the system's shell as written (command-line.ts); file and args are unused */
+  line?: string;
 }
 
 export class ScriptNotRunnable extends Error {}
@@ -38,8 +40,7 @@ export function scriptCommand(script: string, platform: NodeJS.Platform = proces
   return { file: script, args: [] };
 }
 
-/** A command line from the config (disk activate/deactivate), through the system's shell. */
-export function shellCommand(line: string, platform: NodeJS.Platform = process.platform): ScriptCommand {
-  if (platform === 'win32') return { file: process.env.ComSpec || 'cmd.exe', args: ['/d', '/s', '/c', `"${line}"`], verbatim: true };
-  return { file: '/bin/sh', args: ['-c', line] };
+/** A command line from the config (power, disk activate/deactivate), through the system's shell as written. */
+export function shellCommand(line: string): ScriptCommand {
+  return { file: line, args: [], line };
 }
