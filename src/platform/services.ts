@@ -2,7 +2,7 @@
 // commands the config's `services:` map gives a legacy service name (start, stop, status).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { shellCommand } from './script-command';
+import { spawnCommandLine } from './command-line';
 
 export type ServiceDef =
   | { kind: 'unit'; unit: string }
@@ -27,17 +27,13 @@ interface Ran {
   output: string;
 }
 
-function runTo(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; logFile?: string; verbatim?: boolean }): Promise<Ran> {
+/** Runs a program (file and args) or a config command line (`line`, through the shell as written). */
+function runTo(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; logFile?: string; line?: string }): Promise<Ran> {
   return new Promise((resolve) => {
     let output = '';
     const out = opts.logFile ? fs.openSync(opts.logFile, 'a', 0o640) : null;
-    const child = spawn(file, args, {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['ignore', out ?? 'pipe', out ?? 'pipe'],
-      windowsHide: true,
-      windowsVerbatimArguments: opts.verbatim,
-    });
+    const spawnOpts = { cwd: opts.cwd, env: opts.env, stdio: ['ignore', out ?? 'pipe', out ?? 'pipe'] as ['ignore', 'pipe' | number, 'pipe' | number], windowsHide: true };
+    const child = opts.line !== undefined ? spawnCommandLine(opts.line, spawnOpts) : spawn(file, args, spawnOpts);
     if (out !== null) fs.closeSync(out);
     const keep = (d: Buffer) => {
       if (output.length < 2000) output += d.toString();
@@ -92,10 +88,7 @@ export function serviceManager(def: ServiceDef, opts: { cwd: string; env: NodeJS
       };
     }
     case 'commands': {
-      const sh = (line: string, timeoutMs: number) => {
-        const c = shellCommand(line);
-        return runTo(c.file, c.args, { cwd: opts.cwd, env: opts.env, timeoutMs, logFile: opts.logFile, verbatim: c.verbatim });
-      };
+      const sh = (line: string, timeoutMs: number) => runTo(line, [], { cwd: opts.cwd, env: opts.env, timeoutMs, logFile: opts.logFile, line });
       return {
         async start() {
           const r = await sh(def.start, COMMAND_TIMEOUT_MS);

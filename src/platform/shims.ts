@@ -61,3 +61,40 @@ export function writeCommandsDir(dir: string, platform: NodeJS.Platform = proces
   }
   return written;
 }
+
+/** True when `dir` holds every launcher writeCommandsDir would write there for this platform. */
+export function commandsDirComplete(dir: string, platform: NodeJS.Platform = process.platform): boolean {
+  try {
+    for (const [name, target] of Object.entries(commandBins())) {
+      if (platform === 'win32') {
+        if (name === name.toLowerCase() && fs.statSync(path.join(dir, `${name}.exe`)).size <= LAUNCHER_MIN) return false;
+      } else if (fs.realpathSync(path.join(dir, name)) !== fs.realpathSync(target)) {
+        return false;
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+/** A launcher is the template plus its trailer: anything this small is damaged. */
+const LAUNCHER_MIN = 1024;
+
+/**
+ * The commands folder the service puts first on its scripts' PATH, written now if it is missing:
+ * a package unpacked from `npm pack` has none (npm drops symlinks, and blocks install scripts by
+ * default, so no build step ran). `<package>/dist/path` when it is there or can be written, else
+ * `fallback` (a folder of the service's own, for a package it may not write to).
+ */
+export function ensureCommandsDir(fallback: string): { dir: string; written: boolean } {
+  for (const dir of [COMMANDS_DIR, fallback]) {
+    if (commandsDirComplete(dir)) return { dir, written: false };
+    try {
+      writeCommandsDir(dir);
+      return { dir, written: true };
+    } catch {
+      /* not ours to write: the next place */
+    }
+  }
+  throw new Error(`cannot write the commands folder (${COMMANDS_DIR}, nor ${fallback})`);
+}

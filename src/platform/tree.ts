@@ -1,9 +1,9 @@
 // Process trees: start a program as the head of a tree of its own, and stop the whole tree.
 // POSIX: a new process group (and session); the group is signalled as one, and what escaped the
-// group but stayed in the session is found by the session (stopSessions). Windows: taskkill /T.
-import { ChildProcess, spawn, SpawnOptions, spawnSync } from 'node:child_process';
+// group but stayed in the session is found by the session (stopSessions). Windows: through the
+// native host (win-process.ts): Ctrl+Break and WM_CLOSE, then the tree from the process table ended.
+import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { isSameProcess, ProcessIdentity } from './process';
 
 /** Spawns `file args` so that everything it starts can later be stopped with it. */
@@ -11,7 +11,7 @@ export function spawnTree(file: string, args: string[], opts: SpawnOptions & { v
   return spawn(file, args, {
     ...opts,
     // POSIX: detached = setsid, a new process group we can signal as one. Windows: detached would
-    // open a console window; the tree is found through parent links by taskkill instead.
+    // take the console away; the tree is found in the process table by the native host instead.
     detached: process.platform !== 'win32',
     windowsHide: true,
     windowsVerbatimArguments: opts.verbatim,
@@ -20,37 +20,31 @@ export function spawnTree(file: string, args: string[], opts: SpawnOptions & { v
 
 /**
  * Spawns a watched program in a tree of its own, found on `opts.env`'s PATH and relative to
- * `opts.cwd` as the caller's shell would (Windows: PATHEXT too, through cross-spawn).
+ * `opts.cwd` as the caller's shell would (Windows: PATHEXT too, and a group of its own under the
+ * native host: win-process.ts).
  */
 export function spawnProgram(file: string, args: string[], opts: SpawnOptions): ChildProcess {
-  if (process.platform === 'win32') {
-    const crossSpawn = require('cross-spawn') as typeof import('cross-spawn');
-    return crossSpawn(file, args, { ...opts, windowsHide: true });
-  }
+  if (process.platform === 'win32') return (require('./win-process') as typeof import('./win-process')).spawnInGroup({ file, args }, opts);
   return spawn(file, args, { ...opts, detached: true });
 }
 
-/** Sends a polite stop (SIGTERM) or a forced one (SIGKILL) to the tree headed by pid. */
-export function signalTree(pid: number, force: boolean): void {
+/**
+ * Sends a polite stop (SIGTERM) or a forced one (SIGKILL) to the tree headed by pid. Returns false
+ * when a polite stop could reach nothing (Windows: no console group and no window to tell).
+ */
+export function signalTree(pid: number, force: boolean): boolean {
   if (process.platform === 'win32') {
-    const taskkill = path.join(process.env.SystemRoot || 'C:\\Windows', 'System32', 'taskkill.exe');
-    const r = spawnSync(taskkill, ['/PID', String(pid), '/T', ...(force ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true });
-    // 0: done; 128: no such process. Anything else when forcing (no taskkill.exe, access denied, or a
-    // taskkill without /T such as Wine's): end the head at least, so the script's end is seen.
-    if (force && r.status !== 0 && r.status !== 128) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    return;
+    const win = require('./win-process') as typeof import('./win-process');
+    if (!force) return win.breakTree(pid);
+    win.killTree(pid);
+    return true;
   }
   try {
     process.kill(-pid, force ? 'SIGKILL' : 'SIGTERM');
   } catch {
     /* the group is already gone */
   }
+  return true;
 }
 
 /** True while any process of the POSIX process group `pgid` is alive. */
@@ -73,8 +67,8 @@ export function treeAlive(pgid: number): boolean {
 
 /** Polite stop, then forced after `graceMs`; resolves when the tree is gone (or `graceMs` after the force). */
 export async function stopTree(pid: number, graceMs: number): Promise<void> {
-  signalTree(pid, false);
-  const deadline = Date.now() + graceMs;
+  const told = signalTree(pid, false);
+  const deadline = told ? Date.now() + graceMs : 0;
   while (treeAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   if (!treeAlive(pid)) return;
   signalTree(pid, true);

@@ -3,7 +3,7 @@
 //
 //   offline → starting → online → stopping → offline, and error when a script fails or times out.
 import * as path from 'node:path';
-import { scriptCommand, ScriptNotRunnable } from '../platform/script-command';
+import { interpreterProblem, scriptCommand, ScriptNotRunnable } from '../platform/script-command';
 import { GroupConfig } from './group-config';
 import { activateDisks, deactivateDisks } from './disks';
 import { Logs } from './log';
@@ -219,6 +219,12 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     } catch (e) {
       if (e instanceof ScriptNotRunnable) return { code: null, signal: null, timedOut: false, spawnError: e.message, ms: 0 };
       throw e;
+    }
+    const problem = await interpreterProblem(cmd, env);
+    if (problem) {
+      const r: ScriptResult = { code: null, signal: null, timedOut: false, spawnError: problem, ms: 0 };
+      log(g, 'ERR', `${which} script ${path.basename(script)} (${event}${factor ? ` ${factor}` : ''}) ${describeResult(r, timeoutS)}`, { script: path.basename(script), exitCode: null });
+      return r;
     }
     const name = path.basename(script);
     const abort = new AbortController();

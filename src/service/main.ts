@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
 import { openNotifier } from '../platform/sd-notify';
-import { COMMANDS_DIR } from '../platform/shims';
+import { ensureCommandsDir } from '../platform/shims';
 import { VERSION } from '../version';
 import { dropBatchSpare, keepBatchSpare } from './batch-spare';
 import { Config, ConfigInvalid, loadConfig, pacingFor } from './config';
@@ -105,6 +105,14 @@ async function main(): Promise<void> {
   report = (line) => logs.alert('WARN', { src: 'armsd' }, `systemd: ${line}`);
   const info: ServiceInfo = { server: config.server, pid: process.pid, version: VERSION, home: home.root, pipe: home.pipe, startedAt: new Date().toISOString() };
 
+  let commands: { dir: string; written: boolean };
+  try {
+    commands = ensureCommandsDir(path.join(home.state, 'path'));
+  } catch (e) {
+    die(EXIT.failed, `${(e as Error).message}: the group scripts could not find ARMLOG and the other commands; not starting`);
+  }
+  if (commands.written) logs.write('INFO', { src: 'armsd', commandsDir: commands.dir }, `wrote the commands folder ${commands.dir} (the scripts find ARMLOG and the other commands there)`);
+
   // The groups and watches own their state; the state file asks them for it before each write.
   let owners: { groups: Groups; watches: Watches } | null = null;
   const state = openState(home.state, {
@@ -164,7 +172,7 @@ async function main(): Promise<void> {
     power,
     env: process.env,
     pipe: home.pipe,
-    commandsDir: COMMANDS_DIR,
+    commandsDir: commands.dir,
   });
   const { monitors } = monitoring;
   const osMonitor = startOsMonitor(config.osMonitor, logs, { monitors });
@@ -194,7 +202,7 @@ async function main(): Promise<void> {
   groups = openGroups(config.groups, {
     server: config.server,
     pipe: home.pipe,
-    commandsDir: COMMANDS_DIR,
+    commandsDir: commands.dir,
     logs,
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),

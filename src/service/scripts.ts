@@ -3,6 +3,7 @@
 import { ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
+import { spawnCommandLine } from '../platform/command-line';
 import { ScriptCommand } from '../platform/script-command';
 import { signalTree, spawnTree, stopTree } from '../platform/tree';
 import { RUNNER_STDIO, takeBatchSpare } from './batch-spare';
@@ -46,7 +47,12 @@ export function runScript(
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
-      child = cmd.batch ? startBatch(cmd, opts) : spawnTree(cmd.file, cmd.args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], verbatim: cmd.verbatim });
+      const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+      child = cmd.batch
+        ? startBatch(cmd, opts)
+        : cmd.line !== undefined
+          ? spawnCommandLine(cmd.line, { cwd: opts.cwd, env: opts.env, stdio, tree: true })
+          : spawnTree(cmd.file, cmd.args, { cwd: opts.cwd, env: opts.env, stdio, verbatim: cmd.verbatim });
     } catch (e) {
       resolve({ code: null, signal: null, timedOut: false, spawnError: (e as Error).message, ms: Date.now() - began });
       return;

@@ -4,7 +4,7 @@ import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
-import { shellCommand } from '../platform/script-command';
+import { spawnCommandLine } from '../platform/command-line';
 import { spawnProgram, stopTree } from '../platform/tree';
 
 export interface End {
@@ -75,6 +75,8 @@ export function adoptedProcess(identity: ProcessIdentity, intervalMs: number): R
 export interface ProgramSpec {
   file: string;
   args: string[];
+  /** instead of file and args: a command line from the config, run through the system's shell as written */
+  line?: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
   user?: { uid: number; gid: number };
@@ -83,7 +85,7 @@ export interface ProgramSpec {
 /** A program of our own: its own process tree, output appended to `logFile`. */
 export function programTarget(spec: ProgramSpec, logFile: string): Target {
   return {
-    describe: [spec.file, ...spec.args].join(' '),
+    describe: spec.line ?? [spec.file, ...spec.args].join(' '),
     // Only the very process that was saved (same PID, start time and boot); watch-adoption.ts
     // looks for a restart the crashed service had not written down.
     adopt: (saved, intervalMs) => (saved.identity ? adoptedProcess(saved.identity, intervalMs) : null),
@@ -96,20 +98,23 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
           reject(new StartFailed(`cannot open the watch log ${logFile}: ${(e as Error).message}`));
           return;
         }
+        const cannot = (e: NodeJS.ErrnoException) => {
+          const why = e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
+          return new StartFailed(`cannot start "${spec.file}": ${why}`);
+        };
         let child: ChildProcess;
         try {
-          child = spawnProgram(spec.file, spec.args, { cwd: spec.cwd, env: { ...spec.env, ...extraEnv }, stdio: ['ignore', out, out], uid: spec.user?.uid, gid: spec.user?.gid });
+          const opts = { cwd: spec.cwd, env: { ...spec.env, ...extraEnv }, stdio: ['ignore', out, out] as ['ignore', number, number], uid: spec.user?.uid, gid: spec.user?.gid };
+          child = spec.line !== undefined ? spawnCommandLine(spec.line, { ...opts, tree: true }) : spawnProgram(spec.file, spec.args, opts);
         } catch (e) {
           fs.closeSync(out);
-          reject(new StartFailed(`cannot start ${spec.file}: ${(e as Error).message}`));
+          reject(cannot(e as NodeJS.ErrnoException));
           return;
         }
         // The program has its own copy of the log file's descriptor.
         fs.closeSync(out);
         child.once('error', (e: NodeJS.ErrnoException) => {
-          if (child.pid !== undefined) return;
-          const why = e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
-          reject(new StartFailed(`cannot start "${spec.file}": ${why}`));
+          if (child.pid === undefined) reject(cannot(e));
         });
         child.once('spawn', () => {
           const pid = child.pid!;
@@ -143,7 +148,7 @@ export function serviceTarget(name: string, def: ServiceDef, opts: { intervalMs:
   const manager = serviceManager(def, { cwd: opts.cwd, env: opts.env, logFile: opts.logFile });
   // Without a status command, the started process itself is what is watched.
   if (def.kind === 'commands' && !def.status) {
-    const program = programTarget({ ...shellSpec(def.start), cwd: opts.cwd, env: opts.env }, opts.logFile);
+    const program = programTarget({ file: def.start, args: [], line: def.start, cwd: opts.cwd, env: opts.env }, opts.logFile);
     return {
       describe: `service ${name} (${def.start})`,
       adopt: program.adopt,
@@ -201,9 +206,4 @@ export function serviceTarget(name: string, def: ServiceDef, opts: { intervalMs:
       return watch();
     },
   };
-}
-
-function shellSpec(line: string): { file: string; args: string[] } {
-  const c = shellCommand(line);
-  return { file: c.file, args: c.args };
 }

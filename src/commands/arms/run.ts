@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CommandError } from '../../client/client';
 import { resolveHome } from '../../platform/home';
-import { scriptCommand, ScriptNotRunnable } from '../../platform/script-command';
-import { COMMANDS_DIR } from '../../platform/shims';
+import { interpreterProblem, scriptCommand, ScriptNotRunnable } from '../../platform/script-command';
+import { ensureCommandsDir } from '../../platform/shims';
 import { ConfigInvalid, loadConfig } from '../../service/config';
 import { GroupConfig, groupDefaults } from '../../service/group-config';
 import { probeDisks } from '../../service/disks';
@@ -54,7 +54,7 @@ export async function runOne(script: string, opts: RunOptions): Promise<number> 
     factor: which === 'stop' ? (factor ?? 'GROUPSTOP') : undefined,
     disk: diskArg ?? (await probeDisks(group.disks)),
     pipe: home.pipe,
-    commandsDir: COMMANDS_DIR,
+    commandsDir: ensureCommandsDir(path.join(home.state, 'path')).dir,
   });
   let cmd;
   try {
@@ -63,6 +63,8 @@ export async function runOne(script: string, opts: RunOptions): Promise<number> 
     if (e instanceof ScriptNotRunnable) throw new CommandError(e.message, 1);
     throw e;
   }
+  const problem = await interpreterProblem(cmd, env);
+  if (problem) throw new CommandError(`${path.basename(file)} could not be started: ${problem}`, 1);
   const timeoutS = opts.timeout ?? (which === 'start' ? group.timeouts.start : group.timeouts.stop);
   const r = await runScript(cmd, {
     cwd: path.dirname(file),
