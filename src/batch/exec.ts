@@ -334,10 +334,15 @@ export class Interpreter {
       found = findCommand(name, this.vars.get('PATH'), this.cwd);
     } catch (e) {
       if (!(e instanceof PathNotFound)) throw e;
+      const byBase = mappedProgram(name.replace(/"/g, '').replace(/^.*[\\/]/, ''));
+      if (byBase) return this.exited(frame, line, await byBase({ sh: this, name, rest, args: programArgs(rest), io, frame, line }));
       writeFd(io.err, `${e.message}\n`);
       return this.exited(frame, line, 3);
     }
     if (!found) {
+      // %SystemRoot%\system32\ping.exe: a Windows path to a program mapped here.
+      const byBase = mappedProgram(name.replace(/"/g, '').replace(/^.*[\\/]/, ''));
+      if (byBase) return this.exited(frame, line, await byBase({ sh: this, name, rest, args: programArgs(rest), io, frame, line }));
       const instead = unmappedWindowsProgram(name);
       if (instead) {
         writeFd(io.err, `${path.basename(frame.script.file)}:${line}: ${name} is a Windows program with no counterpart here: this line did not run (ERRORLEVEL 9009). Instead: ${instead} (arms migrate ${path.basename(frame.script.file)} lists every such line)\n`);

@@ -70,6 +70,7 @@ export class ShTranslator {
   private usesDp0 = false;
   private usesSelf = false;
   private usesLower = false;
+  private usesInt = false;
   private sets = new Set<string>();
   private line = 0;
 
@@ -268,21 +269,54 @@ export class ShTranslator {
     }
   }
 
+  /**
+   * SET /A. Every value an expression reads (an argument, a variable) goes through `_int` first:
+   * a number stays a number, anything else is 0 (as cmd reads a name that does not hold a number).
+   * Never is a value given to $(( )) as text, where a shell would evaluate it as code
+   * (`a[$(command)]` in bash).
+   */
   private setA(expr: string): string[] {
     let e = expr.trim();
     if (e.startsWith('"') && e.endsWith('"')) e = e.slice(1, -1);
-    if (e.includes(REF_OPEN)) e = e.replace(/\uE000(%[^\uE001]*)\uE001/g, (_, r: string) => this.ref(r, ' '));
-    const names = (s: string) =>
-      s.replace(/0[xX][0-9a-fA-F]+|\d+|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|[A-Za-z_][A-Za-z0-9_]*/g, (t) => (/^[A-Za-z_]/.test(t) ? t.toUpperCase() : t));
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\*|\/|%|\+|-|&|\^|\||<<|>>)?=(?!=)(.*)$/.exec(e);
-    if (m && !m[3].includes(',')) {
+    const out: string[] = [];
+    let depth = 0;
+    let start = 0;
+    const parts: string[] = [];
+    for (let i = 0; i < e.length; i++) {
+      if (e[i] === '(') depth++;
+      else if (e[i] === ')') depth--;
+      else if (e[i] === ',' && depth === 0) {
+        parts.push(e.slice(start, i));
+        start = i + 1;
+      }
+    }
+    parts.push(e.slice(start));
+    for (const part of parts) {
+      const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\*|\/|%|\+|-|&|\^|\||<<|>>)?=(?!=)(.*)$/s.exec(part);
+      if (!m) {
+        if (part.trim() !== '') this.todo(`SET /A ${part.trim()}: an expression without an assignment, or one that assigns inside it`);
+        continue;
+      }
       const name = m[1].toUpperCase();
       this.sets.add(name);
-      const rhs = names(m[3]).trim();
-      const simple = /^[A-Za-z0-9_${}]+$/.test(rhs);
-      return [m[2] ? `${name}=$((${name} ${m[2]} ${simple ? rhs : `(${rhs})`}))` : `${name}=$((${rhs}))`];
+      this.usesInt = true;
+      let k = 0;
+      const operand = (valueWord: string) => {
+        const v = `_a${++k}`;
+        out.push(`_int ${valueWord}; ${v}=$_n`);
+        return v;
+      };
+      const rhs = m[3].replace(/\uE000[^\uE001]*\uE001|0[xX][0-9a-fA-F]+|[0-9]+|[A-Za-z_][A-Za-z0-9_]*/g, (t) => {
+        if (t.startsWith(REF_OPEN)) return operand(`"${this.ref(t.slice(1, -1), ' ')}"`);
+        if (/^[0-9]/.test(t)) return t;
+        return operand(`"$${t.toUpperCase()}"`);
+      });
+      if (/[$`"'\\;]/.test(rhs.replace(/_a[0-9]+/g, ''))) this.todo(`SET /A ${part.trim()}: characters a shell would read as code`);
+      const r = rhs.trim();
+      const simple = /^[A-Za-z0-9_]+$/.test(r);
+      out.push(m[2] ? `${name}=$((${operand(`"$${name}"`)} ${m[2]} ${simple ? r : `(${r})`}))` : `${name}=$((${r}))`);
     }
-    return [`: $((${names(e).trim()}))`];
+    return out;
   }
 
   private set(rest: string): string[] {
@@ -510,6 +544,11 @@ export class ShTranslator {
     if (this.usesSelf) out.push('_self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")   # %~f0');
     const sets = [...this.sets].sort();
     if (sets.length) out.push(`export ${sets.join(' ')}   # SET makes environment variables`);
+    if (this.usesInt) {
+      out.push('# SET /A: a value is read as a number only when it is one (cmd reads anything else as 0), so no');
+      out.push('# argument or variable is ever evaluated as code by $(( )). The number is left in $_n.');
+      out.push("_int() { case ${1#[-+]} in 0[xX]*) case ${1#*[xX]} in ''|*[!0-9a-fA-F]*) _n=0 ;; *) _n=$1 ;; esac ;; 0*[!0-7]*|''|*[!0-9]*) _n=0 ;; *) _n=$1 ;; esac; }");
+    }
     if (this.usesLower) out.push('lc() { printf \'%s\' "$1" | tr \'[:upper:]\' \'[:lower:]\'; }   # IF /I compares without regard to case');
     out.push('');
     out.push('# GOTO label: run that label next (the function that says it returns right after).');
