@@ -52,7 +52,7 @@ const WINDOWS_VARS: Record<string, string> = {
 };
 
 /** The text of a tree's commands, with the line each one starts on. */
-export function commandsOf(node: Node, out: Array<{ text: string; line: number; targets: string[] }> = []): typeof out {
+export function commandsOf(node: Node, out: Array<{ text: string; line: number; targets: string[]; condition?: boolean }> = []): typeof out {
   switch (node.kind) {
     case 'command':
       out.push({ text: node.text, line: node.line, targets: node.redirects.filter((r) => r.mode !== 'dup').map((r) => r.target) });
@@ -68,11 +68,19 @@ export function commandsOf(node: Node, out: Array<{ text: string; line: number; 
     case 'if': {
       const c = node.cond;
       const words = c.kind === 'compare' ? [c.left, c.right] : c.kind === 'exist' ? [c.path] : [];
-      out.push({ text: words.join(' '), line: node.line, targets: [] });
+      out.push({ text: words.join(' '), line: node.line, targets: [], condition: true });
       commandsOf(node.then, out);
       if (node.else) commandsOf(node.else, out);
       break;
     }
+    case 'pipe':
+      commandsOf(node.left, out);
+      commandsOf(node.right, out);
+      break;
+    case 'for':
+      out.push({ text: node.set, line: node.line, targets: [], condition: true });
+      commandsOf(node.body, out);
+      break;
     default:
       break;
   }
@@ -144,7 +152,7 @@ export function findWindowsOnly(script: Script, tree: Node[], ctx: MigrateContex
         }
       }
       if (!/(^|[\s"'=(,;])[A-Za-z]:[\\/]/.test(plain) && /(^|[\s"'])\\\\[A-Za-z0-9._-]+\\/.test(plain)) add(cmd.line, 'a UNC path (\\\\server\\share) does not exist here', 'mount the share (cifs/nfs) from a disk\'s activate: command and use its mount point');
-      if (raw === '') continue;
+      if (raw === '' || cmd.condition) continue; // a condition's or a set's words are not a command
       const s = splitCommand(raw);
       if (s.builtin || s.name === '') {
         if (s.builtin === 'START' || s.builtin === 'CALL') {

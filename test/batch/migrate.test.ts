@@ -155,6 +155,64 @@ async function bothWays(text: string, args: string[] = [], env: NodeJS.ProcessEn
 }
 
 describe('--to sh: the same output and exit code as the interpreter', () => {
+  it('FOR in its forms, FOR /F tokens over a file, a string and a command, delayed expansion, pipes, FIND, FINDSTR and the file built-ins', async () => {
+    const r = await bothWays(
+      bat(`
+        @ECHO OFF
+        SETLOCAL ENABLEDELAYEDEXPANSION
+        ECHO web01,10.0.0.1> servers.csv
+        ECHO ;comment>> servers.csv
+        ECHO db01,,10.0.0.2>> servers.csv
+        FOR /F "tokens=1,2 delims=," %%A IN (servers.csv) DO ECHO %%A is %%B
+        FOR /F "skip=1 tokens=2*" %%A IN ('TYPE servers.csv') DO ECHO never %%A
+        FOR /F "tokens=2*" %%A IN ("one two three four") DO ECHO [%%A] [%%B]
+        SET COUNT=0
+        FOR %%I IN (a b c) DO (
+          SET /A COUNT+=1
+          ECHO !COUNT! %%I
+        )
+        FOR /L %%N IN (10,-5,0) DO ECHO n=%%N
+        FOR %%F IN (*.csv) DO ECHO %%~nF %%~xF %%~nxF %%~zF
+        MD sub\\deeper
+        COPY servers.csv sub\\copy.csv >NUL
+        TYPE sub\\copy.csv | FIND /C "0"
+        ECHO server running | FIND "running" >NUL && ECHO found
+        TYPE servers.csv | FINDSTR /I "DB01" || ECHO not found
+        DEL sub\\copy.csv
+        IF NOT EXIST sub\\copy.csv ECHO deleted
+        RD /S /Q sub
+        IF NOT EXIST sub ECHO removed
+        TIMEOUT /T 0 /NOBREAK >NUL
+        PING -n 1 127.0.0.1 >NUL
+        EXIT /B !COUNT!
+      `),
+      [],
+    );
+    expect(r.report).toEqual(['T.BAT: nothing to change for Linux']);
+    expect(r.sh).toEqual(r.bat);
+    expect(r.bat.stdout.split('\n')).toEqual([
+      'web01 is 10.0.0.1',
+      'db01 is 10.0.0.2',
+      '[two] [three four]',
+      '1 a',
+      '2 b',
+      '3 c',
+      'n=10',
+      'n=5',
+      'n=0',
+      'servers .csv servers.csv 39',
+      '2',
+      'found',
+      'db01,,10.0.0.2',
+      'deleted',
+      'removed',
+      '',
+    ]);
+    expect(r.bat.code).toBe(3);
+    expect(r.text).toContain('  while IFS=\',\' read -r _f_A _f_B _skip; do');
+    expect(r.text).toContain('  for _f_I in a b c; do');
+  });
+
   it('GOTO loops, SET /A, IF in its forms, ERRORLEVEL, CALL :label with arguments, EXIT /B', async () => {
     const r = await bothWays(
       bat(`
