@@ -268,8 +268,10 @@ export class Interpreter {
         }
         if (node.negate) result = !result;
         const branch = result ? node.then : node.else;
-        const head = render({ ...node, cond: this.lateCondition(node.cond), then: { kind: 'empty', line: node.line, quiet: false }, else: null }).trimEnd();
-        this.trace(frame, node.line, `${head} -> ${result ? 'true' : 'false'}${branch ? (result ? ': then' : ': ELSE') : ': skipped'}`);
+        if (this.traceFd !== undefined) {
+          const head = render({ ...node, cond: this.lateCondition(node.cond), then: { kind: 'empty', line: node.line, quiet: false }, else: null }).trimEnd();
+          this.trace(frame, node.line, `${head} -> ${result ? 'true' : 'false'}${branch ? (result ? ': then' : ': ELSE') : ': skipped'}`);
+        }
         return branch ? this.exec(branch, frame, io) : true;
       }
       case 'command':
@@ -313,7 +315,7 @@ export class Interpreter {
   private async command(text: string, line: number, frame: Frame, io: IO): Promise<boolean> {
     const s = splitCommand(text);
     if (s.name === '') return true; // only redirections: the files are created, as in cmd
-    this.trace(frame, line, text.trim());
+    if (this.traceFd !== undefined) this.trace(frame, line, text.trim());
     if (s.builtin) return runBuiltin(this, s.builtin, s.rest, frame, io, line);
     return this.external(s.name, s.rest, frame, io, line, false);
   }

@@ -755,7 +755,8 @@ export class ShTranslator {
       source = lines[0].replace(/; _el=\$\?$/, '');
     } else source = `cat ${this.words(s).map((w) => this.arg(w, true)).join(' ')}`;
     // cmd: runs of delimiters are one, leading ones are dropped; read with IFS does so only for blanks.
-    const feed = squeeze ? `${source} | tr -s '${ifs}' | sed 's/^[${ifs.replace(/[\]\\^-]/g, '\\$&')}]*//'` : source;
+    // Lines end with CR LF in files from Windows: FOR /F does not see the CR.
+    const feed = `${source} | tr -d '\\r'` + (squeeze ? ` | tr -s '${ifs}' | sed 's/^[${ifs.replace(/[\]\\^-]/g, '\\$&')}]*//'` : '');
     const out = [`${ind}_skipn=${o.skip}`, `${ind}while IFS='${ifs}' read -r ${vars.join(' ')}; do`];
     if (o.eol) out.push(`${ind}  case $${vars[0] === '_skip' ? '_skip' : vars[0]} in ${sq(o.eol)}*) continue ;; esac`);
     out.push(`${ind}  [ -n "${wanted.map((w) => '$' + w).join('')}" ] || continue`);
