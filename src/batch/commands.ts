@@ -11,6 +11,7 @@ import { findCommand, Found, PathNotFound } from './lookup';
 import { hostPath, isDir, resolveCase } from './paths';
 import { Builtin, labelArg, parseStart, splitCommand } from './rules';
 import { findLabel } from './source';
+import { projectCommandName } from './own-commands';
 import { chcp, noConsole, nothingHere, pause, ver } from './builtins/console';
 import { copy } from './builtins/copy';
 import { dateOrTime } from './builtins/date-time';
@@ -305,6 +306,10 @@ async function start(sh: Interpreter, rest: string, frame: Frame, io: IO, line: 
     print(io.err, `The system cannot find the file ${unquote(s.name)}.`);
     sh.errorlevel = 9059;
     return false;
+  }
+  if (sh.dryRun && found.kind === 'program' && projectCommandName(found.file)) {
+    print(io.err, `[dry run] ${frame.script.file.replace(/^.*\//, '')}:${line}: START ${spec.command.trimEnd()} (not started)`);
+    return true;
   }
   const [file, args] = found.kind === 'batch' ? [process.execPath, sh.interpreterArgs(found.file, s.rest)] : [found.file, programArgs(s.rest)];
   if (spec.wait) {

@@ -14,7 +14,7 @@ import { EndFrame, EXIT_SYNTAX, ExitAll, Fatal, Frame, Jump } from './control';
 import { afterFirstToken, Args, batchArgs, expandPercent, ExpandError, ExpandScope, programArgs } from './expand';
 import { IO, writeFd } from './io';
 import { findCommand, Found, PathNotFound } from './lookup';
-import { ownCommand, runOwn } from './own-commands';
+import { ownCommand, projectCommandName, runOwn } from './own-commands';
 import { runFor } from './for';
 import { delayedExpand, forSubst } from './late';
 import { check, Condition, Node, ParseError, Parser, Reader, Redirect, render } from './parse';
@@ -22,7 +22,7 @@ import { runPipe } from './pipe';
 import { mappedProgram, unmappedWindowsProgram } from './programs';
 import { isNul, resolveCase } from './paths';
 import { splitCommand } from './rules';
-import { findLabel, formatProblem, isError, labelOf, loadScript, Script, ScriptUnreadable } from './source';
+import { encodingName, findLabel, forceEncoding, formatProblem, isError, labelOf, loadScript, Script, ScriptUnreadable } from './source';
 import { Vars } from './vars';
 
 export interface InterpreterOptions {
@@ -46,6 +46,8 @@ export class Interpreter {
   locals: Array<{ frame: Frame; vars: Vars; cwd: string; delayed: boolean }> = [];
   /** SETLOCAL ENABLEDELAYEDEXPANSION in force: !VAR! is expanded when each command runs */
   delayed = false;
+  /** ARMS_DRY_RUN=1 (arms run --dry-run): the project's commands (ARM*) are shown, not run */
+  readonly dryRun: boolean;
   /** the FOR variables in force (nested loops add theirs) */
   forVars = new Map<string, string>();
   readonly traceFd: number | undefined;
@@ -60,6 +62,10 @@ export class Interpreter {
     this.traceFd = opts.traceFd;
     this.entry = opts.entry;
     this.echo = !opts.echoOff;
+    this.dryRun = opts.env.ARMS_DRY_RUN === '1';
+    // --encoding (main.js, arms run): the scripts' encoding, for this run and the batch files it starts.
+    const forced = opts.env.ARMS_BATCH_ENCODING ? encodingName(opts.env.ARMS_BATCH_ENCODING) : null;
+    if (forced) forceEncoding(forced);
   }
 
   /** Runs `file` to its end; resolves with its exit code (the final ERRORLEVEL, or EXIT's code). */
@@ -262,8 +268,10 @@ export class Interpreter {
         }
         if (node.negate) result = !result;
         const branch = result ? node.then : node.else;
-        const head = render({ ...node, cond: this.lateCondition(node.cond), then: { kind: 'empty', line: node.line, quiet: false }, else: null }).trimEnd();
-        this.trace(frame, node.line, `${head} -> ${result ? 'true' : 'false'}${branch ? (result ? ': then' : ': ELSE') : ': skipped'}`);
+        if (this.traceFd !== undefined) {
+          const head = render({ ...node, cond: this.lateCondition(node.cond), then: { kind: 'empty', line: node.line, quiet: false }, else: null }).trimEnd();
+          this.trace(frame, node.line, `${head} -> ${result ? 'true' : 'false'}${branch ? (result ? ': then' : ': ELSE') : ': skipped'}`);
+        }
         return branch ? this.exec(branch, frame, io) : true;
       }
       case 'command':
@@ -307,7 +315,7 @@ export class Interpreter {
   private async command(text: string, line: number, frame: Frame, io: IO): Promise<boolean> {
     const s = splitCommand(text);
     if (s.name === '') return true; // only redirections: the files are created, as in cmd
-    this.trace(frame, line, text.trim());
+    if (this.traceFd !== undefined) this.trace(frame, line, text.trim());
     if (s.builtin) return runBuiltin(this, s.builtin, s.rest, frame, io, line);
     return this.external(s.name, s.rest, frame, io, line, false);
   }
@@ -328,10 +336,15 @@ export class Interpreter {
       found = findCommand(name, this.vars.get('PATH'), this.cwd);
     } catch (e) {
       if (!(e instanceof PathNotFound)) throw e;
+      const byBase = mappedProgram(name.replace(/"/g, '').replace(/^.*[\\/]/, ''));
+      if (byBase) return this.exited(frame, line, await byBase({ sh: this, name, rest, args: programArgs(rest), io, frame, line }));
       writeFd(io.err, `${e.message}\n`);
       return this.exited(frame, line, 3);
     }
     if (!found) {
+      // %SystemRoot%\system32\ping.exe: a Windows path to a program mapped here.
+      const byBase = mappedProgram(name.replace(/"/g, '').replace(/^.*[\\/]/, ''));
+      if (byBase) return this.exited(frame, line, await byBase({ sh: this, name, rest, args: programArgs(rest), io, frame, line }));
       const instead = unmappedWindowsProgram(name);
       if (instead) {
         writeFd(io.err, `${path.basename(frame.script.file)}:${line}: ${name} is a Windows program with no counterpart here: this line did not run (ERRORLEVEL 9009). Instead: ${instead} (arms migrate ${path.basename(frame.script.file)} lists every such line)\n`);
@@ -346,6 +359,11 @@ export class Interpreter {
       frame.chained = true;
       const code = await this.spawnWait(process.execPath, this.interpreterArgs(found.file, rest, true), io, this.cwd);
       return this.exited(frame, line, code);
+    }
+    if (this.dryRun && projectCommandName(found.file)) {
+      // arms run --dry-run: the line is shown, nothing is sent to the service.
+      writeFd(io.err, `[dry run] ${path.basename(frame.script.file)}:${line}: ${name}${rest.trimEnd()} (not sent: ERRORLEVEL 0)\n`);
+      return this.exited(frame, line, 0);
     }
     const own = ownCommand(found.file);
     const code = own

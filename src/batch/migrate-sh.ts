@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { REF_CLOSE, REF_OPEN } from './expand';
 import type { Condition, Node, Redirect } from './parse';
 import { labelArg, parseStart, splitCommand } from './rules';
+import { FOptions, parseOptions } from './for-options';
 import { findLabel, labelOf, Script } from './source';
 
 export interface Untranslated {
@@ -58,6 +59,61 @@ function pieces(text: string, quotesAreText = false): Piece[] {
   return out;
 }
 
+/** The loop variables (`%i`, `%~nxi`) of a FOR in a text, as references ref() translates. */
+export function markRefs(text: string, letters: string): string {
+  if (!letters || !text.includes('%')) return text;
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === REF_OPEN) {
+      const end = text.indexOf(REF_CLOSE, i);
+      const stop = end === -1 ? text.length : end;
+      out += text.slice(i, stop + 1);
+      i = stop;
+      continue;
+    }
+    if (c === '%') {
+      const m = /^%(~[fdpnxsatz]*)?([A-Za-z])/.exec(text.slice(i));
+      if (m && letters.includes(m[2])) {
+        out += `${REF_OPEN}%%${m[1] ?? ''}${m[2]}${REF_CLOSE}`;
+        i += m[0].length - 1;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+/** A node with the references of loop variables (and of delayed expansion: !VAR!) marked in its texts. */
+export function markNode(n: Node, letters: string, delayed: boolean): Node {
+  const t = (x: string) => {
+    let y = markRefs(x, letters);
+    if (delayed) y = y.replace(/!([A-Za-z_][A-Za-z0-9_]*(?::[^!]*)?)!/g, `${REF_OPEN}%$1%${REF_CLOSE}`);
+    return y;
+  };
+  const r = (rs: Redirect[]) => rs.map((x) => ({ ...x, target: t(x.target) }));
+  switch (n.kind) {
+    case 'command':
+      return { ...n, text: t(n.text), redirects: r(n.redirects) };
+    case 'block':
+      return { ...n, body: n.body.map((b) => markNode(b, letters, delayed)), redirects: r(n.redirects) };
+    case 'chain':
+    case 'pipe':
+      return { ...n, left: markNode(n.left, letters, delayed), right: markNode(n.right, letters, delayed) };
+    case 'if': {
+      const c = n.cond;
+      const cond: Condition =
+        c.kind === 'compare' ? { ...c, left: t(c.left), right: t(c.right) } : c.kind === 'exist' ? { ...c, path: t(c.path) } : c.kind === 'defined' ? c : { ...c, n: t(c.n) };
+      return { ...n, cond, then: markNode(n.then, letters, delayed), else: n.else ? markNode(n.else, letters, delayed) : null };
+    }
+    case 'for':
+      return { ...n, set: t(n.set), body: markNode(n.body, letters, delayed) };
+    default:
+      return n;
+  }
+}
+
 const dq = (s: string) => s.replace(/[\\$`"]/g, (c) => '\\' + c);
 const sq = (s: string) => (s === '' ? "''" : SAFE_WORD.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -70,6 +126,8 @@ export class ShTranslator {
   private usesDp0 = false;
   private usesSelf = false;
   private usesLower = false;
+  private usesInt = false;
+  private hasEndlocal = false;
   private sets = new Set<string>();
   private line = 0;
 
@@ -77,6 +135,7 @@ export class ShTranslator {
     private script: Script,
     private tree: Node[],
   ) {}
+
 
   private todo(message: string): never {
     throw new Untranslatable(message);
@@ -86,6 +145,31 @@ export class ShTranslator {
   private ref(r: string, next = ''): string {
     const brace = (name: string) => (/^[A-Za-z0-9_]/.test(next) ? `\${${name}}` : `$${name}`);
     if (r === '%*') return '$*';
+    const fv = /^%%(~([a-z]*))?([A-Za-z])$/i.exec(r);
+    if (fv) {
+      const v = `_f_${fv[3]}`;
+      const mods = (fv[2] ?? '').toLowerCase();
+      switch (mods) {
+        case '':
+          return brace(v);
+        case 'nx':
+          return `$(basename "$${v}")`;
+        case 'n':
+          return `$(basename "$${v}" | sed 's/\\.[^.]*$//')`;
+        case 'x':
+          return `$(basename "$${v}" | sed -n 's/^.*\\(\\.[^.]*\\)$/\\1/p')`;
+        case 'dp':
+        case 'p':
+          return `$(cd "$(dirname "$${v}")" && pwd)/`;
+        case 'f':
+        case 'dpnx':
+          return `$(cd "$(dirname "$${v}")" && pwd)/$(basename "$${v}")`;
+        case 'z':
+          return `$(wc -c < "$${v}" | tr -d ' ')`;
+        default:
+          this.todo(`%~${fv[2]}${fv[3]}: this modifier of a FOR variable has no translation`);
+      }
+    }
     let m = /^%([0-9])$/.exec(r);
     if (m) return m[1] === '0' ? brace('0') : brace(m[1]);
     m = /^%~([a-z]*)([0-9])$/i.exec(r);
@@ -268,21 +352,112 @@ export class ShTranslator {
     }
   }
 
+  /**
+   * SET /A. Every value an expression reads (an argument, a variable) goes through `_int` first:
+   * a number stays a number, anything else is 0 (as cmd reads a name that does not hold a number).
+   * Never is a value given to $(( )) as text, where a shell would evaluate it as code
+   * (`a[$(command)]` in bash).
+   */
+  /** The Windows programs the interpreter maps, as their sh counterparts; null for any other program. */
+  private mappedProgram(name: string, rest: string, redirects: Redirect[]): string[] | null {
+    const upper = name.replace(/"/g, '').toUpperCase().replace(/\.EXE$/, '');
+    const ws = this.words(rest);
+    const flag = (f: string) => ws.some((w) => w.toUpperCase() === f);
+    const plain = ws.filter((w) => !w.startsWith('/') && !/^-[a-z]$/i.test(w));
+    const r = this.redirects(redirects);
+    switch (upper) {
+      case 'TIMEOUT': {
+        const t = ws[ws.findIndex((w) => /^\/t$/i.test(w)) + 1] ?? plain[0] ?? '0';
+        return [`sleep ${this.arg(t)}; _el=$?`];
+      }
+      case 'PING': {
+        const n = ws.findIndex((w) => /^[-/]n$/i.test(w));
+        const count = n === -1 ? '4' : ws[n + 1];
+        const target = ws.filter((w, i) => !/^[-/]/.test(w) && !(i > 0 && /^[-/][nwlit]$/i.test(ws[i - 1])))[0] ?? '';
+        if (/^(127\.|localhost$|::1$)/i.test(target.replace(/"/g, '')) && /^\d+$/.test(count)) return [`sleep ${Math.max(0, Number(count) - 1)}; _el=0   # PING -n ${count} ${target}: a wait`];
+        return [`ping -c ${this.arg(count)} ${this.arg(target)}${r}; _el=$?`];
+      }
+      case 'FIND': {
+        const opts = ['-F', ...(flag('/I') ? ['-i'] : []), ...(flag('/V') ? ['-v'] : []), ...(flag('/C') ? ['-c'] : []), ...(flag('/N') ? ['-n'] : [])];
+        const [needle, ...files] = plain;
+        return [`grep ${opts.join(' ')} -e ${this.arg(needle ?? '')}${files.map((f) => ' ' + this.arg(f, true)).join('')}${r}; _el=$?`];
+      }
+      case 'FINDSTR': {
+        if (flag('/B') || flag('/E')) this.todo('FINDSTR /B or /E: grep with ^ or $ in the pattern');
+        const lit = ws.filter((w) => /^\/c:/i.test(w)).map((w) => w.slice(3));
+        const [words, ...files] = plain;
+        const pats = lit.length ? lit : (words ?? '').replace(/"/g, '').split(' ').filter(Boolean);
+        const opts = [flag('/L') || lit.length ? '-F' : '-G', ...(flag('/I') ? ['-i'] : []), ...(flag('/V') ? ['-v'] : []), ...(flag('/N') ? ['-n'] : []), ...(flag('/X') ? ['-x'] : [])];
+        const rest = lit.length ? plain : files;
+        return [`grep ${opts.join(' ')}${pats.map((p) => ' -e ' + this.arg(p)).join('')}${rest.map((f) => ' ' + this.arg(f, true)).join('')}${r}; _el=$?`];
+      }
+      case 'TASKKILL': {
+        const im = ws.findIndex((w) => /^\/im$/i.test(w));
+        const pid = ws.findIndex((w) => /^\/pid$/i.test(w));
+        const sig = flag('/F') ? '-KILL ' : '';
+        if (im !== -1) return [`pkill ${sig}-x ${this.arg((ws[im + 1] ?? '').replace(/\.exe("?)$/i, '$1'))}${r}; _el=$?`];
+        if (pid !== -1) return [`kill ${sig}${this.arg(ws[pid + 1] ?? '')}${r}; _el=$?`];
+        return null;
+      }
+      case 'NET':
+      case 'SC': {
+        const verb = (plain[0] ?? '').toUpperCase();
+        const svc = plain.slice(1).join(' ');
+        if (verb === 'START' || verb === 'STOP') return [`systemctl ${verb.toLowerCase()} ${this.arg(svc)}${r}; _el=$?`];
+        if (upper === 'SC' && verb.startsWith('QUERY')) return [`systemctl status ${this.arg(svc)}${r}; _el=$?`];
+        return null;
+      }
+      case 'XCOPY': {
+        const [src, dst] = plain;
+        return [`cp -r ${this.arg(src ?? '', true)} ${this.arg(dst ?? '.', true)}${r}; _el=$?`];
+      }
+      default:
+        return null;
+    }
+  }
+
   private setA(expr: string): string[] {
     let e = expr.trim();
     if (e.startsWith('"') && e.endsWith('"')) e = e.slice(1, -1);
-    if (e.includes(REF_OPEN)) e = e.replace(/\uE000(%[^\uE001]*)\uE001/g, (_, r: string) => this.ref(r, ' '));
-    const names = (s: string) =>
-      s.replace(/0[xX][0-9a-fA-F]+|\d+|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|[A-Za-z_][A-Za-z0-9_]*/g, (t) => (/^[A-Za-z_]/.test(t) ? t.toUpperCase() : t));
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\*|\/|%|\+|-|&|\^|\||<<|>>)?=(?!=)(.*)$/.exec(e);
-    if (m && !m[3].includes(',')) {
+    const out: string[] = [];
+    let depth = 0;
+    let start = 0;
+    const parts: string[] = [];
+    for (let i = 0; i < e.length; i++) {
+      if (e[i] === '(') depth++;
+      else if (e[i] === ')') depth--;
+      else if (e[i] === ',' && depth === 0) {
+        parts.push(e.slice(start, i));
+        start = i + 1;
+      }
+    }
+    parts.push(e.slice(start));
+    for (const part of parts) {
+      const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\*|\/|%|\+|-|&|\^|\||<<|>>)?=(?!=)(.*)$/s.exec(part);
+      if (!m) {
+        if (part.trim() !== '') this.todo(`SET /A ${part.trim()}: an expression without an assignment, or one that assigns inside it`);
+        continue;
+      }
       const name = m[1].toUpperCase();
       this.sets.add(name);
-      const rhs = names(m[3]).trim();
-      const simple = /^[A-Za-z0-9_${}]+$/.test(rhs);
-      return [m[2] ? `${name}=$((${name} ${m[2]} ${simple ? rhs : `(${rhs})`}))` : `${name}=$((${rhs}))`];
+      this.usesInt = true;
+      let k = 0;
+      const operand = (valueWord: string) => {
+        const v = `_a${++k}`;
+        out.push(`_int ${valueWord}; ${v}=$_n`);
+        return v;
+      };
+      const rhs = m[3].replace(/\uE000[^\uE001]*\uE001|0[xX][0-9a-fA-F]+|[0-9]+|[A-Za-z_][A-Za-z0-9_]*/g, (t) => {
+        if (t.startsWith(REF_OPEN)) return operand(`"${this.ref(t.slice(1, -1), ' ')}"`);
+        if (/^[0-9]/.test(t)) return t;
+        return operand(`"$${t.toUpperCase()}"`);
+      });
+      if (/[$`"'\\;]/.test(rhs.replace(/_a[0-9]+/g, ''))) this.todo(`SET /A ${part.trim()}: characters a shell would read as code`);
+      const r = rhs.trim();
+      const simple = /^[A-Za-z0-9_]+$/.test(r);
+      out.push(m[2] ? `${name}=$((${operand(`"$${name}"`)} ${m[2]} ${simple ? r : `(${r})`}))` : `${name}=$((${r}))`);
     }
-    return [`: $((${names(e).trim()}))`];
+    return out;
   }
 
   private set(rest: string): string[] {
@@ -375,6 +550,8 @@ export class ShTranslator {
       }
       case 'SETLOCAL':
       case 'ENDLOCAL':
+        // Without an ENDLOCAL the scope ends with the script, as the .sh's variables do.
+        if (s.builtin === 'SETLOCAL' && !this.hasEndlocal) return [`# SETLOCAL${s.rest.trimEnd()}: the variables below end with the script${/delayed/i.test(s.rest) ? '; !VAR! is $VAR' : ''}`];
         this.todo(`${s.builtin}: sh has no SETLOCAL; run the part in a subshell ( ... ) or save and restore the variables`);
       // falls through (todo throws)
       case 'PUSHD':
@@ -384,8 +561,65 @@ export class ShTranslator {
       case 'SHIFT':
         this.todo('SHIFT: shift the arguments by hand (a label function has its own $1..$9)');
       // falls through
+      case 'TYPE':
+        return [`cat ${this.words(s.rest).map((w) => this.arg(w, true)).join(' ')}${this.redirects(redirects)}; _el=$?`];
+      case 'COPY':
+      case 'MOVE':
+      case 'REN':
+      case 'RENAME': {
+        const names = this.words(s.rest).filter((w) => !w.startsWith('/'));
+        if (names.length !== 2) this.todo(`${s.builtin} with other than a source and a destination`);
+        if (s.builtin === 'COPY' && names[0].includes('+')) return [`cat ${names[0].split('+').map((w) => this.arg(w, true)).join(' ')} > ${this.arg(names[1], true)}; _el=$?`];
+        const tool = s.builtin === 'COPY' ? 'cp' : 'mv';
+        const dest = s.builtin.startsWith('REN') && !names[0].includes('*') ? `"$(dirname ${this.arg(names[0], true)})"/${this.arg(names[1], true)}` : this.arg(names[1], true);
+        if (names.some((w) => w.includes('*')) && s.builtin.startsWith('REN')) this.todo('REN with wildcards: a for loop over the files');
+        return [`${tool} ${this.arg(names[0], true)} ${dest}${this.redirects(redirects)}; _el=$?`];
+      }
+      case 'DEL':
+      case 'ERASE': {
+        const ws = this.words(s.rest);
+        const names = ws.filter((w) => !w.startsWith('/')).map((w) => this.arg(w, true));
+        if (ws.some((w) => /^\/s$/i.test(w))) return names.map((n) => `find . -type f -name ${n} -exec rm -f {} +`);
+        return [`rm -f ${names.join(' ')}`];
+      }
+      case 'MD':
+      case 'MKDIR':
+        return [`mkdir -p ${this.words(s.rest).map((w) => this.arg(w, true)).join(' ')}; _el=$?`];
+      case 'RD':
+      case 'RMDIR': {
+        const ws = this.words(s.rest);
+        const names = ws.filter((w) => !w.startsWith('/')).map((w) => this.arg(w, true));
+        return [`${ws.some((w) => /^\/s$/i.test(w)) ? 'rm -rf' : 'rmdir'} ${names.join(' ')}; _el=$?`];
+      }
+      case 'DIR': {
+        const ws = this.words(s.rest);
+        if (!ws.some((w) => /^\/b$/i.test(w))) this.todo('DIR without /B: its listing has no sh equivalent; ls -l');
+        const names = ws.filter((w) => !w.startsWith('/')).map((w) => this.arg(w, true));
+        return [`ls -1d ${names.join(' ') || '*'}${this.redirects(redirects)}; _el=$?`];
+      }
+      case 'MKLINK': {
+        const names = this.words(s.rest).filter((w) => !w.startsWith('/'));
+        return [`ln -s ${this.arg(names[1] ?? '', true)} ${this.arg(names[0] ?? '', true)}; _el=$?`];
+      }
+      case 'PAUSE':
+      case 'TITLE':
+      case 'CLS':
+      case 'COLOR':
+      case 'PROMPT':
+      case 'BREAK':
+      case 'VERIFY':
+      case 'KEYS':
+      case 'CHCP':
+        return [`: ${s.builtin} (no console)`];
+      case 'VER':
+        return [`uname -sr${this.redirects(redirects)}`];
+      case 'DATE':
+      case 'TIME':
+        return [`date +${s.builtin === 'DATE' ? '%Y/%m/%d' : '%H:%M'}${this.redirects(redirects)}`];
       default: {
         if (/^[A-Z]:$/i.test(s.name)) this.todo(`${s.name}: no drive letters here`);
+        const mapped = this.mappedProgram(s.name, s.rest, redirects);
+        if (mapped) return mapped;
         const p = this.program(text, redirects);
         // A batch file run without CALL does not come back: its code ends this batch context.
         return p.batch ? [`${p.line}; _el=$?`, 'return'] : [`${p.line}; _el=$?`];
@@ -432,12 +666,103 @@ export class ShTranslator {
     }
   }
 
-  private pipe(_n: Extract<Node, { kind: 'pipe' }>, _ind: string): string[] {
-    this.todo('a pipe (to be translated)');
+  /** `a | b`: the sides as sh commands joined by a pipe; $_el is the right side's code, as in cmd. */
+  private pipe(n: Extract<Node, { kind: 'pipe' }>, ind: string): string[] {
+    const side = (x: Node): string[] => this.node(x, '').map((l) => l.replace(/; _el=\$\?$/, '')).filter((l) => l.trim() !== '');
+    const left = side(n.left);
+    const right = side(n.right);
+    if (left.length === 1 && right.length === 1) return [`${ind}${left[0]} | ${right[0]}; _el=$?`];
+    const block = (ls: string[]) => ['{', ...ls.map((l) => '  ' + l), '}'];
+    const l = block(left);
+    const rr = block(right);
+    return [...l.slice(0, -1), `} | {`, ...rr.slice(1, -1), '}; _el=$?'].map((x) => ind + x);
   }
 
-  private forLoop(_n: Extract<Node, { kind: 'for' }>, _ind: string): string[] {
-    this.todo('FOR (to be translated)');
+  /** FOR: a shell loop with the loop variable %i as $_f_i (in the body, %~nxi and friends too). */
+  private forLoop(n: Extract<Node, { kind: 'for' }>, ind: string): string[] {
+    const v = `_f_${n.variable}`;
+    const letters = n.variant === 'F' ? Array.from({ length: 26 }, (_, k) => String.fromCharCode(n.variable.charCodeAt(0) + k)).join('') : n.variable;
+    const withVar = (x: Node) => markNode(x, letters, false);
+    const body = this.node(withVar(n.body), ind + '  ');
+    const inner = body.length ? body : [`${ind}  :`];
+    const set = n.set;
+    if (set.includes(REF_OPEN) && n.variant !== '' && n.variant !== 'F') this.todo('FOR /L, /D or /R with a set held in variables');
+    switch (n.variant) {
+      case '': {
+        const items = this.words(set).flatMap((w) => w.split(/[,;=]/)).filter(Boolean);
+        const words = items.map((w) => (/[*?]/.test(w) && !w.includes('"') ? w.replace(/\\/g, '/') : this.arg(w.startsWith('"') ? w : w)));
+        // A quoted item's value is without its quotes here (%i and %~i are both $_f_i).
+        const kept = words;
+        const globs = items.some((w) => /[*?]/.test(w));
+        return [`${ind}for ${v} in ${kept.join(' ')}; do`, ...(globs ? [`${ind}  [ -e "$${v}" ] || continue   # a wildcard with no match gives no iteration`] : []), ...inner, `${ind}done`];
+      }
+      case 'D':
+        return [`${ind}for ${v} in ${this.words(set).join(' ').replace(/\\/g, '/')}; do`, `${ind}  [ -d "$${v}" ] || continue`, ...inner, `${ind}done`];
+      case 'R': {
+        const root = this.arg(n.arg || '.', true);
+        const names = this.words(set).map((w) => `-name ${sq(w.replace(/"/g, ''))}`).join(' -o ');
+        return [`${ind}while IFS= read -r ${v}; do`, ...inner, `${ind}done <<_ARMS_EOF`, `$(find "$(cd ${root} && pwd)" -type f \\( ${names} \\) | sort)`, '_ARMS_EOF'];
+      }
+      case 'L': {
+        const [a, st, e] = this.words(set.replace(/[,;=]/g, ' '));
+        if (![a, st, e].every((x) => /^-?\d+$/.test(x ?? ''))) this.todo('FOR /L with other than numbers written in the script');
+        const cmp = Number(st) < 0 ? 'ge' : 'le';
+        return [`${ind}${v}=${a}`, `${ind}while [ "$${v}" -${cmp} ${e} ]; do`, ...inner, `${ind}  ${v}=$((${v} + ${st}))`, `${ind}done`];
+      }
+      case 'F':
+        return this.forF(n, ind, inner);
+    }
+  }
+
+  /** FOR /F: `while read` over the lines, the tokens read into the loop's variables. */
+  private forF(n: Extract<Node, { kind: 'for' }>, ind: string, inner: string[]): string[] {
+    let o: FOptions;
+    try {
+      o = parseOptions(n.arg);
+    } catch (e) {
+      this.todo(`FOR /F "${n.arg}": ${(e as Error).message}`);
+    }
+    const letter = (k: number) => `_f_${String.fromCharCode(n.variable.charCodeAt(0) + k)}`;
+    const delims = o.delims;
+    let vars: string[];
+    let wanted: string[];
+    if (delims === '' || (o.tokens.length === 0 && o.rest)) {
+      vars = [letter(0)];
+      wanted = [letter(0)];
+    } else {
+      const last = o.tokens[o.tokens.length - 1];
+      vars = [];
+      wanted = [];
+      for (let p = 1, k = 0; p <= last; p++) {
+        if (o.tokens.includes(p)) {
+          vars.push(letter(k));
+          wanted.push(letter(k++));
+        } else vars.push('_skip');
+      }
+      vars.push(o.rest ? letter(o.tokens.length) : '_skip');
+      if (o.rest) wanted.push(letter(o.tokens.length));
+    }
+    const ifs = delims === '' ? '' : delims.replace(/'/g, `'\\''`);
+    const squeeze = /[^ \t]/.test(delims) && delims !== '';
+    const s = n.set.trim();
+    const cmdQ = o.backq ? '`' : "'";
+    const strQ = o.backq ? "'" : '"';
+    let source: string;
+    if (s.startsWith(strQ) && s.endsWith(strQ) && s.length >= 2) source = `printf '%s\\n' ${this.literal(s.slice(1, -1))}`;
+    else if (s.startsWith(cmdQ) && s.endsWith(cmdQ) && s.length >= 2) {
+      const lines = this.node({ kind: 'command', line: n.line, quiet: true, text: markRefs(s.slice(1, -1), ''), redirects: [] }, '');
+      if (lines.length !== 1) this.todo("FOR /F over a command that is not one program");
+      source = lines[0].replace(/; _el=\$\?$/, '');
+    } else source = `cat ${this.words(s).map((w) => this.arg(w, true)).join(' ')}`;
+    // cmd: runs of delimiters are one, leading ones are dropped; read with IFS does so only for blanks.
+    // Lines end with CR LF in files from Windows: FOR /F does not see the CR.
+    const feed = `${source} | tr -d '\\r'` + (squeeze ? ` | tr -s '${ifs}' | sed 's/^[${ifs.replace(/[\]\\^-]/g, '\\$&')}]*//'` : '');
+    const out = [`${ind}_skipn=${o.skip}`, `${ind}while IFS='${ifs}' read -r ${vars.join(' ')}; do`];
+    if (o.eol) out.push(`${ind}  case $${vars[0] === '_skip' ? '_skip' : vars[0]} in ${sq(o.eol)}*) continue ;; esac`);
+    out.push(`${ind}  [ -n "${wanted.map((w) => '$' + w).join('')}" ] || continue`);
+    if (o.skip) out.push(`${ind}  if [ "$_skipn" -gt 0 ]; then _skipn=$((_skipn - 1)); continue; fi`);
+    out.push(...inner, `${ind}done <<_ARMS_EOF`, `$(${feed})`, '_ARMS_EOF');
+    return out;
   }
 
   /** Whether a logical line always leaves its label (GOTO, EXIT): nothing after it in its function runs. */
@@ -462,6 +787,9 @@ export class ShTranslator {
       used.add(fn);
       this.fnAt.set(index, fn);
     }
+    this.hasEndlocal = lines.some((l) => /(^|[\s&(@])endlocal\b/i.test(l));
+    // Delayed expansion: !VAR! reads the variable when the command runs, which is what $VAR does in sh.
+    if (lines.some((l) => /enabledelayedexpansion/i.test(l))) this.tree = this.tree.map((n) => markNode(n, '', true));
     // Names SET anywhere are known before any line is translated (a %X% before its SET still means X).
     for (const n of this.tree) this.collectSets(n);
     const sections: Array<{ fn: string; start: number; body: string[]; jumps: boolean }> = [{ fn: 'top_of_script', start: -1, body: [], jumps: false }];
@@ -510,6 +838,11 @@ export class ShTranslator {
     if (this.usesSelf) out.push('_self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")   # %~f0');
     const sets = [...this.sets].sort();
     if (sets.length) out.push(`export ${sets.join(' ')}   # SET makes environment variables`);
+    if (this.usesInt) {
+      out.push('# SET /A: a value is read as a number only when it is one (cmd reads anything else as 0), so no');
+      out.push('# argument or variable is ever evaluated as code by $(( )). The number is left in $_n.');
+      out.push("_int() { case ${1#[-+]} in 0[xX]*) case ${1#*[xX]} in ''|*[!0-9a-fA-F]*) _n=0 ;; *) _n=$1 ;; esac ;; 0*[!0-7]*|''|*[!0-9]*) _n=0 ;; *) _n=$1 ;; esac; }");
+    }
     if (this.usesLower) out.push('lc() { printf \'%s\' "$1" | tr \'[:upper:]\' \'[:lower:]\'; }   # IF /I compares without regard to case');
     out.push('');
     out.push('# GOTO label: run that label next (the function that says it returns right after).');
@@ -569,6 +902,9 @@ export class ShTranslator {
       case 'if':
         this.collectSets(n.then);
         if (n.else) this.collectSets(n.else);
+        return;
+      case 'for':
+        this.collectSets(n.body);
         return;
       default:
         return;

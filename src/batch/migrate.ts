@@ -7,6 +7,7 @@ import { REF_CLOSE, REF_OPEN } from './expand';
 import { checkTree, splitCommand } from './rules';
 import { loadScript, Problem, Script, ScriptUnreadable } from './source';
 import { toShell } from './migrate-sh';
+import { mappedProgram, unmappedWindowsProgram } from './programs';
 
 export interface Finding {
   file: string;
@@ -27,46 +28,6 @@ export interface MigrateContext {
 }
 
 const shown = (s: string) => s.replace(/[\uE000\uE001]/g, '');
-
-/** Windows programs with no namesake here, and what a group script uses instead. */
-const WINDOWS_PROGRAMS: Record<string, string> = {
-  TASKKILL: 'ARMKILL the watch that started it (or kill/pkill)',
-  TASKLIST: 'pgrep or ps',
-  SHUTDOWN: 'ARMDOWN (the config\'s power: commands)',
-  TIMEOUT: 'ARMSLEEP seconds',
-  CHOICE: 'ARMSLEEP seconds (a group script has no console)',
-  REG: 'a file or an environment variable set in the service\'s environment',
-  REGEDIT: 'a file or an environment variable set in the service\'s environment',
-  NETSH: 'ip (iproute2) or nmcli',
-  WMIC: 'ps, df, free or /proc',
-  CSCRIPT: 'a .sh helper (or node)',
-  WSCRIPT: 'a .sh helper (or node)',
-  POWERSHELL: 'pwsh, or a .ps1 group script',
-  IPCONFIG: 'ip addr',
-  XCOPY: 'cp -r',
-  ROBOCOPY: 'rsync or cp -r',
-  ATTRIB: 'chmod',
-  CACLS: 'chmod/chown',
-  ICACLS: 'chmod/chown',
-  MSG: 'ARMBCAST /MSG "..."',
-  FIND: 'grep',
-  FINDSTR: 'grep',
-  SORT: 'sort (a program with other options here)',
-  CMD: 'run the command itself, or a .sh helper',
-  NBTSTAT: 'getent hosts',
-  NET1: 'see NET',
-  SUBST: 'a symbolic link (ln -s)',
-  LABEL: 'no volume labels here',
-  FORMAT: 'mkfs, from the disk\'s activate: command in arms.yaml',
-  CHKDSK: 'fsck, from the disk\'s activate: command in arms.yaml',
-  MOUNTVOL: 'mount, from the disk\'s activate: command in arms.yaml',
-  DISKPART: 'the disk\'s activate:/deactivate: commands in arms.yaml',
-  EVENTCREATE: 'ARMLOG "..." /ARM (the alert log and syslog)',
-  LOGOFF: 'nothing: a group script has no session',
-  RUNAS: 'ARMLOAD /U user',
-  AT: 'cron or a systemd timer',
-  SCHTASKS: 'cron or a systemd timer',
-};
 
 /** Variables Windows sets and this OS does not. */
 const WINDOWS_VARS: Record<string, string> = {
@@ -91,7 +52,7 @@ const WINDOWS_VARS: Record<string, string> = {
 };
 
 /** The text of a tree's commands, with the line each one starts on. */
-export function commandsOf(node: Node, out: Array<{ text: string; line: number; targets: string[] }> = []): typeof out {
+export function commandsOf(node: Node, out: Array<{ text: string; line: number; targets: string[]; condition?: boolean }> = []): typeof out {
   switch (node.kind) {
     case 'command':
       out.push({ text: node.text, line: node.line, targets: node.redirects.filter((r) => r.mode !== 'dup').map((r) => r.target) });
@@ -107,11 +68,19 @@ export function commandsOf(node: Node, out: Array<{ text: string; line: number; 
     case 'if': {
       const c = node.cond;
       const words = c.kind === 'compare' ? [c.left, c.right] : c.kind === 'exist' ? [c.path] : [];
-      out.push({ text: words.join(' '), line: node.line, targets: [] });
+      out.push({ text: words.join(' '), line: node.line, targets: [], condition: true });
       commandsOf(node.then, out);
       if (node.else) commandsOf(node.else, out);
       break;
     }
+    case 'pipe':
+      commandsOf(node.left, out);
+      commandsOf(node.right, out);
+      break;
+    case 'for':
+      out.push({ text: node.set, line: node.line, targets: [], condition: true });
+      commandsOf(node.body, out);
+      break;
     default:
       break;
   }
@@ -183,7 +152,7 @@ export function findWindowsOnly(script: Script, tree: Node[], ctx: MigrateContex
         }
       }
       if (!/(^|[\s"'=(,;])[A-Za-z]:[\\/]/.test(plain) && /(^|[\s"'])\\\\[A-Za-z0-9._-]+\\/.test(plain)) add(cmd.line, 'a UNC path (\\\\server\\share) does not exist here', 'mount the share (cifs/nfs) from a disk\'s activate: command and use its mount point');
-      if (raw === '') continue;
+      if (raw === '' || cmd.condition) continue; // a condition's or a set's words are not a command
       const s = splitCommand(raw);
       if (s.builtin || s.name === '') {
         if (s.builtin === 'START' || s.builtin === 'CALL') {
@@ -208,28 +177,28 @@ function programFindings(text: string, line: number, add: (line: number, message
   const base = name.replace(/^.*[\\/]/, '');
   const upper = base.toUpperCase().replace(/\.(EXE|COM)$/, '');
   const argsShown = args.map((a) => shown(unq(a)));
-  if (upper === 'NET' || upper === 'NET1') {
+  // NET and SC run here (docs/batch.md): through the config's services: map, else as a systemd unit
+  // of that name. A name the config does not map is reported: that unit is rarely what was meant.
+  if (upper === 'NET' || upper === 'NET1' || upper === 'SC') {
     const verb = (argsShown[0] ?? '').toUpperCase();
-    const svc = argsShown.slice(1).join(' ');
-    if (verb === 'START' && svc) {
-      const id = svc.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 255) || 'SVC';
-      add(line, `NET START ${svc} starts a Windows service`, `ARMLOAD ${id} /S ${svc.includes(' ') ? `"${svc}"` : svc}${mapped.has(svc.toUpperCase()) ? '' : `, and map the name in ${config}: services: { ${svc}: <systemd unit> }`}`);
-    } else if (verb === 'STOP' && svc) {
-      const id = svc.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 255) || 'SVC';
-      add(line, `NET STOP ${svc} stops a Windows service`, `ARMKILL ${id} (the watch ARMLOAD ${id} /S ${svc} started)`);
-    } else if (verb === 'SEND') add(line, 'NET SEND is Windows-only', 'ARMBCAST /MSG "..."');
-    else if (verb === 'USE') add(line, 'NET USE maps a Windows share', 'mount the share (cifs/nfs) from a disk\'s activate: command in arms.yaml');
-    else add(line, `NET ${verb} is Windows-only`, 'the Linux tool for the job (systemctl, mount, ip)');
-    return;
-  }
-  if (upper === 'SC') {
-    const verb = (argsShown[0] ?? '').toUpperCase();
-    const svc = argsShown.slice(1).find((a) => !a.startsWith('\\\\')) ?? '';
-    const id = svc.replace(/[^A-Za-z0-9_]/g, '_') || 'SVC';
-    if (verb === 'START') add(line, `SC START ${svc} starts a Windows service`, `ARMLOAD ${id} /S ${svc}${mapped.has(svc.toUpperCase()) ? '' : `, and map the name in ${config}: services: { ${svc}: <systemd unit> }`}`);
-    else if (verb === 'STOP') add(line, `SC STOP ${svc} stops a Windows service`, `ARMKILL ${id} (the watch ARMLOAD ${id} /S ${svc} started)`);
-    else if (verb === 'QUERY' || verb === 'QUERYEX') add(line, `SC ${verb} asks the Windows service manager`, `systemctl is-active --quiet <unit> (exit 0: running)`);
-    else add(line, `SC ${verb} is the Windows service manager`, 'systemctl');
+    const svc = upper === 'SC' ? (argsShown.slice(1).find((a) => !a.startsWith('\\\\')) ?? '') : argsShown.slice(1).join(' ');
+    const id = svc.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 255) || 'SVC';
+    const cmd = upper === 'SC' ? 'SC' : 'NET';
+    if (['START', 'STOP', 'QUERY', 'QUERYEX'].includes(verb) && svc && !(cmd === 'NET' && verb.startsWith('QUERY'))) {
+      if (svc.includes(REF_OPEN) || mapped.has(svc.toUpperCase())) return;
+      const what = verb === 'START' ? 'starts' : verb === 'STOP' ? 'stops' : 'asks about';
+      add(
+        line,
+        `${cmd} ${verb} ${svc} ${what} a Windows service that ${config} does not map (here it would be taken as a systemd unit ${svc})`,
+        verb === 'START'
+          ? `map it in ${config}: services: { ${svc}: <systemd unit> }; better, ARMLOAD ${id} /S ${svc.includes(' ') ? `"${svc}"` : svc} so that the service watches it`
+          : `map it in ${config}: services: { ${svc}: <systemd unit> }${verb === 'STOP' ? ` (or ARMKILL ${id}, the watch ARMLOAD ${id} /S ${svc} started)` : ''}`,
+      );
+      return;
+    }
+    if (cmd === 'NET' && verb === 'SEND') add(line, 'NET SEND is Windows-only', 'ARMBCAST /MSG "..."');
+    else if (cmd === 'NET' && verb === 'USE') add(line, 'NET USE maps a Windows share', 'mount the share (cifs/nfs) from a disk\'s activate: command in arms.yaml');
+    else add(line, `${cmd} ${verb} is Windows-only (only START, STOP${cmd === 'SC' ? ' and QUERY' : ''} name map to services here)`, 'the Linux tool for the job (systemctl, mount, ip)');
     return;
   }
   if (upper === 'ARMLOAD') {
@@ -245,16 +214,10 @@ function programFindings(text: string, line: number, add: (line: number, message
     }
     return;
   }
-  if (upper === 'PING' && argsShown.some((a) => /^[-/]n$/i.test(a))) {
-    add(line, 'PING -n is Windows\'s option (a wait, in legacy scripts): Linux ping takes -c', 'ARMSLEEP seconds to wait, or ping -c count to probe');
-    return;
-  }
-  if (WINDOWS_PROGRAMS[upper] !== undefined) {
-    add(line, `${base} is a Windows program`, WINDOWS_PROGRAMS[upper]);
-    return;
-  }
-  if (/\.(exe|com)$/i.test(base) && !/^ARM/i.test(base)) {
-    add(line, `${base} is a Windows program (.exe)`, 'the program built for this OS, by its name without .exe');
+  if (mappedProgram(base)) return; // FIND, FINDSTR, PING, TIMEOUT, TASKKILL, TASKLIST, XCOPY, CMD run here
+  const instead = unmappedWindowsProgram(base);
+  if (instead !== null && !/^ARM/i.test(base)) {
+    add(line, /\.(exe|com)$/i.test(base) && !unmappedWindowsProgram(upper) ? `${base} is a Windows program (.exe)` : `${base} is a Windows program`, /\.(exe|com)$/i.test(base) && !unmappedWindowsProgram(upper) ? 'the program built for this OS, by its name without .exe' : instead);
     return;
   }
   if (!name.includes(REF_OPEN) && /\\/.test(name) && !/^[A-Za-z]:/.test(name)) add(line, `${name}: a program path with \\ (a program's path is used as written here)`, name.replace(/\\/g, '/'));

@@ -3,9 +3,30 @@
 // the service instead of a node process started for it (~70 ms each here). Only the commands that
 // make their request and end: ARMRSP (resident), arms and armsd still run as programs, and so does
 // any ARMLOG on PATH that is not ours.
+//
+// One import direction: src/commands (arms run/check/migrate) drives src/batch; src/batch imports
+// nothing from src/commands. The commands are found as files (bin/NAME.js, dist/commands/NAME.js)
+// and loaded by path, with the shape below (src/commands/cmdline.ts's Command and execute).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Command, CommandContext } from '../commands/cmdline';
+
+/** Where a command runs and whom it answers (src/commands/cmdline.ts CommandContext). */
+export interface CommandContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  pid: number;
+  ppid: number;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** A command as dist/commands/NAME.js exports it. */
+export interface Command {
+  name: string;
+  usage: string;
+}
+
+type Execute = (cmd: Command, argv: string[], ctx: CommandContext) => Promise<number>;
 
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 const IN_PROCESS = ['armbcast', 'armdown', 'armfover', 'armgetcd', 'armkill', 'armload', 'armlog', 'armsetcd', 'armsleep'];
@@ -27,11 +48,21 @@ export function ownCommand(file: string): Command | null {
 
 /** Runs one; resolves with its exit code (what ERRORLEVEL becomes), as if it had been a process. */
 export async function runOwn(cmd: Command, argv: string[], ctx: CommandContext): Promise<number> {
-  const { execute } = require('../commands/cmdline') as typeof import('../commands/cmdline');
+  const { execute } = require(path.join(PACKAGE_ROOT, 'dist', 'commands', 'cmdline.js')) as { execute: Execute };
   return execute(cmd, argv, ctx);
 }
 
 /** Loads them all ahead of need (the waiting interpreter's warm-up). */
 export function preloadOwnCommands(): void {
   for (const name of IN_PROCESS) load(name);
+}
+
+/** The name of the project's command a program found on PATH is (any of bin/: ARMRSP and arms too), or null. */
+export function projectCommandName(file: string): string | null {
+  try {
+    const real = fs.realpathSync(file);
+    return path.dirname(real) === path.join(PACKAGE_ROOT, 'bin') ? path.basename(real, '.js') : null;
+  } catch {
+    return null;
+  }
 }

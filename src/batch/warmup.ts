@@ -1,6 +1,6 @@
 // Runs a made-up script through the interpreter a number of times, output thrown away, so that V8
 // has compiled and optimised the interpreter's hot paths (expansion, parsing, IF, SET /A, GOTO,
-// CALL, ECHO) before a real script arrives. A group script then runs at the speed of a warm
+// CALL, ECHO, FOR, delayed expansion) before a real script arrives. A group script then runs at the speed of a warm
 // interpreter although it is the only script its process ever runs. Nothing here touches the
 // file system (the script is made in memory) or starts a program.
 import * as fs from 'node:fs';
@@ -26,7 +26,19 @@ function text(): string {
       `IF %I% GEQ 100 GOTO END`,
     );
   }
-  lines.push('CALL :SUB %I% "two words"', 'IF %I% LSS 8 GOTO LOOP', 'GOTO END', ':SUB', 'SET /A T=%1 * 2 + 1', 'ECHO %~1 %~2 %T% & REM note', 'EXIT /B 0', ':END', 'ENDLOCAL');
+  lines.push('CALL :SUB %I% "two words"', 'IF %I% LSS 8 GOTO LOOP', 'GOTO END', ':SUB', 'SET /A T=%1 * 2 + 1', 'ECHO %~1 %~2 %T% & REM note', 'EXIT /B 0', ':END');
+  // FOR in its forms and delayed expansion (over strings and numbers: no file is read).
+  lines.push(
+    'SETLOCAL ENABLEDELAYEDEXPANSION',
+    'SET /A S=0',
+    'FOR /L %%N IN (1,1,8) DO (',
+    '  SET /A S+=%%N',
+    '  FOR /F "tokens=1,2* delims=," %%A IN ("a%%N,%%N,rest of it") DO IF "%%A"=="a5" (ECHO !S! %%B %%C) ELSE SET LAST=%%~B',
+    ')',
+    'FOR %%W IN (x y "z w") DO ECHO %%~W !LAST! !S:~0,2!',
+    'ENDLOCAL',
+    'ENDLOCAL',
+  );
   return lines.join('\r\n') + '\r\n';
 }
 

@@ -41,6 +41,11 @@ export function takeBatchSpare(): ChildProcess | null {
   return s;
 }
 
+/** A spare is waiting and warmed up (bench/batch.js waits for this between runs on a busy machine). */
+export function batchSpareReady(): boolean {
+  return spare !== null && ready;
+}
+
 /** Stops the spare (the service is stopping, or no group needs one any more). */
 export function dropBatchSpare(): void {
   const s = spare;

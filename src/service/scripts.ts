@@ -115,6 +115,8 @@ function lines(stream: Readable, sink: (line: string) => void): () => void {
     partial = parts.pop()!;
     for (let l of parts) {
       if (l.endsWith('\r')) l = l.slice(0, -1);
+      // An empty line (ECHO., the blank line before each command under ECHO ON) is a line too.
+      if (l === '') sink('');
       for (let i = 0; i < l.length; i += MAX_LINE) sink(l.slice(i, i + MAX_LINE));
     }
     while (partial.length > MAX_LINE) {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { check, Node, Parser, Reader, render } from '../../src/batch/parse';
 import { formatProblem } from '../../src/batch/source';
 import { tempDir } from '../helpers';
-import { bat, runBat } from './run-bat';
+import { bat, runBat, runFile } from './run-bat';
 
 function parse(...lines: string[]): Node {
   let i = 0;
@@ -177,5 +177,32 @@ describe('check', () => {
     expect(r.code).toBe(255);
     expect(r.stdout).toBe('before\n');
     expect(r.stderr).toMatch(/bad\.bat:2: this \( is never closed/);
+  });
+
+  it('UTF-16LE with a BOM and UTF-8 with a BOM are detected; --encoding forces one', async () => {
+    const text = '@echo off\r\necho äöü 日本\r\n';
+    const u16 = await runBat('', { files: { 'U16.BAT': '' } });
+    const dir = u16.dir;
+    fs.writeFileSync(path.join(dir, 'U16.BAT'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    fs.writeFileSync(path.join(dir, 'U8.BAT'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]));
+    for (const f of ['U16.BAT', 'U8.BAT']) {
+      const r = await runFile(path.join(dir, f));
+      expect(r).toMatchObject({ code: 0, stdout: 'äöü 日本\n' });
+    }
+    // Latin-1 bytes that happen to be valid Shift_JIS: detected as Shift_JIS; forced as UTF-8 they are replacement characters.
+    fs.writeFileSync(path.join(dir, 'L.BAT'), Buffer.from('@echo off\r\necho \x83\x65\r\n', 'latin1'));
+    expect((await runFile(path.join(dir, 'L.BAT'))).stdout).toBe('テ\n');
+    const forced = await runFile(path.join(dir, 'L.BAT'), { env: { ARMS_BATCH_ENCODING: 'utf-8' } });
+    expect(forced.stdout).toBe('\uFFFDe\n');
+  });
+});
+
+describe('one import direction between src/batch and src/commands', () => {
+  it('nothing under src/batch imports src/commands (arms run/check/migrate drive the interpreter, not the other way)', () => {
+    const root = path.join(__dirname, '..', '..', 'src', 'batch');
+    const files = fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(20);
+    const offenders = files.filter((f) => /from '(\.\.\/)+commands\/|require\('(\.\.\/)+commands\//.test(fs.readFileSync(path.join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });

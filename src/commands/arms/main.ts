@@ -145,11 +145,16 @@ program
   );
 
 program
-  .command('check')
-  .description("validate arms.yaml and the groups' batch scripts; every mistake with file:line (exit 0 valid, 1 not)")
+  .command('check [files...]')
+  .description("validate arms.yaml and the groups' batch scripts; every mistake with file:line (exit 0 valid, 1 not); with files, lint those .bat/.cmd files alone")
   .option('--cluster', "also compare this server's group definitions with the other servers' (through the service and etcd)")
+  .option('--encoding <name>', 'read the batch files in this encoding (utf-8, shift_jis, utf-16le) instead of detecting it')
   .action(
-    act(async (o: { cluster?: boolean }) => {
+    act(async (files: string[], o: { cluster?: boolean; encoding?: string }) => {
+      if (o.encoding !== undefined || files.length > 0) {
+        const { checkFiles } = require('./check-files') as typeof import('./check-files');
+        return checkFiles(files, o.encoding);
+      }
       const home = resolveHome();
       const { ConfigInvalid, formatProblem, loadConfig } = config();
       const { checkGroupScripts } = require('../../batch/group-check') as typeof import('../../batch/group-check');
@@ -161,7 +166,7 @@ program
         for (const p of scripts) console.log(formatScriptProblem(p));
         const errors = scripts.filter(isError).length;
         if (errors > 0) {
-          console.log(`${c.file}: the groups' batch scripts have ${errors} construct(s) outside the batch dialect (docs/batch.md)`);
+          console.log(`${c.file}: the groups' batch scripts have ${errors} line(s) that cannot be parsed: they would not run (docs/batch.md)`);
           return 1;
         }
         console.log(`${c.file}: valid; server ${c.server}, ${c.groups.length} group(s)${c.groups.length ? ': ' + c.groups.map((g) => g.name).join(', ') : ''}`);
@@ -177,13 +182,15 @@ program
 
 program
   .command('run <script>')
-  .description('run one group script here with the environment the service would give it')
+  .description('run one group script here with the environment the service would give it; it acts on the service for real (its ARMLOADs start watches that stay) unless --dry-run')
   .requiredOption('--event <event>', 'START, FAILOVER or RECOVER (for a stop script: how the group was started)')
   .option('--group <name>', 'the group whose settings apply (default: the group the script belongs to)')
   .option('--factor <factor>', 'run it as a stop script: GROUPSTOP, GROUPMOVE, GROUPFAILOVER, RESOURCERESTART, SERVERSHUTDOWN')
   .option('--disk <result>', 'ARMS_DISK to give (default: probe the group\'s disks, activating nothing)')
   .option('--timeout <seconds>', "stop it after this long (default: the group's timeout)", seconds)
   .option('--trace', 'print each line as it runs, with the branch taken (.bat/.cmd through the batch interpreter; .sh through sh -x)')
+  .option('--encoding <name>', 'the .bat/.cmd file\'s encoding (utf-8, shift_jis, utf-16le) instead of detecting it')
+  .option('--dry-run', 'show the ARM* lines (ARMLOAD, ARMKILL, ARMLOG, START ARMFOVER...) on stderr instead of sending them (.bat/.cmd)')
   .action(act((script: string, o: RunOptions) => (require('./run') as typeof import('./run')).runOne(script, o)));
 
 program

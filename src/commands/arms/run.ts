@@ -19,6 +19,8 @@ export interface RunOptions {
   disk?: string;
   timeout?: number;
   trace?: boolean;
+  dryRun?: boolean;
+  encoding?: string;
 }
 
 const EXIT_USAGE = 2;
@@ -33,6 +35,9 @@ export async function runOne(script: string, opts: RunOptions): Promise<number> 
   const diskArg = opts.disk?.toUpperCase() as DiskResult | undefined;
   if (diskArg !== undefined && diskArg !== 'SUCCESS' && diskArg !== 'FAILURE') throw new CommandError('--disk must be SUCCESS or FAILURE', EXIT_USAGE);
 
+  if (opts.dryRun && (process.platform === 'win32' || !/\.(bat|cmd)$/i.test(file))) {
+    throw new CommandError('--dry-run is for .bat/.cmd scripts run by the batch interpreter (not on Windows, where cmd.exe runs them)', EXIT_USAGE);
+  }
   const home = resolveHome();
   let config;
   try {
@@ -56,6 +61,14 @@ export async function runOne(script: string, opts: RunOptions): Promise<number> 
     pipe: home.pipe,
     commandsDir: ensureCommandsDir(path.join(home.state, 'path')).dir,
   });
+  // The interpreter shows the script's ARM* lines instead of sending them (docs/batch.md).
+  if (opts.dryRun) env.ARMS_DRY_RUN = '1';
+  if (opts.encoding !== undefined) {
+    const { encodingName } = require('../../batch/source') as typeof import('../../batch/source');
+    const e = encodingName(opts.encoding);
+    if (!e) throw new CommandError(`--encoding: "${opts.encoding}" is not one of utf-8, shift_jis (cp932), utf-16le`, EXIT_USAGE);
+    env.ARMS_BATCH_ENCODING = e;
+  }
   let cmd;
   try {
     cmd = scriptCommand(file, process.platform, { trace: opts.trace });
