@@ -82,6 +82,32 @@ export class Reader {
     return this.duration(node, where);
   }
 
+  /**
+   * A mapping of names (case-insensitive, unique) to settings: `read` gets each name, its value and
+   * the line of its name; a name given twice is a problem.
+   */
+  named<T>(node: Node | null, where: string, what: string, read: (name: string, value: Node | null, line: number) => T | undefined): T[] {
+    const out: T[] = [];
+    if (!isMap(node)) {
+      this.problem(node, `${where}: expected a mapping of ${what}`);
+      return out;
+    }
+    const seen = new Set<string>();
+    for (const pair of (node as YAMLMap).items) {
+      const keyNode = pair.key as Node | null;
+      const name = this.name(keyNode, `${where}: name`);
+      if (name === undefined) continue;
+      if (seen.has(name.toUpperCase())) {
+        this.problem(keyNode, `${where}: "${name}" is declared twice (names are case-insensitive)`);
+        continue;
+      }
+      seen.add(name.toUpperCase());
+      const v = read(name, pair.value as Node | null, this.line(keyNode));
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
+
   list<T>(node: Node | null, where: string, item: (n: Node | null, where: string) => T | undefined): T[] {
     if (!isSeq(node)) {
       this.problem(node, `${where}: expected a list`);

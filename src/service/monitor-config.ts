@@ -57,25 +57,7 @@ export function recoveryDefaults(): RecoveryConfig {
 const CHECK_KINDS = ['http', 'tcp', 'cmd', 'process', 'usage'] as const;
 
 export function readMonitors(r: Reader, node: Node | null, home: string): MonitorConfig[] {
-  const out: MonitorConfig[] = [];
-  if (!isMap(node)) {
-    r.problem(node, 'monitors: expected a mapping of monitor names to their settings');
-    return out;
-  }
-  const seen = new Set<string>();
-  for (const pair of node.items) {
-    const keyNode = pair.key as Node | null;
-    const name = r.name(keyNode, 'monitors: monitor name');
-    if (name === undefined) continue;
-    if (seen.has(name.toUpperCase())) {
-      r.problem(keyNode, `monitors: "${name}" is declared twice (monitor names are case-insensitive)`);
-      continue;
-    }
-    seen.add(name.toUpperCase());
-    const m = readMonitor(r, name, pair.value as Node | null, home, r.line(keyNode));
-    if (m) out.push(m);
-  }
-  return out;
+  return r.named(node, 'monitors', 'monitor names to their settings', (name, v, line) => readMonitor(r, name, v, home, line));
 }
 
 function readMonitor(r: Reader, name: string, node: Node | null, home: string, line: number): MonitorConfig | undefined {

@@ -45,7 +45,7 @@ export interface MonitoringContext {
 export function openMonitoring(ctx: MonitoringContext): Monitoring {
   let current = ctx.config;
   const alerts = openAlerts(current.alerts, { server: current.server, logs: ctx.logs, env: ctx.env });
-  const watch = (id: string) => ctx.watches().list().find((w) => w.id.toUpperCase() === id.toUpperCase());
+  const watch = (id: string) => ctx.watches().find(id);
   const outcome = (p: { queued: Promise<{ ok: boolean; message: string }> }) => p.queued;
   const recovery = openRecovery({
     logs: ctx.logs,

@@ -53,7 +53,8 @@ export interface MonitorsOptions {
 const MAX_RESULTS = 10_000;
 
 export function openMonitors(opts: MonitorsOptions = {}): Monitors {
-  const results = new Map<string, Omit<MonitorResult, 'suspended'>>();
+  // `at` kept as a number: a thousand monitors report many times a second, status is asked rarely.
+  const results = new Map<string, Omit<MonitorResult, 'suspended' | 'at'> & { atMs: number }>();
   const suspended = new Set((opts.suspended ?? []).map((n) => n.toUpperCase()));
   const key = (monitor: string, resource: string) => `${monitor.toUpperCase()}\u0000${resource}`;
   const isSuspended = (m: string) => suspended.has(m.toUpperCase());
@@ -68,10 +69,11 @@ export function openMonitors(opts: MonitorsOptions = {}): Monitors {
       const { limit: _limit, ...rest } = r;
       const k = key(r.monitor, r.resource);
       if (!results.has(k) && results.size >= MAX_RESULTS) results.delete(results.keys().next().value!);
-      results.set(k, { ...rest, at: new Date().toISOString() });
+      results.set(k, { ...rest, atMs: Date.now() });
       opts.onReport?.({ ...r, suspended: isSuspended(r.monitor) });
     },
-    list: () => [...results.values()].map((r) => ({ ...r, suspended: isSuspended(r.monitor) })),
+    list: () =>
+      [...results.values()].map(({ atMs, ...r }) => ({ ...r, at: new Date(atMs).toISOString(), suspended: isSuspended(r.monitor) })),
     forget(monitor) {
       const prefix = `${monitor.toUpperCase()}\u0000`;
       for (const k of [...results.keys()]) if (k.startsWith(prefix)) results.delete(k);

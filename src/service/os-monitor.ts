@@ -46,7 +46,7 @@ export interface OsMonitor {
  * Starts the OS monitor: call it once the logs are open, with `osMonitor:` from the config. With
  * `monitors`, each interval's result shows in `arms status` as monitor "armsd-os", kind "os".
  */
-export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write' | 'alert'>, opts: { monitors?: Pick<Monitors, 'report' | 'isSuspended'> } = {}): OsMonitor {
+export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write' | 'alert'>, opts: { monitors?: Pick<Monitors, 'report'> & Partial<Pick<Monitors, 'isSuspended'>> } = {}): OsMonitor {
   const intervalMs = Math.max(10, config.interval * 1000);
   const thresholdMs = config.stallThreshold * 1000;
   const st: OsMonitorStatus = { lastDelayMs: 0, stalls: 0, totalStalls: 0, watchdog: null };
@@ -72,7 +72,7 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
     histogram.reset();
     st.lastDelayMs = delayMs;
     // Suspended (arms monitor suspend armsd-os): the watchdog is still written, stalls are not judged.
-    if (opts.monitors?.isSuspended(OS_MONITOR_NAME)) return;
+    if (opts.monitors?.isSuspended?.(OS_MONITOR_NAME)) return;
     const stalled = delayMs > thresholdMs;
     if (stalled) {
       st.stalls++;

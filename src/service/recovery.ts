@@ -100,7 +100,17 @@ const OWN = /^(ARMS_|CLP_)/i;
 
 export function openRecovery(ctx: RecoveryContext): Recovery {
   const entries = new Map<string, Entry>();
-  const configOf = (monitor: string) => ctx.monitors().find((m) => m.name.toUpperCase() === monitor.toUpperCase() && m.recovery !== null);
+  // Looked up at every result of every monitor: by name, rebuilt when the config changes.
+  let indexed: MonitorConfig[] | null = null;
+  let byName = new Map<string, MonitorConfig>();
+  const configOf = (monitor: string) => {
+    const list = ctx.monitors();
+    if (list !== indexed) {
+      indexed = list;
+      byName = new Map(list.filter((m) => m.recovery !== null).map((m) => [m.name.toUpperCase(), m]));
+    }
+    return byName.size === 0 ? undefined : byName.get(monitor.toUpperCase());
+  };
   const entry = (monitor: string): Entry => {
     const k = monitor.toUpperCase();
     let e = entries.get(k);

@@ -152,6 +152,8 @@ export interface Watches {
   waitEnd(id: string): Promise<End>;
   kill(id: string, timeoutMs: number, callerGroup: string | null): Promise<'stopped' | 'had-ended'>;
   list(): WatchStatus[];
+  /** one watch, by its ID in any case (cheaper than list() for a monitor's every check) */
+  find(id: string): { pid: number | null; group: string | null; state: WatchState } | undefined;
   /** stops the group's watches still running (after its stop script); returns their IDs */
   stopGroup(group: string, timeoutMs: number): Promise<string[]>;
   stopAll(timeoutMs: number): Promise<void>;
@@ -525,6 +527,11 @@ export function openWatches(ctx: WatchesContext): Watches {
     },
 
     list: () => [...watches.values()].map(status),
+
+    find(id) {
+      const w = watches.get(id.toUpperCase());
+      return w && { pid: w.running?.pid ?? null, group: w.req.group, state: w.state };
+    },
 
     async stopGroup(group, timeoutMs) {
       const mine = [...watches.values()].filter((w) => w.req.group?.toUpperCase() === group.toUpperCase());

@@ -157,3 +157,47 @@ monitors:
     await svc.stop();
   });
 });
+
+describe('final actions on the server', () => {
+  it('http monitor, target server, finalAction reboot: the script (FINALACTION), then the power command, counted against maxReboots; tcp monitor, finalAction none: the script and an alert only', async () => {
+    const { home, actions } = setup('exit 0\n');
+    const http = await import('node:http');
+    const net = await import('node:net');
+    const sick = http.createServer((_q, s) => s.writeHead(503).end('down')).listen(0, '127.0.0.1');
+    await new Promise((r) => sick.once('listening', r));
+    const closed = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => closed.once('listening', r));
+    const tcpPort = (closed.address() as import('node:net').AddressInfo).port;
+    closed.close();
+    const svc = await startService({
+      home,
+      config: `syslog: false
+maxReboots: 1
+power: { reboot: "echo reboot >> ${home}/power" }
+groups:
+  G: { start: start.sh, stop: stop.sh }
+monitors:
+  WEB: { http: "http://127.0.0.1:${(sick.address() as import('node:net').AddressInfo).port}/", interval: 100ms, failures: 2, recovery: { target: server, finalAction: reboot, script: recover.sh } }
+  DBPORT: { tcp: "127.0.0.1:${tcpPort}", interval: 100ms, failures: 2, recovery: { target: server, script: recover.sh } }
+`,
+    });
+    await until(async () => (fs.existsSync(path.join(home, 'power')) ? fs.readFileSync(path.join(home, 'power'), 'utf8') : ''), (t) => t === 'reboot\n');
+    await until(async () => actions(), (a) => a.length >= 2);
+    expect(actions().sort()).toEqual(['FINALACTION DBPORT 1  0', 'FINALACTION WEB 1  0']);
+    const s = (await call(svc.pipe, 'status')) as { reboots: { count: number }; recoveries: S['recoveries'] };
+    expect(s.reboots.count).toBe(1);
+    expect(s.recoveries).toEqual([
+      expect.objectContaining({ monitor: 'WEB', finalAction: 'reboot', finalTaken: true, last: expect.objectContaining({ action: 'reboot', result: 'done' }) }),
+      expect.objectContaining({ monitor: 'DBPORT', finalAction: 'none', finalTaken: true, last: expect.objectContaining({ action: 'none' }) }),
+    ]);
+    const alerts = readLog(home, 'alert').filter((l) => l.src === 'recovery').map((l) => l.msg);
+    expect(alerts).toContainEqual(expect.stringMatching(/^monitor WEB: http http:\/\/127\.0\.0\.1:\d+\/ failed 2 checks in a row: HTTP 503 Service Unavailable \(expected 2xx or 3xx\); rebooting the server$/));
+    expect(alerts).toContainEqual(expect.stringMatching(/^monitor DBPORT: tcp 127\.0\.0\.1:\d+ failed 2 checks in a row: .*; no recovery action but the script$/));
+    // Still failing: nothing more until resetAfter (one reboot, one script run each).
+    await sleep(600);
+    expect(fs.readFileSync(path.join(home, 'power'), 'utf8')).toBe('reboot\n');
+    expect(actions()).toHaveLength(2);
+    await svc.stop();
+    sick.close();
+  });
+});

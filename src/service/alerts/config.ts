@@ -35,25 +35,7 @@ export function alertsDefaults(): AlertsConfig {
 const KINDS = ['command', 'webhook', 'mail'];
 
 export function readAlerts(r: Reader, node: Node | null): AlertsConfig {
-  const out: AlertsConfig = [];
-  if (!isMap(node)) {
-    r.problem(node, 'alerts: expected a mapping of route names to a command:, webhook: or mail: route');
-    return out;
-  }
-  const seen = new Set<string>();
-  for (const pair of node.items) {
-    const keyNode = pair.key as Node | null;
-    const name = r.name(keyNode, 'alerts: route name');
-    if (name === undefined) continue;
-    if (seen.has(name.toUpperCase())) {
-      r.problem(keyNode, `alerts: "${name}" is declared twice (route names are case-insensitive)`);
-      continue;
-    }
-    seen.add(name.toUpperCase());
-    const route = readRoute(r, name, pair.value as Node | null, r.line(keyNode));
-    if (route) out.push(route);
-  }
-  return out;
+  return r.named(node, 'alerts', 'route names to a command:, webhook: or mail: route', (name, v, line) => readRoute(r, name, v, line));
 }
 
 function readRoute(r: Reader, name: string, node: Node | null, line: number): RouteConfig | undefined {
