@@ -7,7 +7,7 @@ import { call } from '../../client/client';
 import { groupAction, reload, status } from './groups';
 import { showLog } from './log';
 import type { RunOptions } from './run';
-import { serviceStart, serviceStatus, serviceStop } from './service';
+import { serviceInstall, serviceStart, serviceStatus, serviceStop, serviceUninstall } from './service';
 
 // The config (and the yaml package), the batch interpreter and the script runner are loaded only by
 // the subcommands that use them: the others start tens of milliseconds sooner without them.
@@ -56,12 +56,30 @@ service
   .command('status')
   .description('is armsd running? (exit 0 yes, 3 no)')
   .option('--json', 'machine-readable')
-  .action(act((o: { json?: boolean }) => serviceStatus({ json: !!o.json })));
+  .option('--name <name>', 'Windows: the name of the Windows service to report on', 'ARMS')
+  .action(act((o: { json?: boolean; name: string }) => serviceStatus({ json: !!o.json, name: o.name })));
+service
+  .command('install')
+  .description('Windows: register armsd of this home as a Windows service (automatic start, recovery actions, event source)')
+  .option('--name <name>', 'the service name', 'ARMS')
+  .action(act((o: { name: string }) => serviceInstall(o)));
+service
+  .command('uninstall')
+  .description('Windows: stop the Windows service (its groups stop first) and remove it')
+  .option('--name <name>', 'the service name', 'ARMS')
+  .action(act((o: { name: string }) => serviceUninstall(o)));
 
 service
   .command('reload')
   .description('read arms.yaml again (a broken one changes nothing); SIGHUP does the same')
   .action(act(() => reload()));
+
+program
+  .command('account')
+  .description('Windows: accounts for ARMLOAD /U')
+  .command('set <user>')
+  .description("store the password of <user> (read from stdin) for ARMLOAD /U; the service seals it with DPAPI for its own account")
+  .action(act((user: string) => (require('./account') as typeof import('./account')).accountSet(user)));
 
 program
   .command('status')

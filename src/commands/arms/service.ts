@@ -89,15 +89,46 @@ export async function serviceStop(opts: { timeout: number }): Promise<number> {
   return 0;
 }
 
-export async function serviceStatus(opts: { json: boolean }): Promise<number> {
+export async function serviceStatus(opts: { json: boolean; name?: string }): Promise<number> {
   const home = resolveHome();
   const info = await ping(home);
+  // Windows: what the service control manager says of the service, when one is installed.
+  const windowsService =
+    process.platform === 'win32' ? (require('../../platform/win-service') as typeof import('../../platform/win-service')).serviceState(opts.name ?? 'ARMS') : null;
+  const scm = windowsService ? { windowsService: { name: opts.name ?? 'ARMS', state: windowsService } } : {};
+  const scmLine = windowsService ? `\n  Windows service ${opts.name ?? 'ARMS'}: ${windowsService}` : '';
   if (!info) {
-    if (opts.json) console.log(JSON.stringify({ running: false, pipe: home.pipe, home: home.root }));
-    else console.log(`armsd is not running (nothing answers on ${home.pipe})`);
+    if (opts.json) console.log(JSON.stringify({ running: false, pipe: home.pipe, home: home.root, ...scm }));
+    else console.log(`armsd is not running (nothing answers on ${home.pipe})${scmLine}`);
     return EXIT_UNREACHABLE;
   }
-  if (opts.json) console.log(JSON.stringify({ running: true, ...info }));
-  else console.log(`armsd is running: pid ${info.pid}, server ${info.server}, up ${info.uptime} s, version ${info.version}\n  home ${info.home}\n  pipe ${info.pipe}`);
+  if (opts.json) console.log(JSON.stringify({ running: true, ...info, ...scm }));
+  else console.log(`armsd is running: pid ${info.pid}, server ${info.server}, up ${info.uptime} s, version ${info.version}\n  home ${info.home}\n  pipe ${info.pipe}${scmLine}`);
+  return 0;
+}
+
+/** Windows: registers armsd of this home as a Windows service (the native host answers the SCM). */
+export async function serviceInstall(opts: { name: string }): Promise<number> {
+  if (process.platform !== 'win32') throw new CommandError('arms service install registers a Windows service; on Linux run armsd under systemd (Type=simple, ExecStart=armsd)', 2);
+  const win = require('../../platform/win-service') as typeof import('../../platform/win-service');
+  const home = resolveHome();
+  // The launchers the group scripts will find (a package unpacked from npm pack has none yet).
+  const { ensureCommandsDir } = require('../../platform/shims') as typeof import('../../platform/shims');
+  fs.mkdirSync(home.state, { recursive: true });
+  const commands = ensureCommandsDir(path.join(home.state, 'path'));
+  const r = win.installService(opts.name, home);
+  if (!r.ok) throw new CommandError(`could not install the service ${opts.name}: ${r.said.replace(/^arms-host: /, '')}`, 1);
+  console.log(`service ${opts.name} installed: automatic start, restarts after a failure; home ${home.root}, pipe ${home.pipe}`);
+  console.log(`  start it with "sc start ${opts.name}"; commands for your own scripts are in ${commands.dir}`);
+  return 0;
+}
+
+/** Windows: stops the service if it runs (its groups stop first) and removes it. */
+export async function serviceUninstall(opts: { name: string }): Promise<number> {
+  if (process.platform !== 'win32') throw new CommandError('arms service uninstall removes a Windows service; there is none on this system', 2);
+  const win = require('../../platform/win-service') as typeof import('../../platform/win-service');
+  const r = win.uninstallService(opts.name);
+  if (!r.ok) throw new CommandError(`could not remove the service ${opts.name}: ${r.said.replace(/^arms-host: /, '')}`, 1);
+  console.log(`service ${opts.name} removed`);
   return 0;
 }
