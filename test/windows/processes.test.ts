@@ -19,9 +19,10 @@ let service: Running | null = null;
 
 const w = (p: string) => winePath(p);
 const bin = (name: string) => w(path.join(pkg, 'bin', `${name}.js`));
-const cmd = (name: string, args: string[], timeoutMs?: number) => winenode(['node', bin(name), ...args], { ARMS_HOME: homeWin }, timeoutMs);
+/** A command run by the Windows node; ARMLOAD hands its environment (STAY: argv.js waits) to what it starts. */
+const cmd = (name: string, args: string[], timeoutMs?: number) => winenode(['node', bin(name), ...args], { ARMS_HOME: homeWin, STAY: '1' }, timeoutMs);
 
-type Watch = { id: string; pid: number | null; state: string; command: string };
+type Watch = { id: string; pid: number | null; state: string; command: string; lastExit: { code: number | null } | null };
 async function status(): Promise<{ groups: Array<{ name: string; state: string; lastError: { step: string; message: string } | null }>; watches: Watch[] }> {
   const r = await cmd('arms', ['status', '--json']);
   if (r.code !== 0) throw new Error(`arms status: ${r.code} ${r.stderr}`);
@@ -112,12 +113,14 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(JSON.parse(fs.readFileSync(path.join(spaced, 'console.json'), 'utf8'))).toEqual(['a b']);
     const watch = (await status()).watches.find((x) => x.id === 'CON')!;
     // The watch's pid is the host's; the program is its child.
-    const host = wineProcesses().find((p) => p.pid > 0 && /arms-host\.exe" run /.test(p.cmdline) && p.cmdline.includes('console.json'));
+    // (Wine shows a Windows process's argv joined with spaces, quotes removed.)
+    const host = wineProcesses().find((p) => /arms-host\.exe run /.test(p.cmdline) && p.cmdline.includes('console.json'));
     expect(host, JSON.stringify(wineProcesses().map((p) => p.cmdline))).toBeDefined();
     expect(watch.state).toBe('running');
   });
 
   it('ARMKILL of a console program: asked with Ctrl+Break first (Wine refuses the event: then forced at once), gone when ARMKILL returns', async () => {
+    expect(running(/console\.json/).length).toBe(2); // the host and node
     const r = await cmd('ARMKILL', ['CON']);
     expect(r.code, r.stderr).toBe(0);
     expect(running(/console\.json/)).toEqual([]);
@@ -174,5 +177,34 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     const r = await cmd('ARMLOAD', ['U1', '/U', 'Administrator', 'node', '-e', '0']);
     expect(r.code).toBe(6);
     expect(r.stderr.trim()).toMatch(/^ARMLOAD: \/U Administrator/);
+  });
+  it('/U with stored credentials: "arms account set" (password on stdin) seals them through the service; ARMLOAD /U then runs the program as that account', async () => {
+    const bat = path.join(tmp, 'ACCOUNT.BAT');
+    writeBat(bat, ['@echo off', `set "ARMS_HOME=${homeWin}"`, `echo s3cret-pw| node "${bin('arms')}" account set Administrator`]);
+    const r = await winenode(['cmd', '/c', w(bat)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^stored the credentials of Administrator for ARMLOAD \/U \(sealed for the service's account in .*\\accounts\\administrator\.dpapi\)$/);
+    const sealed = fs.readFileSync(path.join(home, 'state', 'accounts', 'administrator.dpapi'));
+    expect(sealed.length).toBeGreaterThan(0);
+    expect(sealed.includes(Buffer.from('s3cret-pw', 'utf16le'))).toBe(false);
+    expect(sealed.includes(Buffer.from('s3cret-pw'))).toBe(false);
+
+    const out = w(path.join(spaced, 'as-user.json'));
+    const u = await cmd('ARMLOAD', ['U2', '/U', 'Administrator', 'node', w(path.join(spaced, 'argv.js')), out, 'as user']);
+    expect(u.code, u.stderr).toBe(0);
+    // WINE ONLY: Wine's LogonUser is a stub (it hands back a made-up token) and CreateProcessAsUser
+    // then refuses it (ERROR_INVALID_HANDLE): the host ends with 127 at once and the program never
+    // runs. On Windows, LocalSystem may call CreateProcessAsUser with the token of a real logon.
+    let watch: Watch | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(500)) {
+      watch = (await status()).watches.find((x) => x.id === 'U2');
+      if (watch?.state !== 'running') break;
+    }
+    expect(watch).toMatchObject({ state: 'ended', lastExit: { code: 127 } });
+    expect(fs.existsSync(path.join(spaced, 'as-user.json'))).toBe(false);
+    expect((await cmd('ARMKILL', ['U2'])).code).toBe(0);
+    // A name that cannot be an account is refused before anything is looked up.
+    const bad = await cmd('ARMLOAD', ['U3', '/U', 'a/b', 'node', '-e', '0']);
+    expect(bad.code).toBe(2);
   });
 });

@@ -106,7 +106,8 @@ describe.sequential('armsd as a Windows service (the native host, under Wine)', 
   it('WINE ONLY: armsd killed: the host ends without reporting STOPPED (a failure: on Windows the recovery actions restart it); Wine restarts nothing', async () => {
     expect((await winenode(['cmd', '/c', 'sc', 'start', NAME])).code).toBe(0);
     for (const deadline = Date.now() + 120_000; (await scState()) !== 'RUNNING' && Date.now() < deadline; ) await sleep(1000);
-    const armsd = () => wineProcesses().filter((p) => /node\.exe"? .*armsd\.js/.test(p.cmdline) && !/arms-host/.test(p.cmdline));
+    const script = bin('armsd');
+    const armsd = () => wineProcesses().filter((p) => /node\.exe /.test(p.cmdline) && p.cmdline.endsWith(script) && !/arms-host/.test(p.cmdline));
     expect(armsd().length).toBe(1);
     process.kill(armsd()[0].pid, 'SIGKILL');
     const log = path.join(home, 'log', 'service.log');
