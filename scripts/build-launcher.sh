@@ -19,13 +19,15 @@ command -v "$cc" >/dev/null || { echo "build-launcher.sh: $cc not found (apt-get
 
 # name of the source in src/platform : name of the .exe in bin/win
 programs="win-launcher:launcher win-host:arms-host"
+# libraries beyond the compiler's defaults, per source
+libs() { case $1 in win-host) echo -lcrypt32 ;; esac; }
 
 build() { # SOURCE-NAME OUT
   # Built in a temporary folder from a copy, so no path of this machine can reach the binary.
   local work; work=$(mktemp -d)
   cp "$root/src/platform/$1.c" "$work/program.c"
   (cd "$work" && "$cc" -municode -O2 -s -Wall -Wextra -Werror -static \
-    -Wl,--no-insert-timestamp -Wl,--build-id=none -o program.exe program.c)
+    -Wl,--no-insert-timestamp -Wl,--build-id=none -o program.exe program.c $(libs "$1"))
   mv "$work/program.exe" "$2"
   rm -rf "$work"
 }

@@ -1,5 +1,7 @@
 // The operating system's own log, where alerts also go: syslog through `logger` on POSIX, the
-// Application event log through `eventcreate` on Windows. Best effort: a missing tool is reported
+// Application event log through ReportEvent on Windows (the native host, `arms-host event`: the
+// source is the tag, registered by `arms service install`; eventcreate allows IDs up to 1000 and
+// only sources of its own). Best effort: a missing tool is reported
 // once, and a flood of alerts cannot start more than a few helper processes at a time.
 import { spawn } from 'node:child_process';
 
@@ -25,8 +27,8 @@ export function openSystemLog(opts: { tag: string; socket?: string; onProblem(me
   const argvFor = (level: AlertLevel, text: string): string[] => {
     const oneLine = text.replace(/[\r\n]+/g, ' ').slice(0, MAX_TEXT);
     if (process.platform === 'win32') {
-      const type = level === 'ERR' ? 'ERROR' : level === 'WARN' ? 'WARNING' : 'INFORMATION';
-      return ['eventcreate', '/L', 'APPLICATION', '/SO', opts.tag, '/T', type, '/ID', '1', '/D', oneLine];
+      const { HOST } = require('./win-process') as typeof import('./win-process');
+      return [HOST, 'event', opts.tag, level, oneLine];
     }
     const prio = level === 'ERR' ? 'user.err' : level === 'WARN' ? 'user.warning' : 'user.info';
     const socket = opts.socket ? ['-u', opts.socket] : [];

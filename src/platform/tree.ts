@@ -23,8 +23,8 @@ export function spawnTree(file: string, args: string[], opts: SpawnOptions & { v
  * `opts.cwd` as the caller's shell would (Windows: PATHEXT too, and a group of its own under the
  * native host: win-process.ts).
  */
-export function spawnProgram(file: string, args: string[], opts: SpawnOptions): ChildProcess {
-  if (process.platform === 'win32') return (require('./win-process') as typeof import('./win-process')).spawnInGroup({ file, args }, opts);
+export function spawnProgram(file: string, args: string[], opts: SpawnOptions, asUser?: { name: string; credentials: string }): ChildProcess {
+  if (process.platform === 'win32') return (require('./win-process') as typeof import('./win-process')).spawnInGroup({ file, args }, opts, asUser);
   return spawn(file, args, { ...opts, detached: true });
 }
 

@@ -7,6 +7,12 @@
  *                                    (CREATE_NEW_PROCESS_GROUP, same console), in a job object that
  *                                    ends the whole tree when this host is ended; wait for it and
  *                                    exit with its exit code. armsd starts every watched program so.
+ *   arms-host run-as <user> <credentials file> <command line>
+ *                                    the same, as another account: the password stored by `protect`
+ *                                    (DPAPI, readable only by the account that stored it: the
+ *                                    service's), LogonUser, then CreateProcessAsUser.
+ *   arms-host protect <file>         reads a password on stdin, writes it to <file> sealed with DPAPI
+ *                                    for the account running this host.
  *   arms-host break <pid>            the polite stop: Ctrl+Break to the process group of each program
  *                                    `pid` (a host of `run`) started, and WM_CLOSE to every top-level
  *                                    window of the tree. Exit 0 when something was told, 3 when the
@@ -19,8 +25,10 @@
  *   arms-host service <options>      the service itself, run by the service control manager: starts
  *                                    node armsd.js, reports RUNNING once armsd answers on its pipe,
  *                                    and on stop or shutdown asks armsd to stop (which runs every
- *                                    group's stop script), then reports STOPPED. An armsd that ends
- *                                    on its own is reported as a failure, so the recovery actions run.
+ *                                    group's stop script), then reports STOPPED. When armsd ends on
+ *                                    its own, the host ends without reporting STOPPED: a failure, for
+ *                                    which the SCM runs the recovery actions. Its own log:
+ *                                    <home>\log\service.log; armsd's output: <home>\log\armsd.out.
  *   arms-host install <options>      registers the service (automatic start, LocalSystem), its
  *                                    description, its recovery actions (restart after 5 s, 5 s, then
  *                                    60 s; the count returns to zero after a day), and the Event Log
@@ -39,6 +47,8 @@
 #endif
 #include <windows.h>
 #include <tlhelp32.h>
+#include <wincrypt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <wchar.h>
@@ -93,8 +103,26 @@ static BOOL WINAPI ignore_ctrl(DWORD type) {
 
 /* ---- run ---------------------------------------------------------------------------------- */
 
-static int do_run(void) {
-    const wchar_t *rest = after_words(GetCommandLineW(), 2);
+/* The credentials file's sealed password, unsealed (DPAPI), or exit 1 saying why. */
+static wchar_t *unseal(const wchar_t *file) {
+    HANDLE f = CreateFileW(file, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    if (f == INVALID_HANDLE_VALUE) fail(1, L"no stored credentials in %ls", file, GetLastError());
+    static BYTE sealed[8192];
+    DWORD got = 0;
+    ReadFile(f, sealed, sizeof sealed, &got, NULL);
+    CloseHandle(f);
+    DATA_BLOB in = {got, sealed}, out = {0, NULL}, salt = {4, (BYTE *)"ARMS"};
+    if (!CryptUnprotectData(&in, NULL, &salt, NULL, NULL, CRYPTPROTECT_UI_FORBIDDEN, &out))
+        fail(1, L"cannot unseal %ls (stored by another account? store them again with arms account set)", file, GetLastError());
+    wchar_t *pw = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, out.cbData + sizeof(wchar_t));
+    memcpy(pw, out.pbData, out.cbData);
+    SecureZeroMemory(out.pbData, out.cbData);
+    LocalFree(out.pbData);
+    return pw;
+}
+
+static int do_run(HANDLE token, int words) {
+    const wchar_t *rest = after_words(GetCommandLineW(), words);
     if (!*rest) fail(2, L"run needs a command line%ls", L"", 0);
     wchar_t *cl = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, (wcslen(rest) + 1) * sizeof(wchar_t));
     wcscpy(cl, rest);
@@ -133,8 +161,10 @@ static int do_run(void) {
         if (x && x != INVALID_HANDLE_VALUE) SetHandleInformation(x, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
     }
     PROCESS_INFORMATION pi;
-    if (!CreateProcessW(NULL, cl, NULL, NULL, TRUE, CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT, NULL, NULL, &si, &pi))
-        fail(127, L"cannot start %ls", cl, GetLastError());
+    DWORD flags = CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT;
+    BOOL started = token ? CreateProcessAsUserW(token, NULL, cl, NULL, NULL, TRUE, flags, NULL, NULL, &si, &pi)
+                         : CreateProcessW(NULL, cl, NULL, NULL, TRUE, flags, NULL, NULL, &si, &pi);
+    if (!started) fail(127, L"cannot start %ls", cl, GetLastError());
     if (job && !AssignProcessToJobObject(job, pi.hProcess)) {
         CloseHandle(job); /* an old Windows refusing nested jobs: the tree is found by kill's walk */
         job = NULL;
@@ -154,6 +184,56 @@ static int do_run(void) {
     DWORD code = 1;
     GetExitCodeProcess(pi.hProcess, &code);
     return (int)code;
+}
+
+/* run-as USER FILE <command line>: USER is "name", "DOMAIN\\name" or "name@domain". */
+static int do_run_as(int argc, wchar_t **argv) {
+    if (argc < 5) fail(2, L"usage: arms-host run-as USER CREDENTIALS-FILE COMMAND-LINE%ls", L"", 0);
+    wchar_t user[256], *domain = L".";
+    wcsncpy(user, argv[2], 255);
+    user[255] = 0;
+    wchar_t *slash = wcschr(user, L'\\');
+    const wchar_t *name = user;
+    if (slash) *slash = 0, domain = user, name = slash + 1;
+    else if (wcschr(user, L'@')) domain = NULL;
+    wchar_t *pw = unseal(argv[3]);
+    HANDLE token = NULL;
+    /* A batch logon (the right for scheduled work), else an interactive one. */
+    if (!LogonUserW(name, domain, pw, LOGON32_LOGON_BATCH, LOGON32_PROVIDER_DEFAULT, &token) &&
+        !LogonUserW(name, domain, pw, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT, &token)) {
+        DWORD err = GetLastError();
+        SecureZeroMemory(pw, wcslen(pw) * sizeof(wchar_t));
+        fail(126, L"cannot log on as %ls", argv[2], err);
+    }
+    SecureZeroMemory(pw, wcslen(pw) * sizeof(wchar_t));
+    return do_run(token, 4);
+}
+
+/* protect FILE: the password on stdin (UTF-8, one line), sealed for this account, to FILE. */
+static int do_protect(int argc, wchar_t **argv) {
+    if (argc != 3) fail(2, L"usage: arms-host protect FILE (the password on stdin)%ls", L"", 0);
+    static char line[1025];
+    DWORD got = 0, n;
+    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+    while (got < 1024 && ReadFile(in, line + got, 1024 - got, &n, NULL) && n > 0) got += n;
+    while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) got--;
+    line[got] = 0;
+    if (got == 0) fail(2, L"no password on stdin%ls", L"", 0);
+    static wchar_t pw[1025];
+    int chars = MultiByteToWideChar(CP_UTF8, 0, line, (int)got, pw, 1024);
+    SecureZeroMemory(line, sizeof line);
+    DATA_BLOB plain = {(DWORD)chars * sizeof(wchar_t), (BYTE *)pw}, sealed = {0, NULL}, salt = {4, (BYTE *)"ARMS"};
+    BOOL ok = CryptProtectData(&plain, L"ARMS account", &salt, NULL, NULL, CRYPTPROTECT_UI_FORBIDDEN, &sealed);
+    SecureZeroMemory(pw, sizeof pw);
+    if (!ok) fail(1, L"cannot seal the password%ls", L"", GetLastError());
+    HANDLE f = CreateFileW(argv[2], GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (f == INVALID_HANDLE_VALUE) fail(1, L"cannot write %ls", argv[2], GetLastError());
+    DWORD written = 0;
+    ok = WriteFile(f, sealed.pbData, sealed.cbData, &written, NULL) && written == sealed.cbData;
+    CloseHandle(f);
+    LocalFree(sealed.pbData);
+    if (!ok) fail(1, L"cannot write %ls", argv[2], GetLastError());
+    return 0;
 }
 
 /* ---- the process table -------------------------------------------------------------------- */
@@ -359,8 +439,8 @@ static void report(DWORD state, DWORD exit_code, DWORD wait_hint) {
     SetServiceStatus(status_handle, &status);
 }
 
-/* A line in the service's own log file, <home>\log\service.log (UTF-8). */
-static void service_log(const wchar_t *fmt, const wchar_t *a, DWORD number) {
+/* A line in the service's own log file, <home>\\log\\service.log (UTF-8). */
+static void service_log(const wchar_t *fmt, ...) {
     wchar_t file[BIG];
     _snwprintf(file, BIG - 1, L"%ls\\log\\service.log", opt_home);
     HANDLE f = CreateFileW(file, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS, 0, NULL);
@@ -368,7 +448,10 @@ static void service_log(const wchar_t *fmt, const wchar_t *a, DWORD number) {
     SYSTEMTIME t;
     GetSystemTime(&t);
     int n = _snwprintf(log_line, 1000, L"%04u-%02u-%02uT%02u:%02u:%02uZ arms-host: ", t.wYear, t.wMonth, t.wDay, t.wHour, t.wMinute, t.wSecond);
-    n += _snwprintf(log_line + n, 1000 - n, fmt, a ? a : L"", number);
+    va_list ap;
+    va_start(ap, fmt);
+    n += _vsnwprintf(log_line + n, 1000 - n, fmt, ap);
+    va_end(ap);
     log_line[1000] = 0;
     if (n < 0 || n > 1000) n = (int)wcslen(log_line);
     log_line[n++] = L'\r';
@@ -466,15 +549,14 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
         return;
     }
     CloseHandle(armsd.hThread);
-    service_log(L"started armsd (pid %lu)%ls", L"", armsd.dwProcessId);
+    service_log(L"started armsd (pid %lu)", armsd.dwProcessId);
     /* RUNNING once armsd answers on its pipe (it has read its config and taken its lock). */
     for (int i = 0;; i++) {
         if (WaitForSingleObject(armsd.hProcess, 0) == WAIT_OBJECT_0) {
             DWORD code = 1;
             GetExitCodeProcess(armsd.hProcess, &code);
-            service_log(L"armsd ended while starting, exit code %lu (see armsd.out)%ls", L"", code);
-            report(SERVICE_STOPPED, code ? code : 1, 0);
-            return;
+            service_log(L"armsd ended while starting, exit code %lu (see armsd.out): ending without reporting STOPPED, so the recovery actions apply", code);
+            ExitProcess(code ? code : 1);
         }
         if (WaitNamedPipeW(opt_pipe, 0)) break;
         if (WaitForSingleObject(stop_event, 0) == WAIT_OBJECT_0) break;
@@ -482,18 +564,19 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
         Sleep(100);
     }
     report(SERVICE_RUNNING, 0, 0);
-    service_log(L"running%ls", L"", 0);
+    service_log(L"running");
 
     HANDLE both[2] = {stop_event, armsd.hProcess};
     DWORD which = WaitForMultipleObjects(2, both, FALSE, INFINITE);
     if (which == WAIT_OBJECT_0 + 1) {
         DWORD code = 1;
         GetExitCodeProcess(armsd.hProcess, &code);
-        service_log(L"armsd ended on its own, exit code %lu: reported as a failure (the recovery actions apply)%ls", L"", code);
-        report(SERVICE_STOPPED, code ? code : 1, 0);
-        return;
+        /* A service process that ends without reporting STOPPED has failed: the SCM runs the
+           recovery actions (whatever the failure-actions flag says). */
+        service_log(L"armsd ended on its own, exit code %lu: ending without reporting STOPPED, so the recovery actions apply", code);
+        ExitProcess(code ? code : 1);
     }
-    service_log(L"stop requested: asking armsd to stop its groups%ls", L"", 0);
+    service_log(L"stop requested: asking armsd to stop its groups");
     ask_stop();
     /* Up to 10 minutes for the stop scripts, telling the SCM every few seconds that it goes on. */
     for (int i = 0; i < 200; i++) {
@@ -501,12 +584,12 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
         report(SERVICE_STOP_PENDING, 0, 30000);
     }
     if (WaitForSingleObject(armsd.hProcess, 0) != WAIT_OBJECT_0) {
-        service_log(L"armsd did not stop in 10 minutes: ended%ls", L"", 0);
+        service_log(L"armsd did not stop in 10 minutes: ended");
         TerminateProcess(armsd.hProcess, 1);
     }
     DWORD code = 0;
     GetExitCodeProcess(armsd.hProcess, &code);
-    service_log(L"armsd stopped, exit code %lu%ls", L"", code);
+    service_log(L"armsd stopped, exit code %lu", code);
     report(SERVICE_STOPPED, 0, 0);
 }
 
@@ -535,7 +618,11 @@ static int do_install(int argc, wchar_t **argv) {
     }
     SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
     if (!scm) fail(1, L"cannot open the service control manager%ls (run as an administrator)", L"", GetLastError());
-    SC_HANDLE svc = CreateServiceW(scm, opt_name, opt_display ? opt_display : L"ARMS control service", SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
+    /* Display names must be unique too: each service of ARMS names itself. */
+    wchar_t display[300];
+    _snwprintf(display, 299, L"ARMS control service (%ls)", opt_name);
+    display[299] = 0;
+    SC_HANDLE svc = CreateServiceW(scm, opt_name, opt_display ? opt_display : display, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
                                    SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, bin, NULL, NULL, NULL, NULL, NULL);
     if (!svc) fail(1, L"cannot create the service %ls", opt_name, GetLastError());
     SERVICE_DESCRIPTIONW desc = {L"ARMS: runs the failover groups' start and stop scripts and supervises what they start (armsd)."};
@@ -543,6 +630,8 @@ static int do_install(int argc, wchar_t **argv) {
     SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 60000}};
     SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
     if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) say(L"could not set the recovery actions of %ls", opt_name, GetLastError());
+    SERVICE_FAILURE_ACTIONS_FLAG on_errors = {TRUE}; /* also when STOPPED is reported with an error */
+    ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_errors);
     SERVICE_PRESHUTDOWN_INFO pre = {180000};
     ChangeServiceConfig2W(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &pre);
     CloseServiceHandle(svc);
@@ -569,8 +658,9 @@ static int do_uninstall(int argc, wchar_t **argv) {
     SC_HANDLE svc = OpenServiceW(scm, opt_name, SERVICE_ALL_ACCESS);
     if (!svc) fail(1, L"no service %ls", opt_name, GetLastError());
     SERVICE_STATUS st;
-    if (QueryServiceStatus(svc, &st) && st.dwCurrentState != SERVICE_STOPPED) {
-        ControlService(svc, SERVICE_CONTROL_STOP, &st);
+    /* A running service is stopped first (its groups' stop scripts run: up to 10 minutes); one
+       that cannot take the request (its process is gone) is removed as it is. */
+    if (QueryServiceStatus(svc, &st) && st.dwCurrentState != SERVICE_STOPPED && ControlService(svc, SERVICE_CONTROL_STOP, &st)) {
         for (int i = 0; i < 6000 && QueryServiceStatus(svc, &st) && st.dwCurrentState != SERVICE_STOPPED; i++) Sleep(100);
     }
     if (!DeleteService(svc)) fail(1, L"cannot remove the service %ls", opt_name, GetLastError());
@@ -583,15 +673,17 @@ static int do_uninstall(int argc, wchar_t **argv) {
 }
 
 int wmain(int argc, wchar_t **argv) {
-    if (argc < 2) fail(2, L"usage: arms-host run|break|kill|service|install|uninstall|event ...%ls", L"", 0);
+    if (argc < 2) fail(2, L"usage: arms-host run|run-as|protect|break|kill|service|install|uninstall|event ...%ls", L"", 0);
     const wchar_t *verb = argv[1];
-    if (!wcscmp(verb, L"run")) return do_run();
+    if (!wcscmp(verb, L"run")) return do_run(NULL, 2);
+    if (!wcscmp(verb, L"run-as")) return do_run_as(argc, argv);
+    if (!wcscmp(verb, L"protect")) return do_protect(argc, argv);
     if (!wcscmp(verb, L"break") && argc == 3) return do_break(arg_pid(argv[2]));
     if (!wcscmp(verb, L"kill") && argc == 3) return do_kill(arg_pid(argv[2]));
     if (!wcscmp(verb, L"event")) return do_event(argc, argv);
     if (!wcscmp(verb, L"service")) return do_service(argc, argv);
     if (!wcscmp(verb, L"install")) return do_install(argc, argv);
     if (!wcscmp(verb, L"uninstall")) return do_uninstall(argc, argv);
-    fail(2, L"unknown verb or arguments: %ls (run, break PID, kill PID, service, install, uninstall, event)", verb, 0);
+    fail(2, L"unknown verb or arguments: %ls (run, run-as, protect, break PID, kill PID, service, install, uninstall, event)", verb, 0);
     return 2;
 }

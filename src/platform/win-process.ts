@@ -51,11 +51,15 @@ export function shellCommandLine(line: string, env: NodeJS.ProcessEnv = process.
   return `${quoteArg(env.ComSpec || process.env.ComSpec || 'cmd.exe')} /d /s /c "${line}"`;
 }
 
-/** Starts a program or a command line as the head of a process group of its own, under the host. */
-export function spawnInGroup(what: { line: string } | { file: string; args: string[] }, opts: SpawnOptions): ChildProcess {
+/**
+ * Starts a program or a command line as the head of a process group of its own, under the host;
+ * as another account when `asUser` names one with its sealed credentials (win-accounts.ts).
+ */
+export function spawnInGroup(what: { line: string } | { file: string; args: string[] }, opts: SpawnOptions, asUser?: { name: string; credentials: string }): ChildProcess {
   const commandLine = 'line' in what ? shellCommandLine(what.line, opts.env) : programCommandLine(what.file, what.args, { cwd: opts.cwd as string | undefined, env: opts.env });
   // The host takes the rest of its own command line as the program's, untouched.
-  return spawn(HOST, ['run', commandLine], { ...opts, argv0: quoteArg(HOST), windowsVerbatimArguments: true, windowsHide: true, detached: false });
+  const verb = asUser ? ['run-as', quoteArg(asUser.name), quoteArg(asUser.credentials)] : ['run'];
+  return spawn(HOST, [...verb, commandLine], { ...opts, argv0: quoteArg(HOST), windowsVerbatimArguments: true, windowsHide: true, detached: false });
 }
 
 /**

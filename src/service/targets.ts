@@ -79,7 +79,8 @@ export interface ProgramSpec {
   line?: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
-  user?: { uid: number; gid: number };
+  /** POSIX: uid and gid (the service runs as root); Windows: the account and its sealed credentials */
+  user?: { uid: number; gid: number; name?: string; credentials?: string };
 }
 
 /** A program of our own: its own process tree, output appended to `logFile`. */
@@ -104,8 +105,10 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
         };
         let child: ChildProcess;
         try {
-          const opts = { cwd: spec.cwd, env: { ...spec.env, ...extraEnv }, stdio: ['ignore', out, out] as ['ignore', number, number], uid: spec.user?.uid, gid: spec.user?.gid };
-          child = spec.line !== undefined ? spawnCommandLine(spec.line, { ...opts, tree: true }) : spawnProgram(spec.file, spec.args, opts);
+          const asUser = spec.user?.credentials ? { name: spec.user.name!, credentials: spec.user.credentials } : undefined;
+          const ids = asUser ? {} : { uid: spec.user?.uid, gid: spec.user?.gid };
+          const opts = { cwd: spec.cwd, env: { ...spec.env, ...extraEnv }, stdio: ['ignore', out, out] as ['ignore', number, number], ...ids };
+          child = spec.line !== undefined ? spawnCommandLine(spec.line, { ...opts, tree: true }) : spawnProgram(spec.file, spec.args, opts, asUser);
         } catch (e) {
           fs.closeSync(out);
           reject(cannot(e as NodeJS.ErrnoException));

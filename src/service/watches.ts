@@ -29,7 +29,7 @@ export interface WatchRequest {
   /** /WAIT s: an end within this long after a start is handled only once it has passed */
   graceMs: number;
   /** run as this account (POSIX, service running as root) */
-  user?: { name: string; uid: number; gid: number };
+  user?: { name: string; uid: number; gid: number; credentials?: string };
   /** /S: `file` names a service; /A: do not wait for it to run */
   service?: { noWait: boolean };
   /** /INT: how often a service, or a process adopted after a service crash, is polled */

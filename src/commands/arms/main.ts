@@ -59,18 +59,20 @@ service
   .option('--user', "look for the unit among this user's (default when not root)")
   .option('--unit <name>', 'the unit name', 'armsd')
   .option('--unit-dir <dir>', 'look for the unit in this folder')
-  .action(act((o: { json?: boolean; user?: boolean; unit: string; unitDir?: string }) => serviceStatus({ json: !!o.json, user: o.user, unit: o.unit, unitDir: o.unitDir })));
+  .option('--name <name>', 'Windows: the name of the Windows service to report on', 'ARMS')
+  .action(act((o: { json?: boolean; user?: boolean; unit: string; unitDir?: string; name: string }) => serviceStatus({ json: !!o.json, user: o.user, unit: o.unit, unitDir: o.unitDir, name: o.name })));
 for (const what of ['install', 'uninstall'] as const) {
   const cmd = service
     .command(what)
     .description(
       what === 'install'
-        ? 'Linux: a systemd unit that runs armsd at boot (Type=notify, watchdog, KillMode=process), enabled and started; makes the HTTP token'
-        : 'Linux: stop and disable the systemd unit, and remove it (the home stays)',
+        ? 'Linux: a systemd unit that runs armsd at boot (Type=notify, watchdog, KillMode=process), enabled and started; makes the HTTP token. Windows: a Windows service (automatic start, recovery actions, event source)'
+        : 'Linux: stop and disable the systemd unit, and remove it (the home stays). Windows: stop the Windows service (its groups stop first) and remove it',
     )
     .option('--user', 'a unit of your own (systemctl --user) instead of the system one')
     .option('--unit <name>', 'the unit name (several homes on one server: one unit each)', 'armsd')
-    .option('--unit-dir <dir>', 'write the unit in this folder, enabled by its link, without calling systemctl (images, tests)');
+    .option('--unit-dir <dir>', 'write the unit in this folder, enabled by its link, without calling systemctl (images, tests)')
+    .option('--name <name>', 'Windows: the service name', 'ARMS');
   if (what === 'install') {
     cmd.option('--server <name>', "this server's name, given to armsd (default: arms.yaml's server:, else the host name)");
     cmd.option('--watchdog <seconds>', 'WatchdogSec: systemd restarts armsd when its event loop has not answered for this long', seconds, 30);
@@ -82,6 +84,13 @@ service
   .command('reload')
   .description('read arms.yaml again (a broken one changes nothing); SIGHUP does the same')
   .action(act(() => reload()));
+
+program
+  .command('account')
+  .description('Windows: accounts for ARMLOAD /U')
+  .command('set <user>')
+  .description("store the password of <user> (read from stdin) for ARMLOAD /U; the service seals it with DPAPI for its own account")
+  .action(act((user: string) => (require('./account') as typeof import('./account')).accountSet(user)));
 
 program
   .command('status')

@@ -90,20 +90,25 @@ export async function serviceStop(opts: { timeout: number }): Promise<number> {
   return 0;
 }
 
-export async function serviceStatus(opts: { json: boolean; user?: boolean; unit?: string; unitDir?: string }): Promise<number> {
+export async function serviceStatus(opts: { json: boolean; user?: boolean; unit?: string; unitDir?: string; name?: string }): Promise<number> {
   const home = resolveHome();
   const info = await ping(home);
-  const unit = unitStatus(opts);
+  // Windows: what the service control manager says of the service; Linux: the systemd unit.
+  const windowsService =
+    process.platform === 'win32' ? (require('../../platform/win-service') as typeof import('../../platform/win-service')).serviceState(opts.name ?? 'ARMS') : null;
+  const scm = windowsService ? { windowsService: { name: opts.name ?? 'ARMS', state: windowsService } } : {};
+  const scmLine = windowsService ? `\n  Windows service ${opts.name ?? 'ARMS'}: ${windowsService}` : '';
+  const unit = process.platform === 'win32' ? null : unitStatus(opts);
   const unitLine = unit ? `\n  unit ${unit.file}: ${unit.installed ? `installed, ${unit.enabled ? 'enabled (starts at boot)' : unit.how}` : 'not installed (arms service install)'}` : '';
   if (!info) {
-    if (opts.json) console.log(JSON.stringify({ running: false, pipe: home.pipe, home: home.root, unit }));
-    else console.log(`armsd is not running (nothing answers on ${home.pipe})${unitLine}`);
+    if (opts.json) console.log(JSON.stringify({ running: false, pipe: home.pipe, home: home.root, unit, ...scm }));
+    else console.log(`armsd is not running (nothing answers on ${home.pipe})${unitLine}${scmLine}`);
     return EXIT_UNREACHABLE;
   }
-  if (opts.json) console.log(JSON.stringify({ running: true, ...info, unit }));
+  if (opts.json) console.log(JSON.stringify({ running: true, ...info, unit, ...scm }));
   else
     console.log(
-      `armsd is running: pid ${info.pid}, server ${info.server}, up ${info.uptime} s, version ${info.version}\n  home ${info.home}\n  pipe ${info.pipe}${info.http ? `\n  http ${info.http}` : ''}${unitLine}`,
+      `armsd is running: pid ${info.pid}, server ${info.server}, up ${info.uptime} s, version ${info.version}\n  home ${info.home}\n  pipe ${info.pipe}${info.http ? `\n  http ${info.http}` : ''}${unitLine}${scmLine}`,
     );
   return 0;
 }
@@ -115,6 +120,8 @@ export interface UnitCommandOptions {
   user: boolean;
   /** the unit's name, without .service */
   unit: string;
+  /** Windows: the service's name */
+  name?: string;
   /** where the unit file goes (default: systemd's folder for the system or the user) */
   unitDir?: string;
   server?: string;
@@ -122,7 +129,7 @@ export interface UnitCommandOptions {
 }
 
 function linuxOnly(what: string): void {
-  if (process.platform !== 'linux') throw new CommandError(`arms service ${what} writes a systemd unit: Linux only (on Windows, run armsd under a service wrapper: README.md)`, 1);
+  if (process.platform !== 'linux') throw new CommandError(`arms service ${what} writes a systemd unit on Linux and registers a Windows service on Windows; not on ${process.platform}`, 1);
 }
 
 function unitName(name: string): string {
@@ -131,6 +138,7 @@ function unitName(name: string): string {
 }
 
 export async function serviceInstall(opts: UnitCommandOptions): Promise<number> {
+  if (process.platform === 'win32') return windowsServiceInstall({ name: opts.name ?? 'ARMS' });
   linuxOnly('install');
   const systemd = require('../../platform/systemd') as typeof import('../../platform/systemd');
   const { loadConfig, ConfigInvalid } = require('../../service/config') as typeof import('../../service/config');
@@ -190,6 +198,7 @@ export async function serviceInstall(opts: UnitCommandOptions): Promise<number> 
 }
 
 export async function serviceUninstall(opts: UnitCommandOptions): Promise<number> {
+  if (process.platform === 'win32') return windowsServiceUninstall({ name: opts.name ?? 'ARMS' });
   linuxOnly('uninstall');
   const systemd = require('../../platform/systemd') as typeof import('../../platform/systemd');
   const unit = unitName(opts.unit);
@@ -217,4 +226,31 @@ export function unitStatus(opts: { user?: boolean; unit?: string; unitDir?: stri
   const user = opts.user ?? process.getuid?.() !== 0;
   const dir = opts.unitDir ?? systemd.unitDir(user);
   return systemd.unitState(dir, unit, user, !opts.unitDir && systemd.systemdRuns(user));
+}
+
+// ---------------------------------------------------------------------------------------------
+// arms service install|uninstall on Windows: a Windows service through the native host.
+
+/** Windows: registers armsd of this home as a Windows service (the native host answers the SCM). */
+async function windowsServiceInstall(opts: { name: string }): Promise<number> {
+  const win = require('../../platform/win-service') as typeof import('../../platform/win-service');
+  const home = resolveHome();
+  // The launchers the group scripts will find (a package unpacked from npm pack has none yet).
+  const { ensureCommandsDir } = require('../../platform/shims') as typeof import('../../platform/shims');
+  fs.mkdirSync(home.state, { recursive: true });
+  const commands = ensureCommandsDir(path.join(home.state, 'path'));
+  const r = win.installService(opts.name, home);
+  if (!r.ok) throw new CommandError(`could not install the service ${opts.name}: ${r.said.replace(/^arms-host: /, '')}`, 1);
+  console.log(`service ${opts.name} installed: automatic start, restarts after a failure; home ${home.root}, pipe ${home.pipe}`);
+  console.log(`  start it with "sc start ${opts.name}"; commands for your own scripts are in ${commands.dir}`);
+  return 0;
+}
+
+/** Windows: stops the service if it runs (its groups stop first) and removes it. */
+async function windowsServiceUninstall(opts: { name: string }): Promise<number> {
+  const win = require('../../platform/win-service') as typeof import('../../platform/win-service');
+  const r = win.uninstallService(opts.name);
+  if (!r.ok) throw new CommandError(`could not remove the service ${opts.name}: ${r.said.replace(/^arms-host: /, '')}`, 1);
+  console.log(`service ${opts.name} removed`);
+  return 0;
 }

@@ -71,6 +71,19 @@ export function watchOps(watches: Watches, opts: { timeScale: number; commit(): 
       }
     },
 
+    /** Windows: stores an account's password for /U, sealed for the service's own account. */
+    async 'account.set'(args) {
+      const user = str(args, 'user', { max: 400 })!;
+      const password = str(args, 'password', { max: 256 })!;
+      if (process.platform !== 'win32') throw new ProtocolError('usage', 'stored accounts are for Windows; on POSIX /U needs the service to run as root');
+      const accounts = require('../../platform/win-accounts') as typeof import('../../platform/win-accounts');
+      if (!accounts.ACCOUNT_PATTERN.test(user)) throw new ProtocolError('usage', `"${user}" is not an account name (name, DOMAIN\\name or name@domain)`);
+      if (password.length === 0) throw new ProtocolError('usage', 'an empty password is not stored');
+      const problem = accounts.storeCredentials(user, password);
+      if (problem) throw new ProtocolError('failed', `could not store the credentials of ${user}: ${problem}`);
+      return { user, stored: accounts.credentialsFile(user) };
+    },
+
     async 'watch.kill'(args) {
       const id = str(args, 'id', { max: 300 })!;
       const timeoutS = int(args, 'timeoutS', { optional: true, min: 0, max: 86_400 }) ?? 10;
@@ -100,7 +113,12 @@ function env(args: Record<string, unknown>): NodeJS.ProcessEnv {
 /** /U: the account to run as. Needs a POSIX service running as root. */
 function lookupUser(name: string | undefined): WatchRequest['user'] {
   if (name === undefined) return undefined;
-  if (process.platform === 'win32') throw new ProtocolError('cannot_start', '/U is not supported on Windows in this version');
+  if (process.platform === 'win32') {
+    const accounts = require('../../platform/win-accounts') as typeof import('../../platform/win-accounts');
+    if (!accounts.ACCOUNT_PATTERN.test(name)) throw new ProtocolError('usage', `/U ${name}: not an account name (name, DOMAIN\\name or name@domain)`);
+    if (!accounts.hasCredentials(name)) throw new ProtocolError('cannot_start', `/U ${name}: no stored credentials for this account; store them once with "arms account set ${name}"`);
+    return { name, uid: -1, gid: -1, credentials: accounts.credentialsFile(name) };
+  }
   if (process.getuid?.() !== 0) throw new ProtocolError('cannot_start', `/U ${name} needs the service to run as root (it runs as uid ${process.getuid?.()})`);
   const line = fs
     .readFileSync('/etc/passwd', 'utf8')
