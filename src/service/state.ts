@@ -153,7 +153,9 @@ export function openState(dir: string, opts: StateOptions = {}): State {
       const w = writeOnce().then((n) => {
         if (n > durable) durable = n;
       });
-      writing = w.finally(() => (writing = null));
+      const settled = w.finally(() => (writing = null));
+      settled.catch(() => undefined); // the caller below hears of a failure; the others retry
+      writing = settled;
       await w;
     }
   };

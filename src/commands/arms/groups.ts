@@ -4,6 +4,7 @@ import { clientPipe } from '../../platform/home';
 import type { GroupStatus } from '../../service/groups';
 import type { MonitorResult } from '../../service/monitors';
 import type { WatchStatus } from '../../service/watches';
+import { printable } from '../printable';
 
 interface Status {
   server: string;
@@ -16,13 +17,13 @@ interface Status {
 
 export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean }): Promise<number> {
   const r = (await call(clientPipe(), `group.${action}`, { name, wait: opts.wait }, 0)) as { group: string; message?: string };
-  console.log(opts.wait ? r.message : `group ${r.group}: ${action} queued`);
+  console.log(printable(opts.wait ? (r.message ?? '') : `group ${r.group}: ${action} queued`));
   return 0;
 }
 
 export async function reload(): Promise<number> {
   const r = (await call(clientPipe(), 'reload', {}, 60_000)) as { changes: string };
-  console.log(r.changes);
+  console.log(printable(r.changes));
   return 0;
 }
 
@@ -34,6 +35,7 @@ function shortTime(iso: string | null | undefined): string {
 }
 
 function table(rows: string[][]): string {
+  rows = rows.map((r) => r.map(printable));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
@@ -44,7 +46,7 @@ export async function status(opts: { json: boolean }): Promise<number> {
     console.log(JSON.stringify(s, null, 2));
     return 0;
   }
-  console.log(`server ${s.server}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
+  console.log(`server ${printable(s.server)}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
   if (s.reboots.count > 0) console.log(`server shutdowns by monitoring: ${s.reboots.count} of ${s.reboots.max}${s.reboots.count >= s.reboots.max ? ' (limit reached: "arms clear reboots")' : ''}`);
   if (s.groups.length === 0) console.log('no groups configured');
   else {
