@@ -8,6 +8,7 @@ import { groupLeft, stopSessions } from '../platform/tree';
 import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
 import { afterRun, decide, DEFAULT_PACING, FinalAction, Pacing, restartDelay, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
+import { openGate } from './restart-gate';
 import { RotationPolicy } from './rotating-file';
 import { End, programTarget, Running, serviceTarget, StartFailed, Target } from './targets';
 import { adoptWatches, adoptOrphans, sweepStrays } from './watch-adoption';
@@ -192,6 +193,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const watches = new Map<string, Watch>();
   /** set by stopAll: no more restarts */
   let closing = false;
+  const gate = openGate();
   const remove = (w: Watch) => {
     if (watches.get(w.key) !== w) return;
     clearTimers(w);
@@ -406,16 +408,20 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   /** Runs `what` after `delayMs` (at once for 0), unless the watch is stopped or replaced meanwhile. */
   const later = (w: Watch, delayMs: number, what: () => void) => {
+    const due = () =>
+      gate.enqueue(() => {
+        if (closing || watches.get(w.key) !== w || (w.state !== 'running' && w.state !== 'ended')) return;
+        what();
+      });
     if (delayMs <= 0) {
-      what();
+      due();
       return;
     }
     w.restartAt = ctx.clock.now() + delayMs;
     w.restartTimer = setTimeout(() => {
       w.restartTimer = null;
       w.restartAt = null;
-      if (closing || watches.get(w.key) !== w || (w.state !== 'running' && w.state !== 'ended')) return;
-      what();
+      due();
     }, delayMs);
   };
 
@@ -525,6 +531,7 @@ export function openWatches(ctx: WatchesContext): Watches {
 
     async stopAll(timeoutMs) {
       closing = true;
+      gate.clear();
       for (const w of watches.values()) clearTimers(w);
       await stopMany([...watches.values()], timeoutMs, () => undefined);
     },
