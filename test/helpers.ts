@@ -69,7 +69,7 @@ export async function startService(opts: { home?: string; config?: string; env?:
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const pipe = resolveHome(env).pipe;
+  let pipe = resolveHome(env).pipe;
   const svc: Service = {
     home,
     env,
@@ -92,7 +92,10 @@ export async function startService(opts: { home?: string; config?: string; env?:
   for (;;) {
     if (ended) throw new Error(`armsd exited before answering: ${out}`);
     try {
+      // A deep home's socket path is known once the service has made its folder.
+      pipe = resolveHome(env).pipe;
       await call(pipe, 'ping', {}, 2000);
+      svc.pipe = pipe;
       return svc;
     } catch {
       if (Date.now() > deadline) throw new Error(`armsd did not answer on ${pipe}: ${out}`);

@@ -2,7 +2,7 @@
 // answers. Only node's own modules here: every command loads this on every call.
 import * as net from 'node:net';
 import { lineSplitter } from '../protocol/framing';
-import { Answer, ErrorCode, EXIT_CODE, Id, MAX_FRAME, parseAnswer, PROTOCOL_VERSION, ProtocolError, encode } from '../protocol/messages';
+import { Answer, ErrorCode, EXIT_CODE, Id, parseAnswer, PROTOCOL_VERSION, ProtocolError, encode } from '../protocol/messages';
 
 /** An error a command reports as one line and turns into its exit code. */
 export class CommandError extends Error {
@@ -24,7 +24,27 @@ export interface Connection {
   destroy(): void;
 }
 
-export function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
+export async function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
+  // EAGAIN: the service's queue of connections waiting to be accepted is full for a moment (a
+  // client flooding it with connections): try again rather than give up.
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      return await connectOnce(pipe, Math.max(deadline - Date.now(), 1));
+    } catch (e) {
+      if (!(e instanceof Busy) || Date.now() + wait >= deadline) throw e instanceof Busy ? e.error : e;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+class Busy extends Error {
+  constructor(public error: CommandError) {
+    super(error.message);
+  }
+}
+
+function connectOnce(pipe: string, timeoutMs: number): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(pipe);
     const pending = new Map<Id, { resolve(v: unknown): void; reject(e: Error): void; timer?: NodeJS.Timeout }>();
@@ -72,7 +92,8 @@ export function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
       });
     });
 
-    socket.on('data', lineSplitter(MAX_FRAME, {
+    // No ceiling on an answer: a status grows with the installation (the service caps requests).
+    socket.on('data', lineSplitter(Number.MAX_SAFE_INTEGER, {
       line(text) {
         let answer: Answer;
         try {
@@ -100,10 +121,12 @@ export function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
       },
     }));
 
+    let connected = false;
+    socket.once('connect', () => (connected = true));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(connectTimer);
       const e = unreachable(pipe, err);
-      reject(e);
+      reject(!connected && err.code === 'EAGAIN' ? new Busy(e) : e);
       failAll(e);
     });
     socket.on('close', () => failAll(new CommandError(`the service closed the connection on ${pipe} before answering`, EXIT_UNREACHABLE)));

@@ -1,5 +1,6 @@
 // cmd-style options for the ARM* commands: `/R 9`, `/FOV`, case-insensitive, in any order
 // before the operands; POSIX long forms (`--retries 9`) as aliases; `/?`, `-h`, `--help` print usage.
+import { printable } from './printable';
 import { CommandError } from '../client/client';
 
 export const EXIT_USAGE = 2;
@@ -111,10 +112,10 @@ export async function execute(cmd: Command, argv: string[], ctx: CommandContext)
       return 0;
     }
     if (err instanceof CommandError) {
-      ctx.err(`${cmd.name}: ${err.message}\n`);
+      ctx.err(`${cmd.name}: ${printable(err.message)}\n`);
       return err.exitCode;
     }
-    ctx.err(`${cmd.name}: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    ctx.err(`${cmd.name}: internal error: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   }
 }

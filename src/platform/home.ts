@@ -1,5 +1,6 @@
 // Where a service keeps its config, state, logs and pipe. Everything that differs between
 // Windows and POSIX about those places is decided here.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -17,11 +18,15 @@ export interface Home {
 /** sun_path is 108 bytes on Linux and 104 on macOS/BSD, NUL included; Node 20 truncates silently. */
 export const MAX_SOCKET_PATH = 103;
 
-export function resolveHome(env: NodeJS.ProcessEnv = process.env): Home {
+/**
+ * The home's places. `forService`: the service about to listen makes the private socket folder
+ * of a home too deep for its own run/ folder (clients only read where it is).
+ */
+export function resolveHome(env: NodeJS.ProcessEnv = process.env, opts: { forService?: boolean } = {}): Home {
   const given = env.ARMS_HOME;
   if (given) {
     const root = path.resolve(given);
-    return withPipe({
+    return withPipe(opts, {
       root,
       config: root,
       state: path.join(root, 'state'),
@@ -29,7 +34,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): Home {
       run: path.join(root, 'run'),
     });
   }
-  return withPipe(defaultHome(env));
+  return withPipe(opts, defaultHome(env));
 }
 
 function defaultHome(env: NodeJS.ProcessEnv): Omit<Home, 'pipe'> {
@@ -47,25 +52,50 @@ function defaultHome(env: NodeJS.ProcessEnv): Omit<Home, 'pipe'> {
   return { root: config, config, state, log: path.join(state, 'log'), run };
 }
 
-function withPipe(h: Omit<Home, 'pipe'>): Home {
-  return { ...h, pipe: pipePath(h) };
+function withPipe(opts: { forService?: boolean }, h: Omit<Home, 'pipe'>): Home {
+  return { ...h, pipe: pipePath(h, !!opts.forService) };
 }
 
-function pipePath(h: Omit<Home, 'pipe'>): string {
+/** In a deep home's run/ folder: the path of its socket in its short private folder. */
+const POINTER = 'armsd.sock.path';
+
+function pipePath(h: Omit<Home, 'pipe'>, forService: boolean): string {
   if (process.platform === 'win32') {
     // The pipe namespace is flat and machine-wide: the name must be unique per home.
     return `\\\\.\\pipe\\arms-${homeId(h.root.toLowerCase())}`;
   }
   const direct = path.join(h.run, 'armsd.sock');
   if (Buffer.byteLength(direct) <= MAX_SOCKET_PATH) return direct;
-  // A deep home would overflow sun_path: use a short private folder named after the home instead.
-  return path.join(shortRunDir(), `${homeId(h.root)}.sock`);
+  // A deep home would overflow sun_path: its socket lives in a short private folder of an
+  // unguessable name (made by mkdtemp, so nobody can have made it first), found through a
+  // pointer in the home's own run/ folder.
+  const pointer = path.join(h.run, POINTER);
+  const known = readPointer(pointer);
+  if (known || !forService) return known ?? path.join(os.tmpdir(), `arms-${uid()}-none`, 'armsd.sock');
+  fs.mkdirSync(h.run, { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arms-${uid()}-`));
+  fs.chmodSync(dir, 0o700);
+  const pipe = path.join(dir, 'armsd.sock');
+  fs.writeFileSync(`${pointer}.tmp`, pipe, { mode: 0o600 });
+  fs.renameSync(`${pointer}.tmp`, pointer);
+  return pipe;
 }
 
-/** The private folder that holds the sockets of homes too deep for their own run/ folder. */
-export function shortRunDir(): string {
-  const uid = process.getuid ? process.getuid() : 0;
-  return path.join(os.tmpdir(), `arms-${uid}`);
+/** The socket path a pointer names, when its folder is still a private folder of this user's. */
+function readPointer(pointer: string): string | null {
+  try {
+    const pipe = fs.readFileSync(pointer, 'utf8').trim();
+    if (!path.isAbsolute(pipe) || Buffer.byteLength(pipe) > MAX_SOCKET_PATH) return null;
+    const st = fs.lstatSync(path.dirname(pipe));
+    if (!st.isDirectory() || st.uid !== uid() || (st.mode & 0o077) !== 0) return null;
+    return pipe;
+  } catch {
+    return null;
+  }
+}
+
+function uid(): number {
+  return process.getuid ? process.getuid() : 0;
 }
 
 function homeId(root: string): string {

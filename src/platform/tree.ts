@@ -76,22 +76,29 @@ export async function stopTree(pid: number, graceMs: number): Promise<void> {
   while (treeAlive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
 }
 
+/** The leaders of the runs of one watched program, and the marks its processes carry. */
+export interface RunSessions {
+  leaders: ProcessIdentity[];
+  marks: string[];
+}
+
 /**
- * Ends what the runs of a watched program left behind: on Linux, every process in the process
- * group or session one of `leaders` created, including children of earlier runs and those left
+ * Ends what the runs of watched programs left behind: on Linux, every process in the process
+ * group or session one of the leaders created, including children of earlier runs and those left
  * after the main process ended (daemon style). A member counts only while it can be proved to be
- * ours: it carries all of `marks` in its environment, or its leader is still the same process.
- * Polite first, forced after graceMs. Elsewhere: the tree of each leader still alive.
- * Resolves with how many processes it signalled.
+ * ours: it carries all of its watch's marks in its environment, or its leader is still the same
+ * process. Polite first, forced after graceMs; one pass over /proc for all of them at a time.
+ * Elsewhere: the tree of each leader still alive. Resolves with how many processes it signalled.
  */
-export async function stopSessions(leaders: ProcessIdentity[], marks: string[], graceMs: number): Promise<number> {
-  if (leaders.length === 0) return 0;
+export async function stopSessions(sets: RunSessions[], graceMs: number): Promise<number> {
+  sets = sets.filter((s) => s.leaders.length > 0);
+  if (sets.length === 0) return 0;
   if (process.platform !== 'linux') {
-    const live = leaders.filter((l) => isSameProcess(l));
+    const live = sets.flatMap((s) => s.leaders).filter((l) => isSameProcess(l));
     await Promise.all(live.map((l) => stopTree(l.pid, graceMs)));
     return live.length;
   }
-  const members = () => sessionMembers(leaders, marks);
+  const members = () => sessionMembers(sets);
   const first = members();
   if (first.length === 0) return 0;
   const signal = (pids: number[], sig: NodeJS.Signals) => {
@@ -107,21 +114,27 @@ export async function stopSessions(leaders: ProcessIdentity[], marks: string[], 
   const deadline = Date.now() + graceMs;
   let left = members();
   while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 50));
     left = members();
   }
   if (left.length > 0) {
     signal(left, 'SIGKILL');
     const hard = Date.now() + 2000;
-    while (members().length > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
+    while (members().length > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
   }
   return first.length;
 }
 
-/** Linux: the live processes in the groups or sessions of `leaders` that are provably ours (see stopSessions). */
-export function sessionMembers(leaders: ProcessIdentity[], marks: string[]): number[] {
+/** True while the process group a leader created still has a member (one syscall; cheap). */
+export function groupLeft(leader: ProcessIdentity): boolean {
+  return process.platform === 'win32' ? isSameProcess(leader) : treeAlive(leader.pid);
+}
+
+/** Linux: the live processes in the groups or sessions of the leaders that are provably ours (see stopSessions). */
+export function sessionMembers(sets: RunSessions[]): number[] {
   if (process.platform !== 'linux') return [];
-  const byId = new Map(leaders.map((l) => [l.pid, l]));
+  const byId = new Map<number, { leader: ProcessIdentity; marks: string[] }>();
+  for (const s of sets) for (const l of s.leaders) byId.set(l.pid, { leader: l, marks: s.marks });
   const leaderAlive = new Map<number, boolean>();
   const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
@@ -132,13 +145,13 @@ export function sessionMembers(leaders: ProcessIdentity[], marks: string[]): num
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (f[0] === 'Z' || f[0] === 'X') continue;
-      const leader = byId.get(Number(f[2])) ?? byId.get(Number(f[3]));
-      if (!leader) continue;
-      let ours = leaderAlive.get(leader.pid);
-      if (ours === undefined) leaderAlive.set(leader.pid, (ours = isSameProcess(leader)));
+      const run = byId.get(Number(f[2])) ?? byId.get(Number(f[3]));
+      if (!run) continue;
+      let ours = leaderAlive.get(run.leader.pid);
+      if (ours === undefined) leaderAlive.set(run.leader.pid, (ours = isSameProcess(run.leader)));
       if (!ours) {
         const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-        if (!marks.every((m) => env.includes(m))) continue;
+        if (!run.marks.every((m) => env.includes(m))) continue;
       }
       out.push(pid);
     } catch {

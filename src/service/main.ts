@@ -47,6 +47,8 @@ function die(code: number, line: string): never {
 }
 
 async function main(): Promise<void> {
+  // Our own output is a courtesy: a full disk under armsd.out must not stop the service.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
   const argv = process.argv.slice(2);
   if (argv.some((a) => ['-h', '--help', '/?'].includes(a))) {
     say(USAGE.slice('usage: '.length));
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
   // First: the scripts and programs started from here must not inherit NOTIFY_SOCKET.
   let report = (line: string): void => void process.stderr.write(`armsd: ${line}\n`);
   const notifier = openNotifier(process.env, (line) => report(line));
-  const home = resolveHome();
+  const home = resolveHome(process.env, { forService: true });
   let config: Config;
   try {
     config = loadConfig(home.config, { server });
@@ -128,8 +130,9 @@ async function main(): Promise<void> {
   if (recovery.lost) {
     logs.alert('ERR', { src: 'armsd' }, `both copies of the state are unreadable (${recovery.refused.join('; ')}; kept as *.damaged): starting without the previous state; programs still running from before are taken back, groups start as offline`);
   }
-  // Both copies lost: whether the last service stopped cleanly is unknown, so its programs are looked for.
-  const abnormalEnd = (state.previous !== null && !state.previous.cleanStop) || recovery.lost;
+  // The current copy refused: whether the last service stopped cleanly is unknown, so its
+  // programs are looked for.
+  const abnormalEnd = (state.previous !== null && !state.previous.cleanStop) || recovery.lost || recovery.from === 'previous';
   const save = (what: string) => {
     try {
       state.save();
@@ -362,8 +365,11 @@ async function main(): Promise<void> {
     // Groups and watches carry on where the crashed service left them: nothing is started twice.
     groups.restore(state.previous.groups);
     const { adopted, gone } = watches.adopt(state.previous.watches);
-    const strays = await watches.sweep(5000);
-    logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile${strays.length ? `, ${strays.length} program(s) it had not written down stopped` : ''}; running every group's start script with RECOVER`);
+    // A program no watch has was started just before the crash and never acknowledged: stopped.
+    // Unless the state is an older copy: then it may well have been acknowledged, and is kept.
+    const strays = recovery.from === 'current' ? await watches.sweep(5000) : [];
+    const orphans = recovery.from === 'current' ? [] : watches.adoptOrphans();
+    logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile${strays.length ? `, ${strays.length} program(s) it had not written down stopped` : ''}${orphans.length ? `, ${orphans.length} program(s) newer than the state copy taken back (${orphans.join(', ')})` : ''}; running every group's start script with RECOVER`);
     await Promise.all(config.groups.map((g) => groups.recover(g.name).queued));
   }
   void groups.autostart();

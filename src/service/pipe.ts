@@ -21,6 +21,25 @@ export interface PipeLimits {
 
 export const DEFAULT_LIMITS: PipeLimits = { maxConnections: 256, idleMs: 30_000, lineMs: 10_000, maxInFlight: 256 };
 
+/**
+ * Connections let in past maxConnections when none can be closed to make room (every one waits
+ * for an answer): a command still gets through while a client holds the rest busy.
+ */
+const RESERVE = 16;
+/** Answers waiting for a client that does not read them: past this, it is no longer read; past 8x, dropped. */
+const OUT_HIGH = 1024 * 1024;
+/** Pending connections the OS keeps for us (Linux caps it at net.core.somaxconn). */
+const BACKLOG = 4096;
+
+/** What the pipe knows of one connection, to choose which to close when connections run short. */
+interface Conn {
+  socket: net.Socket;
+  /** requests being answered */
+  pending(): number;
+  /** when it last completed a line (or connected) */
+  lastLine: number;
+}
+
 export interface PipeServer {
   path: string;
   /** stops taking connections, waits for the answers in flight, then closes every connection */
@@ -32,10 +51,24 @@ export class PipeBusy extends Error {}
 export async function listenPipe(pipe: string, handle: Handler, limits: PipeLimits = DEFAULT_LIMITS): Promise<PipeServer> {
   if (process.platform !== 'win32') await preparePosixPath(pipe);
 
-  const sockets = new Set<net.Socket>();
+  const conns = new Map<net.Socket, Conn>();
   const inFlight = new Set<Promise<unknown>>();
-  const server = net.createServer((socket) => serve(socket, handle, limits, sockets, inFlight));
-  server.maxConnections = limits.maxConnections;
+  const server = net.createServer((socket) => {
+    // Full: the connection idle the longest (nothing in flight, no line for the longest time:
+    // a held-open or slowloris client) is closed to make room, rather than refusing a command.
+    if (conns.size >= limits.maxConnections) {
+      let idlest: Conn | null = null;
+      for (const c of conns.values()) if (c.pending() === 0 && (!idlest || c.lastLine < idlest.lastLine)) idlest = c;
+      if (idlest) {
+        conns.delete(idlest.socket);
+        idlest.socket.destroy();
+      } else if (conns.size >= limits.maxConnections + RESERVE) {
+        socket.destroy();
+        return;
+      }
+    }
+    serve(socket, handle, limits, conns, inFlight);
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -44,7 +77,7 @@ export async function listenPipe(pipe: string, handle: Handler, limits: PipeLimi
     });
     // The socket file must never exist with wider rights, not even for a moment.
     const oldMask = process.platform === 'win32' ? null : process.umask(0o177);
-    server.listen(pipe, () => {
+    server.listen({ path: pipe, backlog: BACKLOG }, () => {
       if (oldMask !== null) process.umask(oldMask);
       resolve();
     });
@@ -57,16 +90,17 @@ export async function listenPipe(pipe: string, handle: Handler, limits: PipeLimi
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         Promise.allSettled([...inFlight]).then(() => {
-          for (const s of sockets) s.end();
+          for (const s of conns.keys()) s.end();
         });
       });
     },
   };
 }
 
-function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets: Set<net.Socket>, inFlight: Set<Promise<unknown>>): void {
-  sockets.add(socket);
+function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, conns: Map<net.Socket, Conn>, inFlight: Set<Promise<unknown>>): void {
   let pending = 0;
+  const conn: Conn = { socket, pending: () => pending, lastLine: Date.now() };
+  conns.set(socket, conn);
   let paused = false;
   // A silent client is dropped once it has nothing in flight; a slow one, when a line takes too long.
   let idleTimer: NodeJS.Timeout | null = null;
@@ -86,15 +120,26 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets:
     if (split.midLine() && !lineTimer) lineTimer = setTimeout(() => socket.destroy(), limits.lineMs);
   };
   socket.on('close', () => {
-    sockets.delete(socket);
+    if (conns.get(socket) === conn) conns.delete(socket);
     if (idleTimer) clearTimeout(idleTimer);
     if (lineTimer) clearTimeout(lineTimer);
   });
   socket.on('error', () => socket.destroy());
 
+  // A client that sends without reading the answers is no longer read, then dropped.
+  let outPaused = false;
   const send = (answer: Answer) => {
     if (socket.destroyed || !socket.writable) return;
     socket.write(encode(answer));
+    if (socket.writableLength > 8 * OUT_HIGH) socket.destroy();
+    else if (socket.writableLength > OUT_HIGH && !outPaused) {
+      outPaused = true;
+      socket.pause();
+      socket.once('drain', () => {
+        outPaused = false;
+        if (!paused) socket.resume();
+      });
+    }
   };
   const fail = (id: Id | null, e: unknown) => {
     const err = e instanceof ProtocolError ? e : new ProtocolError('internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
@@ -104,6 +149,7 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets:
   const split = lineSplitter(MAX_FRAME, {
     line(text) {
       lineEnded = true;
+      conn.lastLine = Date.now();
       let req: Request;
       try {
         req = parseRequest(text);
@@ -127,7 +173,7 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, sockets:
           pending--;
           if (paused && pending < limits.maxInFlight / 2) {
             paused = false;
-            socket.resume();
+            if (!outPaused) socket.resume();
           }
           watchIdle();
         });

@@ -127,12 +127,16 @@ export function openState(dir: string, opts: StateOptions = {}): State {
   let durable = 0;
   let writing: Promise<void> | null = null;
   let laterTimer: NodeJS.Timeout | null = null;
+  /** how long the last snapshot took to make on the event loop (collect and serialize) */
+  let snapshotMs = 0;
 
   /** One write of the state as it is now; resolves with the change number it holds. */
   const writeOnce = async (): Promise<number> => {
+    const t0 = Date.now();
     opts.collect?.();
     const upTo = version;
     const text = JSON.stringify(data);
+    snapshotMs = Date.now() - t0;
     const tmp = path.join(dir, `${FILE}.bg.tmp`);
     await writeFileSynced(tmp, text);
     // A synchronous save() (start, clean stop) may have overtaken this write: never install older data.
@@ -155,7 +159,9 @@ export function openState(dir: string, opts: StateOptions = {}): State {
       const w = writeOnce().then((n) => {
         if (n > durable) durable = n;
       });
-      writing = w.finally(() => (writing = null));
+      const settled = w.finally(() => (writing = null));
+      settled.catch(() => undefined); // the caller below hears of a failure; the others retry
+      writing = settled;
       await w;
     }
   };
@@ -181,7 +187,8 @@ export function openState(dir: string, opts: StateOptions = {}): State {
       laterTimer = setTimeout(() => {
         laterTimer = null;
         reach(version).catch((e: Error) => opts.onError?.(e));
-      }, opts.laterMs ?? 200);
+        // A big state (a thousand watches) is written less often: at most a tenth of the time goes to it.
+      }, Math.max(opts.laterMs ?? 200, 10 * snapshotMs));
       laterTimer.unref();
     },
     dirty: () => durable < version,

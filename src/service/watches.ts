@@ -4,10 +4,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ProcessIdentity } from '../platform/process';
-import { stopSessions, sessionMembers } from '../platform/tree';
+import { groupLeft, stopSessions } from '../platform/tree';
 import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
 import { afterRun, decide, DEFAULT_PACING, FinalAction, Pacing, restartDelay, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
+import { openGate } from './restart-gate';
 import { RotationPolicy } from './rotating-file';
 import { End, programTarget, Running, serviceTarget, StartFailed, Target } from './targets';
 import { adoptWatches, adoptOrphans, sweepStrays } from './watch-adoption';
@@ -208,6 +209,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const watches = new Map<string, Watch>();
   /** set by stopAll: no more restarts */
   let closing = false;
+  const gate = openGate();
   const remove = (w: Watch) => {
     if (watches.get(w.key) !== w) return;
     clearTimers(w);
@@ -311,10 +313,12 @@ export function openWatches(ctx: WatchesContext): Watches {
   const remember = (w: Watch, leader: ProcessIdentity) => {
     w.sessions.push(leader);
     if (w.sessions.length > MAX_SESSIONS) {
-      w.sessions = w.sessions.filter((l, i) => i === w.sessions.length - 1 || sessionMembers([l], marks(w)).length > 0);
+      // A run whose process group is empty is forgotten (one syscall each: a crash loop restarts often).
+      w.sessions = w.sessions.filter((l, i) => i === w.sessions.length - 1 || groupLeft(l));
       if (w.sessions.length > MAX_SESSIONS) w.sessions = w.sessions.slice(-MAX_SESSIONS);
     }
   };
+  const runs = (w: Watch) => ({ leaders: w.sessions, marks: marks(w) });
 
   /** Starts the target; rejects with a WatchError when it cannot be started. */
   const launch = async (w: Watch): Promise<number | null> => {
@@ -434,26 +438,33 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   /** Runs `what` after `delayMs` (at once for 0), unless the watch is stopped or replaced meanwhile. */
   const later = (w: Watch, delayMs: number, what: () => void) => {
+    const due = () =>
+      gate.enqueue(() => {
+        if (closing || watches.get(w.key) !== w || (w.state !== 'running' && w.state !== 'ended')) return;
+        what();
+      });
     if (delayMs <= 0) {
-      what();
+      due();
       return;
     }
     w.restartAt = ctx.clock.now() + delayMs;
     w.restartTimer = setTimeout(() => {
       w.restartTimer = null;
       w.restartAt = null;
-      if (closing || watches.get(w.key) !== w || (w.state !== 'running' && w.state !== 'ended')) return;
-      what();
+      due();
     }, delayMs);
   };
 
-  /** Stops what runs and what earlier runs left in their groups and sessions. */
-  const stopWatch = async (w: Watch, timeoutMs: number): Promise<'stopped' | 'had-ended'> => {
+  /**
+   * Stops what runs and what earlier runs left in their groups and sessions (`leftovers: false`:
+   * the caller ends those of many watches at once).
+   */
+  const stopWatch = async (w: Watch, timeoutMs: number, leftovers = true): Promise<'stopped' | 'had-ended'> => {
     clearTimers(w);
     const running = w.running;
     // Never signal what is no longer ours: an ended program's PID may name a stranger now.
     if (!running || !running.ours()) {
-      const left = await stopSessions(w.sessions, marks(w), timeoutMs);
+      const left = leftovers ? await stopSessions([runs(w)], timeoutMs) : 0;
       if (left > 0) ctx.logs.write('INFO', fields(w), `watch ${w.req.id}: ${left} process(es) its program had left running stopped`);
       remove(w);
       return 'had-ended';
@@ -463,9 +474,17 @@ export function openWatches(ctx: WatchesContext): Watches {
       setState(w, 'running');
       throw new WatchError('failed', `watch ${w.req.id}: ${running.pid === null ? w.target.describe : `pid ${running.pid}`} did not stop, even when forced`);
     }
-    await stopSessions(w.sessions, marks(w), timeoutMs);
+    if (leftovers) await stopSessions([runs(w)], timeoutMs);
     remove(w);
     return 'stopped';
+  };
+
+  /** Stops several watches: their programs in parallel, then what their runs left, in one pass. */
+  const stopMany = async (ws: Watch[], timeoutMs: number, onError: (w: Watch, e: Error) => void) => {
+    const sets = ws.map(runs);
+    const hows = await Promise.all(ws.map((w) => stopWatch(w, timeoutMs, false).catch((e: Error) => (onError(w, e), 'failed' as const))));
+    await stopSessions(sets, timeoutMs);
+    return hows;
   };
 
   const core: WatchCore = { ctx, watches, make, follow, react, hold, remove, fields, marks };
@@ -536,22 +555,20 @@ export function openWatches(ctx: WatchesContext): Watches {
     async stopGroup(group, timeoutMs) {
       const mine = [...watches.values()].filter((w) => w.req.group?.toUpperCase() === group.toUpperCase());
       const forgotten: string[] = [];
-      await Promise.all(
-        mine.map(async (w) => {
-          const how = await stopWatch(w, timeoutMs).catch((e: Error) => (ctx.logs.alert('ERR', fields(w), e.message), 'failed'));
-          if (how === 'stopped') {
-            forgotten.push(w.req.id);
-            ctx.logs.alert('WARN', fields(w), `watch ${w.req.id} was still running after group ${group}'s stop script: stopped by the service (add ARMKILL ${w.req.id} to the stop script)`);
-          }
-        }),
-      );
+      const hows = await stopMany(mine, timeoutMs, (w, e) => ctx.logs.alert('ERR', fields(w), e.message));
+      mine.forEach((w, i) => {
+        if (hows[i] !== 'stopped') return;
+        forgotten.push(w.req.id);
+        ctx.logs.alert('WARN', fields(w), `watch ${w.req.id} was still running after group ${group}'s stop script: stopped by the service (add ARMKILL ${w.req.id} to the stop script)`);
+      });
       return forgotten;
     },
 
     async stopAll(timeoutMs) {
       closing = true;
+      gate.clear();
       for (const w of watches.values()) clearTimers(w);
-      await Promise.all([...watches.values()].map((w) => stopWatch(w, timeoutMs).catch(() => undefined)));
+      await stopMany([...watches.values()], timeoutMs, () => undefined);
     },
 
     close() {

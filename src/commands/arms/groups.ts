@@ -7,6 +7,7 @@ import type { MonitorResult } from '../../service/monitors';
 import type { RecoveryStatus } from '../../service/recovery';
 import type { WatchStatus } from '../../service/watches';
 import type { ClusterStatus } from '../../cluster/cluster';
+import { printable } from '../printable';
 
 interface Status {
   server: string;
@@ -23,19 +24,19 @@ interface Status {
 
 export async function groupAction(action: 'start' | 'stop' | 'restart' | 'move', name: string, opts: { wait: boolean; to?: string }): Promise<number> {
   const r = (await call(clientPipe(), `group.${action}`, { name, wait: opts.wait, ...(opts.to ? { to: opts.to } : {}) }, 0)) as { group: string; message?: string };
-  console.log(opts.wait ? r.message : `group ${r.group}: ${action} queued`);
+  console.log(printable(opts.wait ? (r.message ?? '') : `group ${r.group}: ${action} queued`));
   return 0;
 }
 
 export async function reload(): Promise<number> {
   const r = (await call(clientPipe(), 'reload', {}, 60_000)) as { changes: string };
-  console.log(r.changes);
+  console.log(printable(r.changes));
   return 0;
 }
 
 /** The cluster's servers and where each group is, as etcd says; this server's own view of its groups follows in `arms status --json`. */
 function printCluster(c: ClusterStatus): void {
-  console.log(`cluster ${c.name}: ${c.state}${c.problem ? ` (${c.problem})` : ''}; heartbeat timeout ${c.heartbeatTimeout} s${c.readAt ? `; read from etcd ${shortTime(c.readAt)}` : ''}`);
+  console.log(printable(`cluster ${c.name}: ${c.state}${c.problem ? ` (${c.problem})` : ''}; heartbeat timeout ${c.heartbeatTimeout} s${c.readAt ? `; read from etcd ${shortTime(c.readAt)}` : ''}`));
   const servers = [['SERVER', 'STATE', 'SINCE', 'GROUPS']];
   for (const s of c.servers) servers.push([s.name + (s.name.toUpperCase() === c.server ? ' (this)' : ''), s.up ? 'up' : 'down', shortTime(s.since), s.groups.join(', ') || '-']);
   console.log('');
@@ -57,6 +58,7 @@ function shortTime(iso: string | null | undefined): string {
 }
 
 function table(rows: string[][]): string {
+  rows = rows.map((r) => r.map(printable));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
@@ -67,7 +69,7 @@ export async function status(opts: { json: boolean }): Promise<number> {
     console.log(JSON.stringify(s, null, 2));
     return 0;
   }
-  console.log(`server ${s.server}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
+  console.log(`server ${printable(s.server)}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
   if (s.reboots.count > 0) console.log(`server shutdowns by monitoring: ${s.reboots.count} of ${s.reboots.max}${s.reboots.count >= s.reboots.max ? ' (limit reached: "arms clear reboots")' : ''}`);
   if (s.cluster) printCluster(s.cluster);
   else if (s.groups.length === 0) console.log('no groups configured');

@@ -1,4 +1,5 @@
 // arms: the operator's tool. POSIX-style options (it is not called from legacy scripts).
+import { printable } from '../printable';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CommandError } from '../../client/client';
 import { VERSION } from '../../version';
@@ -263,7 +264,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => (process.exitCode = code),
   (e) => {
-    process.stderr.write(`arms: ${e instanceof CommandError ? e.message : `internal error: ${(e as Error).message}`}\n`);
+    process.stderr.write(`arms: ${printable(e instanceof CommandError ? e.message : `internal error: ${(e as Error).message}`)}\n`);
     process.exitCode = e instanceof CommandError ? e.exitCode : 1;
   },
 );

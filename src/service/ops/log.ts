@@ -1,5 +1,5 @@
 // The pipe operations of the logs: ARMLOG.
-import { bool, int, oneOf, str } from '../../protocol/messages';
+import { bool, int, oneOf, ProtocolError, str } from '../../protocol/messages';
 import { Logs } from '../log';
 import { Ops } from './index';
 
@@ -19,8 +19,12 @@ export function logOps(logs: Logs): Ops {
       };
       if (bool(args, 'alert')) logs.alert(level, fields, message);
       else logs.write(level, fields, message);
-      // Answer only once the line is in the file: an ARMLOG that returned 0 is never lost.
-      await logs.flushed();
+      // Answer only once the line is in the file and on the disk: an ARMLOG that returned 0 is never lost.
+      try {
+        await logs.flushed();
+      } catch (e) {
+        throw new ProtocolError('failed', `the line was not written to the log: ${(e as Error).message}`);
+      }
       return null;
     },
   };
