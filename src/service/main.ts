@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     groups.reconfigure(next.groups);
     current = next;
     keepBatchSpare(usesBatch(next));
-    const later = (['server', 'syslog', 'log', 'osMonitor'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    const later = (['server', 'syslog', 'log', 'osMonitor', 'cluster', 'servers'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
     logs.write('INFO', { src: 'armsd' }, said);
     return said;
