@@ -1,6 +1,7 @@
 // This server's lease: its membership and the life of every owner key it holds.
 //
-// Keep-alives go out every TTL/6, each one bounded. A keep-alive counts from the moment it was
+// Keep-alives go out every TTL/4, each one bounded (more often would make the lease outlive a
+// crashed server longer: takeover comes TTL minus the age of the last keep-alive after a crash). A keep-alive counts from the moment it was
 // *sent*: etcd cannot have refreshed the lease before that, so the lease cannot expire at etcd
 // before lastSent + TTL. The watchdog fires when no keep-alive has succeeded for ⅔ of the TTL,
 // without waiting for the library (it says "lost" only after about 2 × TTL, platform.md §3.3):
@@ -57,7 +58,7 @@ export async function grantLease(client: Etcd3, ttlS: number, events: LeaseEvent
         if (e.name === 'EtcdLeaseInvalidError') fence('etcd says this server\'s lease has expired');
       })
       .finally(() => inFlight--);
-  }, Math.max(50, ttlMs / 6));
+  }, Math.max(50, ttlMs / 4));
   const watchdog = setInterval(() => {
     const silent = Date.now() - last;
     if (silent > (ttlMs * 2) / 3) fence(`no successful keep-alive for ${silent} ms (⅔ of the ${ttlS} s heartbeat timeout)`);
