@@ -239,7 +239,7 @@ describe('config mistakes', () => {
       `${file}:6: groups.A.timeouts.start: expected a duration such as 300s, 5m, 1h (a bare number is seconds)`,
       `${file}:7: groups.A.autostart: expected true or false`,
       `${file}:8: groups.A.policy: this server (SRV1) is not in the policy [SRV2]`,
-      `${file}:9: groups.A: unknown setting "colour" (expected one of: policy, start, stop, dir, autostart, timeouts, disks, addresses, nics, maxFailovers, failoverWindow, maxStartRetries, finalAction, after, ready)`,
+      `${file}:9: groups.A: unknown setting "colour" (expected one of: policy, start, stop, dir, autostart, timeouts, disks, addresses, nics, maxFailovers, failoverWindow, maxStartRetries, finalAction, failback, after, ready)`,
       `${file}:11: groups.B: "start" is required (the start script, relative to the group folder)`,
       `${file}:11: groups.B.stop: ${path.join(home, 'groups', 'B', 'stop.sh')} is not a readable file`,
       `${file}:12: groups.B.disks[0]: "path" is required`,

@@ -27,3 +27,20 @@ describe('command start-up path', () => {
     expect(mods.length).toBeLessThanOrEqual(10);
   });
 });
+
+describe('the etcd client stays in armsd', () => {
+  it('no command loads etcd3, gRPC or cockatiel, not even the ones that act on a cluster (ARMFOVER, ARMDOWN, arms status / group move / check --cluster)', () => {
+    const cluster = ['etcd3', '@grpc', 'cockatiel', `${path.sep}dist${path.sep}cluster${path.sep}cluster.js`, `${path.sep}dist${path.sep}cluster${path.sep}etcd.js`];
+    for (const [bin, args] of [
+      ['armfover.js', ['G']],
+      ['armdown.js', ['/?']],
+      ['arms.js', ['status']],
+      ['arms.js', ['group', 'move', 'G', 'B']],
+      ['arms.js', ['check', '--cluster']],
+    ] as const) {
+      const mods = modulesLoadedBy(bin, [...args]);
+      expect(mods.length).toBeGreaterThan(0);
+      for (const c of cluster) expect(mods.filter((m) => m.includes(c)), `${bin} ${args.join(' ')}`).toEqual([]);
+    }
+  });
+});

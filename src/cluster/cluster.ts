@@ -13,6 +13,7 @@ import type { Logs } from '../service/log';
 import type { StartEvent, StopFactor } from '../service/script-env';
 import type { ClusterConfig } from './config';
 import type { Definition } from './definitions';
+import type { IOperation } from 'etcd3';
 import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
 import { grantLease, HeldLease } from './lease';
@@ -164,6 +165,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
     return policy.find((s) => live.has(s) && !failed.has(s)) ?? null;
   };
 
+  /** Every server of the group's policy has failed to start it since it was last online. */
+  const everyFailed = (g: string, failed: string[]) => policyOf(g).every((s) => failed.map((f) => f.toUpperCase()).includes(s));
+
   /** The next live server after this one in the group's policy (wrapping), or null. */
   const nextServer = (g: string, live: Set<string>): string | null => {
     const policy = policyOf(g);
@@ -182,15 +186,29 @@ export function openCluster(ctx: ClusterContext): Cluster {
    * revision), or by the owner key's absence when `fence` is null. Retries when only the record
    * changed; false when the guard on the owner failed.
    */
-  const updateRecord = async (g: string, fence: string | null, change: (r: GroupRecord) => GroupRecord | null, alsoDeleteOwner = false): Promise<boolean> => {
+  const updateRecord = async (
+    g: string,
+    fence: string | null,
+    change: (r: GroupRecord) => GroupRecord | null,
+    also: { deleteOwner?: boolean; ownerState?: OwnerValue['state']; known?: { rec: GroupRecord; rev: string } } = {},
+  ): Promise<boolean> => {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const kv = await getOne(k.group(g));
-      const rec: GroupRecord = { ...OFFLINE, ...json<GroupRecord>(kv) };
+      // the record as last read, first: one round trip less when it has not changed
+      let rec: GroupRecord;
+      let rev: string;
+      if (attempt === 0 && also.known) ({ rec, rev } = also.known);
+      else {
+        const kv = await getOne(k.group(g));
+        rec = { ...OFFLINE, ...json<GroupRecord>(kv) };
+        rev = kv?.mod_revision ?? '0';
+      }
       const next = change(rec);
       if (next === null) return true;
-      const ops = [client.put(k.group(g)).value(JSON.stringify(next)), ...(alsoDeleteOwner ? [client.delete().key(k.owner(g))] : [])];
+      const ops: IOperation[] = [client.put(k.group(g)).value(JSON.stringify(next))];
+      if (also.deleteOwner) ops.push(client.delete().key(k.owner(g)));
+      if (also.ownerState && lease) ops.push(client.put(k.owner(g)).value(JSON.stringify({ server: me, state: also.ownerState, at: now() })).lease(lease.id));
       const res = await client
-        .if(k.group(g), 'Mod', '==', kv?.mod_revision ?? 0)
+        .if(k.group(g), 'Mod', '==', rev)
         .and(k.owner(g), 'Create', '==', fence ?? 0)
         .then(...ops)
         .commit();
@@ -231,14 +249,15 @@ export function openCluster(ctx: ClusterContext): Cluster {
   /** Takes a group without owner: the owner key in a transaction, then the start script. */
   const acquire = async (g: string): Promise<void> => {
     if (phase !== 'joined' || !lease || owned.has(g)) return;
-    const kv = await getOne(k.group(g));
-    const rec: GroupRecord = { ...OFFLINE, ...json<GroupRecord>(kv) };
-    const snap = await readSnapshot();
+    const snap = last && Date.now() - Date.parse(last.readAt) < 100 ? last : await readSnapshot();
+    const known = snap.records.get(g) ?? { rec: { ...OFFLINE }, rev: '0' };
+    const rec = known.rec;
     if (rec.want !== 'online' || rec.error || snap.owners.has(g) || candidate(g, rec, snap.servers) !== me) return;
     const value: OwnerValue = { server: me, state: 'starting', at: now() };
+    // The record must be as read: the owner key is created only for what the cluster still wants.
     const res = await client
       .if(k.owner(g), 'Create', '==', 0)
-      .and(k.group(g), 'Mod', '==', kv?.mod_revision ?? 0)
+      .and(k.group(g), 'Mod', '==', known.rev)
       .then(client.put(k.owner(g)).value(JSON.stringify(value)).lease(lease.id))
       .commit();
     if (!res.succeeded) return;
@@ -250,8 +269,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const o = await ctx.groups.start(name, event, { prevServer: rec.prev ?? undefined, fence }).queued;
     if (owned.get(g) !== fence) return; // fenced meanwhile: the fence has stopped it
     if (o.ok) {
-      await putOwner(g, fence, 'online');
-      await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target: null, event: null, failed: [], error: null }));
+      await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target: null, event: null, failed: [], error: null }), { ownerState: 'online', known });
       return;
     }
     // The start failed: clean up what it began, then give the group to the next server of the policy.
@@ -263,21 +281,19 @@ export function openCluster(ctx: ClusterContext): Cluster {
       return;
     }
     let allFailed: string | null = null;
-    const live = (await readSnapshot()).servers;
     await updateRecord(
       g,
       fence,
       (r) => {
         const failed = [...new Set([...r.failed.map((s) => s.toUpperCase()), me])];
-        const next = candidate(g, { ...r, failed, target: null }, live);
-        allFailed = next ? null : `the start failed on every live server of its policy (${failed.join(', ')})`;
+        allFailed = everyFailed(g, failed) ? `the start failed on every server of its policy (${failed.join(', ')})` : null;
         return { ...r, target: null, failed, error: allFailed };
       },
-      true,
+      { deleteOwner: true },
     );
     owned.delete(g);
     if (allFailed) alert('ERR', `group ${name} is in error on the whole cluster: ${allFailed}; "arms group start ${name}" tries again`, { group: name });
-    else info(`group ${name}: start failed here; the next server of the policy takes it`, { group: name });
+    else info(`group ${name}: start failed here; the next server of its policy that is up takes it`, { group: name });
   };
 
   /** The owner stops the group and hands it on (ARMFOVER, move, server shutdown). */
@@ -286,7 +302,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const fence = owned.get(g);
     const name = config(g)?.name ?? g;
     if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
-    const live = (await readSnapshot()).servers;
+    const snap = last ?? (await readSnapshot());
+    const live = snap.servers;
     let target: string | null = opts.to?.toUpperCase() ?? nextServer(g, live);
     if (opts.to) {
       if (!policyOf(g).includes(target!)) return { ok: false, message: `group ${name} cannot move to ${opts.to}: not in its policy [${policyOf(g).join(', ')}]`, fence };
@@ -294,7 +311,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     }
     // Alone in the cluster: a failover starts it here again; a leaving server leaves it to whoever comes.
     if (!target && !opts.leaving) target = me;
-    await putOwner(g, fence, 'stopping');
+    void putOwner(g, fence, 'stopping'); // for status only: the release below is guarded on its own
     const o = await ctx.groups.stop(name, factor).queued;
     if (owned.get(g) !== fence) return { ok: false, message: `group ${name}: this server fenced itself meanwhile`, fence };
     if (!o.ok && !opts.force) {
@@ -302,7 +319,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       return { ok: false, message: o.message, fence };
     }
     if (!o.ok) alert('WARN', `group ${name}: the stop script failed; going on with the handover (/F)`, { group: name });
-    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null }), true);
+    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null }), { deleteOwner: true, known: snap.records.get(g) });
     owned.delete(g);
     if (!done) return { ok: false, message: `group ${name}: the handover could not be written (this server's ownership ended)`, fence };
     info(`group ${name}: handed over (${factor}) to ${target ?? 'the next server that comes up'}`, { group: name, fence });
@@ -313,14 +330,14 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const fence = owned.get(g);
     const name = config(g)?.name ?? g;
     if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
-    await putOwner(g, fence, 'stopping');
+    void putOwner(g, fence, 'stopping');
     const o = await ctx.groups.stop(name, 'GROUPSTOP').queued;
     if (owned.get(g) !== fence) return { ok: false, message: `group ${name}: this server fenced itself meanwhile`, fence };
     if (!o.ok) {
       await putOwner(g, fence, 'error', o.message);
       return outcome(g, o, fence);
     }
-    await updateRecord(g, fence, () => ({ ...OFFLINE }), true);
+    await updateRecord(g, fence, () => ({ ...OFFLINE }), { deleteOwner: true, known: last?.records.get(g) });
     owned.delete(g);
     return outcome(g, o, fence);
   };
@@ -414,12 +431,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (!r || r.rec.want !== 'online' || r.rec.error || busy(g)) continue;
       const cand = candidate(g, r.rec, snap.servers);
       if (cand === me) void act(g, () => acquire(g)).catch((e: Error) => info(`group ${c.name}: not taken: ${e.message}`, { group: c.name }));
-      else if (cand === null && r.rec.failed.length > 0) {
-        const msg = `no live server of its policy is left to try (failed: ${r.rec.failed.join(', ')})`;
-        if (await updateRecord(g, null, (x) => (x.error || x.want !== 'online' ? null : { ...x, error: msg }))) {
-          alert('ERR', `group ${c.name} is in error on the whole cluster: ${msg}`, { group: c.name });
-        }
-      }
+      // else: the servers left to try are down; the first of them to come back takes it
     }
     // Servers gone since the last look: down since now.
     for (const s of ctx.servers.map((x) => x.toUpperCase())) {
@@ -558,7 +570,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     while (Date.now() < deadline && !closing) {
       const v = await what().catch(() => undefined);
       if (v !== undefined) return v;
-      await sleep(50);
+      await sleep(15);
     }
     return undefined;
   };

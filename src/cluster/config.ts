@@ -31,8 +31,8 @@ export function readCluster(r: Reader, node: Node | null, home: string): Cluster
   const before = r.problems.length;
   r.map(node, 'cluster', {
     name: (v) => {
-      const n = r.name(v, 'cluster.name');
-      if (n !== undefined) (c.name = n), (named = true);
+      named = true;
+      c.name = r.name(v, 'cluster.name') ?? '';
     },
     etcd: (v) => {
       endpoints = true;

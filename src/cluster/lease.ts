@@ -1,18 +1,20 @@
 // This server's lease: its membership and the life of every owner key it holds.
 //
-// Keep-alives go out every TTL/6, each one bounded. A keep-alive counts from the moment it was
+// Keep-alives go out every TTL/4, each one bounded (more often would make the lease outlive a
+// crashed server longer: takeover comes TTL minus the age of the last keep-alive after a crash). A keep-alive counts from the moment it was
 // *sent*: etcd cannot have refreshed the lease before that, so the lease cannot expire at etcd
-// before lastSent + TTL. The watchdog fires when no keep-alive has succeeded for ⅔ of the TTL,
+// before TTL after that. The watchdog fires when no keep-alive has succeeded for ⅔ of the TTL,
 // without waiting for the library (it says "lost" only after about 2 × TTL, platform.md §3.3):
 // the groups then get the remaining third to stop before anybody else may take them.
 import { Etcd3, Lease } from 'etcd3';
 import { within } from './etcd';
 
+/** A clock that a change of the wall clock does not move. */
+const mono = () => performance.now();
+
 export interface HeldLease {
   id: string;
   ttlMs: number;
-  /** when the last successful keep-alive was sent (ms); the lease lives at etcd until at least this + TTL */
-  lastSent(): number;
   /** revokes it (its keys go at once); bounded; false when etcd did not confirm (it then expires) */
   revoke(): Promise<boolean>;
   /** stops keeping it alive */
@@ -20,14 +22,14 @@ export interface HeldLease {
 }
 
 export interface LeaseEvents {
-  /** no successful keep-alive for ⅔ TTL, or etcd said the lease is gone: the groups must stop by `deadline` */
+  /** no successful keep-alive for ⅔ TTL, or etcd said the lease is gone: the groups must stop by `deadline` (Date.now() ms) */
   fence(reason: string, deadline: number): void;
 }
 
 export async function grantLease(client: Etcd3, ttlS: number, events: LeaseEvents): Promise<HeldLease> {
   const lease: Lease = client.lease(ttlS, { autoKeepAlive: false });
   lease.on('lost', () => undefined); // reported through keepaliveOnce's rejection below
-  const sentAt = Date.now();
+  const sentAt = mono();
   const id = await within(lease.grant(), ttlS * 1000, 'lease grant');
   const ttlMs = ttlS * 1000;
   let last = sentAt;
@@ -40,15 +42,15 @@ export async function grantLease(client: Etcd3, ttlS: number, events: LeaseEvent
     clearInterval(beat);
     clearInterval(watchdog);
     // a margin for the timers' own lateness: everything is down before the lease can end at etcd
-    events.fence(reason, last + ttlMs - Math.max(100, ttlMs * 0.1));
+    events.fence(reason, Date.now() + (last + ttlMs - Math.max(100, ttlMs * 0.1) - mono()));
   };
   let inFlight = 0;
   const beat = setInterval(() => {
     if (closed || inFlight >= 2) return;
     inFlight++;
-    const sent = Date.now();
+    const sent = mono();
     lease
-      .keepaliveOnce({ deadline: sent + ttlMs / 3 })
+      .keepaliveOnce({ deadline: Date.now() + ttlMs / 3 })
       .then((res) => {
         if (Number(res.TTL) <= 0) fence('etcd says this server\'s lease has expired');
         else last = Math.max(last, sent);
@@ -57,15 +59,14 @@ export async function grantLease(client: Etcd3, ttlS: number, events: LeaseEvent
         if (e.name === 'EtcdLeaseInvalidError') fence('etcd says this server\'s lease has expired');
       })
       .finally(() => inFlight--);
-  }, Math.max(50, ttlMs / 6));
+  }, Math.max(50, ttlMs / 4));
   const watchdog = setInterval(() => {
-    const silent = Date.now() - last;
+    const silent = Math.round(mono() - last);
     if (silent > (ttlMs * 2) / 3) fence(`no successful keep-alive for ${silent} ms (⅔ of the ${ttlS} s heartbeat timeout)`);
   }, Math.max(20, ttlMs / 50));
   return {
     id,
     ttlMs,
-    lastSent: () => last,
     async revoke() {
       closed = true;
       clearInterval(beat);

@@ -136,12 +136,12 @@ function readGroup(r: Reader, name: string, node: Node | null, server: string, h
     maxFailovers: (v) => (g.maxFailovers = r.int(v, `${where}.maxFailovers`, 0, 1000) ?? g.maxFailovers),
     failoverWindow: (v) => (g.failoverWindow = r.duration(v, `${where}.failoverWindow`) ?? g.failoverWindow),
     maxStartRetries: (v) => (g.maxStartRetries = r.int(v, `${where}.maxStartRetries`, 0, 100) ?? g.maxStartRetries),
-    failback: (v) => (g.failback = r.bool(v, `${where}.failback`) ?? g.failback),
     finalAction: (v) => {
       const a = r.string(v, `${where}.finalAction`, 'shutdown or reboot');
       if (a === 'shutdown' || a === 'reboot') g.finalAction = a;
       else if (a !== undefined) r.problem(v, `${where}.finalAction: expected shutdown or reboot, got "${a}"`);
     },
+    failback: (v) => (g.failback = r.bool(v, `${where}.failback`) ?? g.failback),
     after: (v) => {
       g.afterLine = r.line(v);
       g.after = r.list(v, `${where}.after`, (n, w) => r.name(n, w));

@@ -270,7 +270,7 @@ async function main(): Promise<void> {
     current = next;
     monitoring?.configure(next);
     keepBatchSpare(usesBatch(next));
-    const later = (['server', 'syslog', 'log', 'osMonitor', 'http'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    const later = (['server', 'syslog', 'log', 'osMonitor', 'http', 'cluster', 'servers'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
     logs.write('INFO', { src: 'armsd' }, said);
     return said;

@@ -167,7 +167,7 @@ describe('a group on three servers', () => {
     expect(f.stderr).toContain('in error');
     for (const n of ABC) {
       const o = await owner(servers[n], 'G1');
-      expect(o).toMatchObject({ state: 'error', owner: null, error: expect.stringContaining('the start failed on every live server of its policy') });
+      expect(o).toMatchObject({ state: 'error', owner: null, error: expect.stringContaining('the start failed on every server of its policy') });
       expect(o.error!.match(/\((.*)\)/)![1].split(', ').sort()).toEqual(['A', 'B', 'C']);
     }
     const alerts = ABC.flatMap((n) => readLog(servers[n].home, 'alert')).filter((r) => /in error on the whole cluster/.test(r.msg));
@@ -203,6 +203,36 @@ describe('a group on three servers', () => {
       'A online G1 START',
     ]);
     expect(checkJournal(journal(spec)).problems).toEqual([]);
+  });
+
+  it('ARMDOWN and a clean service stop hand the server\'s groups over (SERVERSHUTDOWN, then FAILOVER on the next server) before the power command', async () => {
+    const spec = clusterSpec(ABC, { G1: { policy: ['A', 'B', 'C'] } });
+    const servers: Record<string, Server> = {};
+    const marker = path.join(spec.control, 'powered-off');
+    for (const n of ABC) servers[n] = await startServer(spec, n, makeHome(spec, n, etcd.endpoints, `power:\n  shutdown: echo ${n} >> ${marker}\n`));
+    for (const n of ABC) await waitFor(() => clusterView(servers[n]), (v) => v.state === 'joined' && v.servers.every((s) => s.up), 20_000, `${n} joined`);
+    expect((await run('arms', ['group', 'start', 'G1'], servers.C.env)).code).toBe(0);
+    const down = await run('ARMDOWN', [], servers.A.env);
+    expect(down.code).toBe(0);
+    await waitFor(() => owner(servers.C, 'G1'), (o) => o.owner === 'B' && o.state === 'online', 20_000, 'G1 on B');
+    await waitFor(async () => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''), (t) => t === 'A\n', 10_000, 'power command');
+    expect((await clusterView(servers.C)).servers.find((s) => s.name === 'A')).toMatchObject({ up: false });
+    // B's service stops cleanly: the group goes on to C (A has left)
+    servers.B.proc!.kill('SIGTERM');
+    await waitFor(() => owner(servers.C, 'G1'), (o) => o.owner === 'C' && o.state === 'online', 20_000, 'G1 on C');
+    expect(lines(spec)).toEqual([
+      'A start G1 START',
+      'A online G1 START',
+      'A stop G1 SERVERSHUTDOWN',
+      'A offline G1 SERVERSHUTDOWN',
+      'B start G1 FAILOVER',
+      'B online G1 FAILOVER',
+      'B stop G1 SERVERSHUTDOWN',
+      'B offline G1 SERVERSHUTDOWN',
+      'C start G1 FAILOVER',
+      'C online G1 FAILOVER',
+    ]);
+    expect(journal(spec).filter((e) => e.what === 'start').map((e) => e.rest)).toEqual(['server=HOME prev=', 'server=OTHER prev=A', 'server=OTHER prev=B']);
   });
 
   it('etcd unreachable when armsd starts: the service runs, its groups stay offline, status says why; it joins when etcd answers', async () => {

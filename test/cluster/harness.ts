@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { call } from '../../src/client/client';
 import { resolveHome } from '../../src/platform/home';
-import { envFor, ROOT, sleep, tempDir } from '../helpers';
+import { envFor, readLog, ROOT, sleep, tempDir } from '../helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const etcdCluster = require('../../scripts/etcd-cluster.js') as {
@@ -209,6 +209,21 @@ export function journal(spec: ClusterSpec): Entry[] {
       return { t: BigInt(t), server, what: what as Entry['what'], group, how, fence: (fence ?? '').replace(/^fence=/, ''), rest: rest.join(' '), line };
     })
     .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+}
+
+/**
+ * The journal plus, from each server's cluster log, the moments its self-fence had everything of a
+ * group down ("offline (fenced)"): a stop script cut short by the fence writes no "offline" line.
+ */
+export function journalWithFences(spec: ClusterSpec, homes: Record<string, string>): Entry[] {
+  const extra: Entry[] = [];
+  for (const [server, home] of Object.entries(homes)) {
+    for (const r of readLog(home)) {
+      const m = /^group (\S+) offline \(fenced\)$/.exec(r.msg);
+      if (m) extra.push({ t: BigInt(Date.parse(r.time)) * 1_000_000n, server, what: 'offline', group: m[1], how: 'FENCED', fence: '', rest: '', line: `${r.time} ${server} ${r.msg}` });
+    }
+  }
+  return [...journal(spec), ...extra].sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
 }
 
 /** The test writes down a server loss in the journal, for the invariant's checker. */
