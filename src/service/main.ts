@@ -274,7 +274,7 @@ async function main(): Promise<void> {
   if (config.http) {
     // Loaded only when configured: the HTTP server, prom-client and the page cost nothing otherwise.
     const { startHttp } = require('../http/server') as typeof import('../http/server');
-    http = await startHttp(config.http, { dispatch, logs, info, groups: () => groups.list() });
+    http = await startHttp(config.http, { dispatch, logs, info, groups: () => groups.list(), monitors: () => monitors.list() });
   }
   if (abnormalEnd && state.previous) {
     // Groups and watches carry on where the crashed service left them: nothing is started twice.
