@@ -247,6 +247,9 @@ describe('HTTP API against the real service', () => {
   it('/metrics: the Prometheus text format, with the groups, watches, monitors, scripts, failovers, requests, memory and event loop', async () => {
     // Something for each family: a monitor report, a failover, restarts of a watch.
     await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: '/srv', kind: 'disk', ok: false, detail: 'EROFS', failures: 2 });
+    // A resource name with the characters the format escapes.
+    const odd = 'C:\\data "main"\nsecond line';
+    await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: odd, kind: 'disk', ok: false, detail: 'x', failures: 1 });
     await call(svc.pipe, 'group.failover', { name: 'DB', wait: true, force: true });
     const app = await watch('APP').then(async (w) => w ?? (await call(svc.pipe, 'group.restart', { name: 'WEB', wait: true }), watch('APP')));
     process.kill(app.pid, 'SIGKILL');
@@ -273,12 +276,13 @@ describe('HTTP API against the real service', () => {
     expect(value('arms_monitor_up', { monitor: 'RSP', resource: '127.0.0.1' })).toBe(1);
     expect(value('arms_monitor_up', { monitor: 'RSP', resource: '/srv' })).toBe(0);
     expect(value('arms_monitor_failures', { resource: '/srv' })).toBe(2);
+    expect(value('arms_monitor_failures', { resource: odd })).toBe(1);
     expect(value('arms_monitor_latency_seconds', { resource: '127.0.0.1' })).toBeCloseTo(0.00025, 8);
     expect(families.get('arms_group_script_seconds')!.type).toBe('histogram');
     // DB started by the HTTP test (1), from the page's cookie (2), by the failover (3); stopped by HTTP and the failover.
     expect(value('arms_group_script_seconds_count', { group: 'DB', action: 'start', result: 'ok' })).toBe(3);
     expect(value('arms_group_script_seconds_count', { group: 'DB', action: 'stop', result: 'ok' })).toBe(2);
-    expect(value('arms_operations_total', { op: 'monitor.report', answer: 'ok' })).toBe(2);
+    expect(value('arms_operations_total', { op: 'monitor.report', answer: 'ok' })).toBe(3); // one in the first test, two above
     expect(value('arms_http_requests_total', { route: '/api/v1/groups/:name/start', method: 'POST', code: '200' })).toBeGreaterThanOrEqual(1);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     expect(families.get('nodejs_eventloop_lag_seconds')?.type).toBe('gauge');

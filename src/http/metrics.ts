@@ -17,6 +17,19 @@ export function latencyOf(detail: string): number | null {
   return Number.isFinite(n) ? (m[2] === 'ms' ? n / 1000 : n) : null;
 }
 
+/** The text format's escapes: a label value's backslash, double quote and newline; HELP's backslash and newline. */
+const escapeLabel = (v: string) => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+const escapeHelp = (v: string) => v.replace(/[\\\n]/g, (c) => (c === '\n' ? '\\n' : '\\\\'));
+function formatLabels(labels: Record<string, string>): string {
+  const parts = Object.keys(labels).map((k) => `${k}="${escapeLabel(labels[k])}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  return String(v);
+}
+
 export interface Metrics {
   registry: client.Registry;
   /**
@@ -51,21 +64,14 @@ export function openMetrics(deps: { status(): Promise<Snapshot>; served(): Map<s
 
   type Row = { labels: Record<string, string>; value: number };
   /**
-   * A gauge read from the status at each scrape, its series given whole: prom-client's registry
-   * formats them. (A client.Gauge set label by label hashes each label set: with 1000 watches,
-   * three families took most of a 20 ms budget.)
+   * The families read from the status at each scrape (a series per group, watch and monitor) are
+   * written here, in the same format, after prom-client's own (the process, the event loop, the
+   * counters and histograms). Measured with 1000 watches: prom-client's registry took 5 to 10
+   * times as long to format the same 3000 series (client.Gauge, label set by label set, longer
+   * still), most of the 20 ms budget of a scrape.
    */
-  const fromStatus = (name: string, help: string, rows: (s: Snapshot) => Row[]) =>
-    registry.registerMetric({
-      name,
-      help,
-      type: 'gauge',
-      aggregator: 'sum',
-      async get() {
-        return { name, help, type: 'gauge', aggregator: 'sum', values: rows(await current()) };
-      },
-      reset() {},
-    } as unknown as client.Metric);
+  const families: Array<{ name: string; help: string; rows: (s: Snapshot) => Row[] }> = [];
+  const fromStatus = (name: string, help: string, rows: (s: Snapshot) => Row[]) => families.push({ name, help, rows });
   const watchLabels = (w: WatchStatus) => ({ watch: w.id, group: w.group ?? '' });
   const monitorLabels = (m: Snapshot['monitors'][number]) => ({ monitor: m.monitor, group: m.group ?? '', kind: m.kind, resource: m.resource });
 
@@ -149,8 +155,13 @@ export function openMetrics(deps: { status(): Promise<Snapshot>; served(): Map<s
   return {
     registry,
     async text() {
-      await current();
-      return registry.metrics();
+      const s = await current();
+      let out = await registry.metrics();
+      for (const f of families) {
+        out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} gauge\n`;
+        for (const row of f.rows(s)) out += `${f.name}${formatLabels(row.labels)} ${formatValue(row.value)}\n`;
+      }
+      return out;
     },
     trackGroups(groups) {
       for (const g of groups) {
