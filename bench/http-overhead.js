@@ -6,8 +6,8 @@
 //
 //   node bench/http-overhead.js [--watches N] [--idle SECONDS] [--rounds N] [--kills N] [--warmup N]
 //                               [--gap MS] [--scrapes N] [--json FILE] [--check]
-//   defaults: 1000 watches each; idle CPU over 3 rounds of 20 s, both services measured in the same
-//   window; 60 kills of a watched program in each (5 warm-ups), alternating, 50 ms apart; 100
+//   defaults: 1000 watches each; idle CPU over 5 windows of 20 s, both services measured in the
+//   same window (the figure: the median window's ratio); 60 kills of a watched program in each (5 warm-ups), alternating, 50 ms apart; 100
 //   scrapes of /metrics, interleaved with /healthz. --check: exit 2 when a target is missed.
 //
 // 1. idle CPU: the time each armsd ran on a CPU (all threads: /proc/PID/task/*/schedstat, in ns),
@@ -33,7 +33,7 @@ const RESULTS = path.join(__dirname, 'results', `${NAME}.json`);
 const TARGETS = { idleCpuRatio: 1.1, restartMedianRatio: 1.1, metricsMs: 20 };
 
 function parseOptions(argv) {
-  const o = { watches: 1000, idle: 20, rounds: 3, kills: 60, warmup: 5, gap: 50, scrapes: 100, json: RESULTS, check: false };
+  const o = { watches: 1000, idle: 20, rounds: 5, kills: 60, warmup: 5, gap: 50, scrapes: 100, json: RESULTS, check: false };
   const ints = { '--watches': 'watches', '--idle': 'idle', '--rounds': 'rounds', '--kills': 'kills', '--warmup': 'warmup', '--gap': 'gap', '--scrapes': 'scrapes' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -125,6 +125,7 @@ async function main() {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'http', 'server.js'))) fail('no built dist/: run `npm run build` first');
   const client = require(path.join(ROOT, 'dist', 'client', 'client.js'));
   const t0 = Date.now();
+  const loadAvgAtStart = os.loadavg().map(r2);
 
   const base = procs.makeHome();
   const services = {};
@@ -168,6 +169,9 @@ async function main() {
   const idleEvents = page.events - eventsBefore;
   const idleOn = mean(idle.on);
   const idleOff = mean(idle.off);
+  // Each window compares the two services over the same seconds; the median window is the figure
+  // (a burst of load from elsewhere lands in one window, in both services, unevenly).
+  const idleRatios = idle.on.map((x, i) => x / idle.off[i]);
 
   // 2. restart latency, alternating which service goes first
   await startProber();
@@ -185,15 +189,24 @@ async function main() {
   }
   const restartEvents = page.events - eventsBeforeKills;
 
-  // 3. /metrics at N watches, against /healthz, interleaved
+  // 3. /metrics at N watches, against /healthz: wall time interleaved, then armsd's own CPU time
+  //    per request, each in a loop of its own (less sensitive than wall time to a loaded machine)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const scrape = { metrics: [], healthz: [], bytes: 0 };
+  const scrape = { metrics: [], healthz: [], bytes: 0, cpuMs: {} };
   for (let i = 0; i < 5; i++) await get(agent, `${url}metrics`, token);
   for (let i = 0; i < opts.scrapes; i++) {
     const m = await get(agent, `${url}metrics`, token);
     scrape.metrics.push(m.ms);
     scrape.bytes = m.bytes;
     scrape.healthz.push((await get(agent, `${url}healthz`)).ms);
+  }
+  for (const [what, p] of [
+    ['metrics', 'metrics'],
+    ['healthz', 'healthz'],
+  ]) {
+    const c0 = cpuNs(on.pid);
+    for (let i = 0; i < opts.scrapes; i++) await get(agent, `${url}${p}`, token);
+    scrape.cpuMs[what] = r3((cpuNs(on.pid) - c0) / 1e6 / opts.scrapes);
   }
   agent.destroy();
   page.req.destroy();
@@ -211,17 +224,26 @@ async function main() {
   const result = {
     benchmark: NAME,
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAvgAtStart: os.loadavg().map(r2) },
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAvgAtStart, loadAvgAtEnd: os.loadavg().map(r2) },
     options: { ...opts, json: undefined, check: undefined },
     targets: TARGETS,
     idleCpu: {
       percentOfOneCore: { on: r3(idleOn), off: r3(idleOff), onRounds: idle.on.map(r3), offRounds: idle.off.map(r3) },
-      ratio: r3(idleOn / idleOff),
+      ratio: r3(median(idleRatios)),
+      roundRatios: idleRatios.map(r3),
+      ratioOfMeans: r3(idleOn / idleOff),
       windowsSeconds: idle.windows,
       snapshotsPushedToThePage: idleEvents,
     },
     restart: { on: restartOn, off: restartOff, medianRatio: r3(restartOn.median / restartOff.median), snapshotsPushedToThePage: restartEvents },
-    metrics: { watches: opts.watches + 1, ms: metrics, bytes: scrape.bytes, healthzMs: summary(scrape.healthz), medianRatioToHealthz: r3(metrics.median / median(scrape.healthz)) },
+    metrics: {
+      watches: opts.watches + 1,
+      ms: metrics,
+      bytes: scrape.bytes,
+      healthzMs: summary(scrape.healthz),
+      medianRatioToHealthz: r3(metrics.median / median(scrape.healthz)),
+      armsdCpuMsPerRequest: scrape.cpuMs,
+    },
     memoryRssMiB: { on: r2(memory.onKiB / 1024), off: r2(memory.offKiB / 1024) },
     durationSeconds: Math.round((Date.now() - t0) / 1000),
   };
@@ -235,9 +257,10 @@ async function main() {
   fs.writeFileSync(opts.json, JSON.stringify(result, null, 2) + '\n');
 
   const say = (s) => process.stdout.write(s + '\n');
-  say(`\nidle CPU (% of one core, mean of ${opts.rounds} × ${opts.idle} s): on ${r3(idleOn)}, off ${r3(idleOff)}: ratio ${result.idleCpu.ratio} (target ≤ ${TARGETS.idleCpuRatio}) ${met.idleCpu ? 'met' : 'MISSED'}; ${idleEvents} snapshot(s) pushed to the page meanwhile`);
+  say(`\nidle CPU (% of one core, mean of ${opts.rounds} × ${opts.idle} s): on ${r3(idleOn)}, off ${r3(idleOff)}; on/off per window ${result.idleCpu.roundRatios.join(', ')}: median ${result.idleCpu.ratio} (target ≤ ${TARGETS.idleCpuRatio}) ${met.idleCpu ? 'met' : 'MISSED'}; ${idleEvents} snapshot(s) pushed to the page meanwhile`);
   say(`restart latency (ms): on median ${restartOn.median} p95 ${restartOn.p95}; off median ${restartOff.median} p95 ${restartOff.p95}: ratio ${result.restart.medianRatio} (target ≤ ${TARGETS.restartMedianRatio}) ${met.restart ? 'met' : 'MISSED'}`);
   say(`/metrics at ${opts.watches + 1} watches (${Math.round(scrape.bytes / 1024)} KiB): median ${metrics.median} ms, p95 ${metrics.p95} ms (target p95 < ${TARGETS.metricsMs}) ${met.metrics ? 'met' : 'MISSED'}; ${result.metrics.medianRatioToHealthz}x /healthz (${r3(median(scrape.healthz))} ms)`);
+  say(`armsd's CPU per request: /metrics ${scrape.cpuMs.metrics} ms, /healthz ${scrape.cpuMs.healthz} ms; load average ${loadAvgAtStart.join(' ')} at the start, ${result.machine.loadAvgAtEnd.join(' ')} at the end`);
   say(`RSS: on ${result.memoryRssMiB.on} MiB, off ${result.memoryRssMiB.off} MiB`);
   say(`written ${path.relative(process.cwd(), opts.json)} (${result.durationSeconds} s)`);
   return opts.check && !Object.values(met).every(Boolean) ? 2 : 0;

@@ -45,24 +45,28 @@ function die(code: number, line: string): never {
   process.exit(code);
 }
 
+/** --home DIR (as ARMS_HOME) and --server NAME: what the systemd unit passes. */
+function readArgs(argv: string[]): { server?: string } {
+  let server: string | undefined;
+  for (let i = 0; i < argv.length; i += 2) {
+    const [opt, value] = [argv[i], argv[i + 1]];
+    if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
+    if (!value) die(EXIT.usage, `${opt} needs a value`);
+    if (opt === '--server') server = value;
+    // The OS default home named by its folder stays the default home (state, logs, pipe where the OS keeps them).
+    else if (path.resolve(value) === resolveHome({ ...process.env, ARMS_HOME: '' }).root) delete process.env.ARMS_HOME;
+    else process.env.ARMS_HOME = path.resolve(value);
+  }
+  return { server };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.some((a) => ['-h', '--help', '/?'].includes(a))) {
     say(USAGE.slice('usage: '.length));
     return;
   }
-  let server: string | undefined;
-  for (let i = 0; i < argv.length; i += 2) {
-    const [opt, value] = [argv[i], argv[i + 1]];
-    if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
-    if (!value) die(EXIT.usage, `${opt} needs a value`);
-    // The OS default home named by its folder stays the default home (state, logs, pipe where the OS keeps them).
-    if (opt === '--home') {
-      if (path.resolve(value) === resolveHome({ ...process.env, ARMS_HOME: '' }).root) delete process.env.ARMS_HOME;
-      else process.env.ARMS_HOME = path.resolve(value);
-    }
-    else server = value;
-  }
+  const { server } = readArgs(argv);
 
   // First: the scripts and programs started from here must not inherit NOTIFY_SOCKET.
   let report = (line: string): void => void process.stderr.write(`armsd: ${line}\n`);
@@ -230,20 +234,20 @@ async function main(): Promise<void> {
   };
 
   const dispatch = makeDispatcher({
-        info,
-        logs,
-        groups,
-        watches,
-        values,
-        monitors,
-        power,
-        groupConfig,
-        timeScale,
-        persist,
-        stop: (r) => setImmediate(() => void stop(r)),
-        stopping: () => stopping,
-        reload: async () => reload(),
-      });
+    info,
+    logs,
+    groups,
+    watches,
+    values,
+    monitors,
+    power,
+    groupConfig,
+    timeScale,
+    persist,
+    stop: (r) => setImmediate(() => void stop(r)),
+    stopping: () => stopping,
+    reload: async () => reload(),
+  });
   try {
     pipe = await listenPipe(home.pipe, dispatch, { ...config.pipe, maxInFlight: 256 });
   } catch (e) {
