@@ -1,7 +1,9 @@
 // The HTTP API, /metrics and their refusals, against a real armsd with real group scripts and
 // watched programs, over loopback on a port the system picks (listen: 127.0.0.1:0).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
@@ -247,6 +249,9 @@ describe('HTTP API against the real service', () => {
   it('/metrics: the Prometheus text format, with the groups, watches, monitors, scripts, failovers, requests, memory and event loop', async () => {
     // Something for each family: a monitor report, a failover, restarts of a watch.
     await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: '/srv', kind: 'disk', ok: false, detail: 'EROFS', failures: 2 });
+    // A resource name with the characters the format escapes.
+    const odd = 'C:\\data "main"\nsecond line';
+    await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: odd, kind: 'disk', ok: false, detail: 'x', failures: 1 });
     await call(svc.pipe, 'group.failover', { name: 'DB', wait: true, force: true });
     const app = await watch('APP').then(async (w) => w ?? (await call(svc.pipe, 'group.restart', { name: 'WEB', wait: true }), watch('APP')));
     process.kill(app.pid, 'SIGKILL');
@@ -273,12 +278,13 @@ describe('HTTP API against the real service', () => {
     expect(value('arms_monitor_up', { monitor: 'RSP', resource: '127.0.0.1' })).toBe(1);
     expect(value('arms_monitor_up', { monitor: 'RSP', resource: '/srv' })).toBe(0);
     expect(value('arms_monitor_failures', { resource: '/srv' })).toBe(2);
+    expect(value('arms_monitor_failures', { resource: odd })).toBe(1);
     expect(value('arms_monitor_latency_seconds', { resource: '127.0.0.1' })).toBeCloseTo(0.00025, 8);
     expect(families.get('arms_group_script_seconds')!.type).toBe('histogram');
     // DB started by the HTTP test (1), from the page's cookie (2), by the failover (3); stopped by HTTP and the failover.
     expect(value('arms_group_script_seconds_count', { group: 'DB', action: 'start', result: 'ok' })).toBe(3);
     expect(value('arms_group_script_seconds_count', { group: 'DB', action: 'stop', result: 'ok' })).toBe(2);
-    expect(value('arms_operations_total', { op: 'monitor.report', answer: 'ok' })).toBe(2);
+    expect(value('arms_operations_total', { op: 'monitor.report', answer: 'ok' })).toBe(3); // one in the first test, two above
     expect(value('arms_http_requests_total', { route: '/api/v1/groups/:name/start', method: 'POST', code: '200' })).toBeGreaterThanOrEqual(1);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     expect(families.get('nodejs_eventloop_lag_seconds')?.type).toBe('gauge');
@@ -320,6 +326,41 @@ describe('HTTP settings', () => {
       expect(r.code, bad).toBe(1);
       expect(r.stdout, bad).toMatch(said);
     }
+  });
+
+  it('serves HTTPS with tls: cert and key (a certificate made here by openssl), the cookie then Secure', async () => {
+    const home = tempDir();
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(home, 'key.pem'), '-out', path.join(home, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    if (made.error) throw new Error(`openssl is needed (Debian: apt-get install openssl): ${made.error.message}`);
+    expect(made.status, made.stderr).toBe(0);
+    const svc = await startService({ home, config: 'syslog: false\nhttp: { listen: "127.0.0.1:0", tls: { cert: cert.pem, key: key.pem } }\n' });
+    const base = await httpUrl(svc);
+    expect(base).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const token = fs.readFileSync(path.join(home, 'http.token'), 'utf8').trim();
+    const ca = fs.readFileSync(path.join(home, 'cert.pem'));
+    const request = (p: string, method: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const req = https.request(new URL(p, base), { method, headers, ca }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const st = await request('/api/v1/status', 'GET', { authorization: `Bearer ${token}` });
+    expect(st.status).toBe(200);
+    expect(JSON.parse(st.body).servers[0].http).toBe(base);
+    expect((await request('/api/v1/status', 'GET', {})).status).toBe(401);
+    const session = await request('/api/v1/session', 'POST', { 'content-type': 'application/json' }, JSON.stringify({ token }));
+    expect(String(session.headers['set-cookie'])).toMatch(/; Secure/);
+    // Plain HTTP on the TLS port gets no answer from the API.
+    const plain = await fetch(base.replace('https:', 'http:') + 'api/v1/status', { headers: { authorization: `Bearer ${token}` } }).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(plain).not.toBe(200);
+    await svc.stop();
   });
 
   it('publicReads: reads without the token, actions still with it', async () => {

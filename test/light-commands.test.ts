@@ -26,6 +26,11 @@ describe('command start-up path', () => {
     for (const heavy of HEAVY) expect(mods.some((m) => m.includes(`${path.sep}${heavy}${path.sep}`))).toBe(false);
     expect(mods.length).toBeLessThanOrEqual(10);
   });
+
+  it('arms service status loads neither the HTTP server nor prom-client (armsd loads them only when HTTP is on)', () => {
+    const mods = modulesLoadedBy('arms.js', ['service', 'status']);
+    expect(mods.filter((m) => /[\\/](prom-client|playwright-core)[\\/]|[\\/]dist[\\/]http[\\/]/.test(m))).toEqual([]);
+  });
 });
 
 describe('the etcd client stays in armsd', () => {

@@ -235,6 +235,11 @@ function live() {
     $("conn").textContent = "live";
     render(JSON.parse(e.data));
   });
+  stream.addEventListener("monitors", function (e) {
+    if (!shown) return;
+    shown.monitors = JSON.parse(e.data);
+    render(shown);
+  });
   stream.onerror = function () {
     $("conn").className = "";
     $("conn").textContent = "reconnecting";

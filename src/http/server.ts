@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { ProtocolError } from '../protocol/messages';
 import type { GroupStatus } from '../service/groups';
 import type { Logs } from '../service/log';
+import type { MonitorResult } from '../service/monitors';
 import type { Dispatcher, ServiceInfo } from '../service/ops/index';
 import type { HttpConfig } from './config';
 import { openLive, PipeStatus, Snapshot, tailLog } from './live';
@@ -41,7 +42,7 @@ class HttpError extends Error {
 
 export async function startHttp(
   config: HttpConfig,
-  svc: { dispatch: Dispatcher; logs: Logs; info: ServiceInfo; groups(): GroupStatus[] },
+  svc: { dispatch: Dispatcher; logs: Logs; info: ServiceInfo; groups(): GroupStatus[]; monitors(): MonitorResult[] },
 ): Promise<HttpService | null> {
   const { logs, dispatch } = svc;
   const fail = (why: string) => {
@@ -62,7 +63,7 @@ export async function startHttp(
 
   const status = async () => (await dispatch({ v: 1, id: 'http', op: 'status', args: {} }, true)) as PipeStatus;
   let metrics: ReturnType<typeof openMetrics>;
-  const live = openLive({ status, info: svc.info, alertFile: logs.files.alert, onSnapshot: (s) => metrics.trackWatches(s.watches) });
+  const live = openLive({ status, monitors: svc.monitors, info: svc.info, alertFile: logs.files.alert, onSnapshot: (s) => metrics.trackWatches(s.watches) });
   metrics = openMetrics({ status: live.snapshot, served: dispatch.served });
   // The first look: counters start from what is there now.
   metrics.trackGroups(svc.groups());
@@ -206,7 +207,7 @@ export async function startHttp(
     if (url.pathname === '/metrics') {
       if (!reads) throw new HttpError(405, 'bad_request', '/metrics is read with GET', { Allow: 'GET' });
       needAuth(false);
-      const text = await metrics.registry.metrics();
+      const text = await metrics.text();
       res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
       res.end(text);
       return 'metrics';

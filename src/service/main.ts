@@ -46,6 +46,21 @@ function die(code: number, line: string): never {
   process.exit(code);
 }
 
+/** --home DIR (as ARMS_HOME) and --server NAME: what the systemd unit passes. */
+function readArgs(argv: string[]): { server?: string } {
+  let server: string | undefined;
+  for (let i = 0; i < argv.length; i += 2) {
+    const [opt, value] = [argv[i], argv[i + 1]];
+    if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
+    if (!value) die(EXIT.usage, `${opt} needs a value`);
+    if (opt === '--server') server = value;
+    // The OS default home named by its folder stays the default home (state, logs, pipe where the OS keeps them).
+    else if (path.resolve(value) === resolveHome({ ...process.env, ARMS_HOME: '' }).root) delete process.env.ARMS_HOME;
+    else process.env.ARMS_HOME = path.resolve(value);
+  }
+  return { server };
+}
+
 async function main(): Promise<void> {
   // Our own output is a courtesy: a full disk under armsd.out must not stop the service.
   for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
@@ -54,18 +69,7 @@ async function main(): Promise<void> {
     say(USAGE.slice('usage: '.length));
     return;
   }
-  let server: string | undefined;
-  for (let i = 0; i < argv.length; i += 2) {
-    const [opt, value] = [argv[i], argv[i + 1]];
-    if (opt !== '--home' && opt !== '--server') die(EXIT.usage, `unexpected argument "${opt}" (try --help)`);
-    if (!value) die(EXIT.usage, `${opt} needs a value`);
-    // The OS default home named by its folder stays the default home (state, logs, pipe where the OS keeps them).
-    if (opt === '--home') {
-      if (path.resolve(value) === resolveHome({ ...process.env, ARMS_HOME: '' }).root) delete process.env.ARMS_HOME;
-      else process.env.ARMS_HOME = path.resolve(value);
-    }
-    else server = value;
-  }
+  const { server } = readArgs(argv);
 
   // First: the scripts and programs started from here must not inherit NOTIFY_SOCKET.
   let report = (line: string): void => void process.stderr.write(`armsd: ${line}\n`);
@@ -278,26 +282,26 @@ async function main(): Promise<void> {
 
   const clusterOps = () => (require('../cluster/ops') as typeof import('../cluster/ops')).clusterOps(() => cluster, groups, { stopping: () => stopping });
   const dispatch = makeDispatcher({
-        info,
-        logs,
-        groups,
-        watches,
-        values,
-        monitors,
-        power,
-        groupConfig,
-        timeScale,
-        commit,
-        dirty: () => state.dirty(),
-        pacing: (id) => pacingFor(current, id),
-        stop: (r) => setImmediate(() => void stop(r)),
-        stopping: () => stopping,
-        reload: async () => reload(),
-        cluster: config.cluster ? { status: async () => cluster?.status() ?? { state: 'starting' }, ops: clusterOps() } : undefined,
-        recovers: (m) => monitoring!.recovery.recovers(m),
-        statusExtra: () => monitoring!.status(),
-        extraOps: monitoring.ops,
-      });
+    info,
+    logs,
+    groups,
+    watches,
+    values,
+    monitors,
+    power,
+    groupConfig,
+    timeScale,
+    commit,
+    dirty: () => state.dirty(),
+    pacing: (id) => pacingFor(current, id),
+    stop: (r) => setImmediate(() => void stop(r)),
+    stopping: () => stopping,
+    reload: async () => reload(),
+    cluster: config.cluster ? { status: async () => cluster?.status() ?? { state: 'starting' }, ops: clusterOps() } : undefined,
+    recovers: (m) => monitoring!.recovery.recovers(m),
+    statusExtra: () => monitoring!.status(),
+    extraOps: monitoring.ops,
+  });
   try {
     pipe = await listenPipe(home.pipe, dispatch, { ...config.pipe, maxInFlight: 256 });
   } catch (e) {
@@ -328,7 +332,7 @@ async function main(): Promise<void> {
   if (config.http) {
     // Loaded only when configured: the HTTP server, prom-client and the page cost nothing otherwise.
     const { startHttp } = require('../http/server') as typeof import('../http/server');
-    http = await startHttp(config.http, { dispatch, logs, info, groups: () => groups.list() });
+    http = await startHttp(config.http, { dispatch, logs, info, groups: () => groups.list(), monitors: () => monitors.list() });
   }
   if (config.cluster) {
     // Where groups run is the cluster's to say: after a crash nothing local is taken back (another
