@@ -167,7 +167,8 @@ export function openLive(deps: {
   const send = (res: ServerResponse, data: string) => res.write(`event: status\ndata: ${data}\n\n`);
   const refresh = async () => {
     pending = null;
-    if (closed) return;
+    // Without a page open nothing is built: /metrics reads the status when it is scraped.
+    if (closed || clients.size === 0) return;
     const s = await snapshot().catch(() => null);
     if (!s) return;
     lastRefresh = Date.now();

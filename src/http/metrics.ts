@@ -35,7 +35,7 @@ export interface Metrics {
   /**
    * Counts what changed since the previous look: failovers and script runs (called at each change
    * of a group, within the same turn of the event loop, so no step of a failover is missed) and
-   * watch restarts (from the coalesced snapshots).
+   * watch restarts (from the page's snapshots while one is open, and at each scrape).
    */
   trackGroups(groups: GroupStatus[]): void;
   trackWatches(watches: WatchStatus[]): void;

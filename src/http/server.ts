@@ -67,7 +67,7 @@ export async function startHttp(
   metrics = openMetrics({ status: live.snapshot, served: dispatch.served });
   // The first look: counters start from what is there now.
   metrics.trackGroups(svc.groups());
-  live.changed();
+  void status().then((s) => metrics.trackWatches(s.watches));
   let groupsLook = false;
   const changed = () => {
     // After the change's own turn (the group's lastEvent is set just after its state): every step counted.
@@ -76,6 +76,7 @@ export async function startHttp(
       queueMicrotask(() => {
         groupsLook = false;
         metrics.trackGroups(svc.groups());
+  void status().then((s) => metrics.trackWatches(s.watches));
       });
     }
     live.changed();
