@@ -41,7 +41,7 @@ export interface Snapshot {
 export type PipeStatus = Omit<Snapshot, 'at' | 'servers' | 'alerts' | 'groups'> & { groups: Array<GroupStatus & { owner?: string }> };
 
 export const ALERTS_SHOWN = 20;
-const POLL_MS = 2000;
+const POLL_MS = 5000;
 const COALESCE_MS = 100;
 const MIN_INTERVAL_MS = 1000;
 const REFRESH_MS = 30_000;
