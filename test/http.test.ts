@@ -124,6 +124,12 @@ describe('HTTP API against the real service', () => {
     expect((await api('/api/v1/watches/NOPE')).status).toBe(404);
     expect((await api('/api/v1/log?lines=0')).status).toBe(400);
     expect((await api('/api/v1/log?alert=maybe')).status).toBe(400);
+    // For a load balancer: no token, nothing but the server's name.
+    const health = await api('/healthz', { auth: false });
+    expect(health.status).toBe(200);
+    expect(health.body).toEqual({ ok: true, server: expect.any(String) });
+    expect((await api('/api/v1/session', { auth: false })).body).toEqual({ signedIn: false, publicReads: false });
+    expect((await api('/api/v1/session')).body).toEqual({ signedIn: true, publicReads: false });
     // The page holds no data: it loads without the token (and asks for it).
     const page = await fetch(base);
     expect(page.status).toBe(200);
@@ -238,6 +244,7 @@ describe('HTTP API against the real service', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     const jar = cookie.split(';')[0];
     expect((await api('/api/v1/status', { auth: false, headers: { cookie: jar } })).status).toBe(200);
+    expect((await api('/api/v1/status', { auth: false, headers: { cookie: 'arms_token=%E0%A4%A' } })).status).toBe(401);
     // A form from elsewhere cannot send JSON; a script from elsewhere carries its Origin.
     expect((await api('/api/v1/groups/DB/start', { auth: false, raw: '', headers: { cookie: jar } })).status).toBe(415);
     expect((await api('/api/v1/groups/DB/start', { auth: false, body: {}, headers: { cookie: jar, origin: 'http://evil.example' } })).status).toBe(403);
@@ -288,6 +295,7 @@ describe('HTTP API against the real service', () => {
     expect(value('arms_http_requests_total', { route: '/api/v1/groups/:name/start', method: 'POST', code: '200' })).toBeGreaterThanOrEqual(1);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     expect(families.get('nodejs_eventloop_lag_seconds')?.type).toBe('gauge');
+    expect(value('arms_eventloop_delay_seconds')).toBeGreaterThanOrEqual(0); // the stall monitor's, once it has measured
     expect(families.get('nodejs_eventloop_lag_p99_seconds')).toBeDefined();
   });
 

@@ -41,7 +41,7 @@ export interface Snapshot {
 export type PipeStatus = Omit<Snapshot, 'at' | 'servers' | 'alerts' | 'groups'> & { groups: Array<GroupStatus & { owner?: string }> };
 
 export const ALERTS_SHOWN = 20;
-const POLL_MS = 2000;
+const POLL_MS = 5000;
 const COALESCE_MS = 100;
 const MIN_INTERVAL_MS = 1000;
 const REFRESH_MS = 30_000;
@@ -167,7 +167,8 @@ export function openLive(deps: {
   const send = (res: ServerResponse, data: string) => res.write(`event: status\ndata: ${data}\n\n`);
   const refresh = async () => {
     pending = null;
-    if (closed) return;
+    // Without a page open nothing is built: /metrics reads the status when it is scraped.
+    if (closed || clients.size === 0) return;
     const s = await snapshot().catch(() => null);
     if (!s) return;
     lastRefresh = Date.now();

@@ -35,7 +35,7 @@ export interface Metrics {
   /**
    * Counts what changed since the previous look: failovers and script runs (called at each change
    * of a group, within the same turn of the event loop, so no step of a failover is missed) and
-   * watch restarts (from the coalesced snapshots).
+   * watch restarts (from the page's snapshots while one is open, and at each scrape).
    */
   trackGroups(groups: GroupStatus[]): void;
   trackWatches(watches: WatchStatus[]): void;
@@ -46,9 +46,11 @@ export interface Metrics {
 
 export function openMetrics(deps: { status(): Promise<Snapshot>; served(): Map<string, number> }): Metrics {
   const registry = new client.Registry();
-  // The event-loop delay histogram samples once a second, as the stall monitor does (os-monitor.ts):
-  // prom-client's default (every 10 ms) wakes the idle service 100 times a second.
-  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
+  // The event loop's delay is measured every second by the service's own stall monitor
+  // (os-monitor.ts: arms_eventloop_delay_seconds below); prom-client's histogram samples only
+  // every 10 s: at its default (10 ms) it woke the idle service 100 times a second, and even once
+  // a second it was a measurable part of what an idle service costs (bench/README.md).
+  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10_000 });
   const r = [registry];
 
   // One status per scrape, shared by the gauges; the restart counters catch up with it first.
@@ -90,6 +92,12 @@ export function openMetrics(deps: { status(): Promise<Snapshot>; served(): Map<s
     s.monitors.flatMap((m) => {
       const v = m.ok ? latencyOf(m.detail) : null;
       return v === null ? [] : [{ labels: monitorLabels(m), value: v }];
+    }),
+  );
+  fromStatus('arms_eventloop_delay_seconds', "The event loop's delay as the stall monitor last measured it (every osMonitor.interval)", (s) =>
+    s.monitors.flatMap((m) => {
+      const d = m.kind === 'os' ? / ?delay ([\d.]+) (ms|s)\b/.exec(m.detail) : null;
+      return d ? [{ labels: {}, value: Number(d[1]) / (d[2] === 'ms' ? 1000 : 1) }] : [];
     }),
   );
   fromStatus('arms_reboots', 'Server shutdowns asked for by monitoring since an operator last cleared them', (s) => [{ labels: {}, value: s.reboots.count }]);

@@ -67,7 +67,7 @@ export async function startHttp(
   metrics = openMetrics({ status: live.snapshot, served: dispatch.served });
   // The first look: counters start from what is there now.
   metrics.trackGroups(svc.groups());
-  live.changed();
+  void status().then((s) => metrics.trackWatches(s.watches));
   let groupsLook = false;
   const changed = () => {
     // After the change's own turn (the group's lastEvent is set just after its state): every step counted.
@@ -84,9 +84,16 @@ export async function startHttp(
   /** 'bearer', 'cookie', or null */
   const authOf = (req: http.IncomingMessage): 'bearer' | 'cookie' | null => {
     const h = req.headers.authorization;
-    if (h) return /^Bearer\s+(\S+)$/i.test(h) && isToken(/^Bearer\s+(\S+)$/i.exec(h)![1]) ? 'bearer' : null;
+    if (h) {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(h);
+      return bearer && isToken(bearer[1]) ? 'bearer' : null;
+    }
     const c = (req.headers.cookie ?? '').split(';').map((x) => x.trim()).find((x) => x.startsWith(`${COOKIE}=`));
-    return c && isToken(decodeURIComponent(c.slice(COOKIE.length + 1))) ? 'cookie' : null;
+    try {
+      return c && isToken(decodeURIComponent(c.slice(COOKIE.length + 1))) ? 'cookie' : null;
+    } catch {
+      return null; // not valid URL encoding
+    }
   };
   const unauthorized = () => new HttpError(401, 'unauthorized', 'this needs the token: "Authorization: Bearer <token>" (the token file is in the home, see docs/http.md)', { 'WWW-Authenticate': 'Bearer realm="arms"' });
 
