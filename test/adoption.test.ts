@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call, connect } from '../src/client/client';
 import { readState } from '../src/service/state';
-import { readLog, run, Service, sleep, startService, stopAll, tempDir, until } from './helpers';
+import { readLog, run, Service, sleep, startService, stopAll, tempDir, until, sleepers } from './helpers';
 
 afterAll(stopAll);
 
@@ -30,19 +30,6 @@ async function watches(svc: Service): Promise<W[]> {
 }
 
 
-/** PIDs of the processes running exactly `sleep <arg>`, by /proc. */
-function sleepers(arg: string): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') === `sleep\0${arg}\0`) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 async function crash(svc: Service): Promise<void> {
   svc.proc.kill('SIGKILL');

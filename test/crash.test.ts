@@ -130,6 +130,7 @@ describe('crash test', () => {
         if (procs.get(a) !== 1) problems.push(`after op ${op}: watch ${id} has ${procs.get(a) ?? 0} programs`);
       }
       for (const [a, n] of procs) if (![...watches.values()].includes(a)) problems.push(`after op ${op}: a program (sleep ${a}, ${n}) of no watch`);
+      expect(problems, `after ${acknowledged} acknowledged operations`).toEqual([]); // the first broken promise ends the test
     }
     expect(acknowledged).toBe(200);
     expect(problems).toEqual([]);

@@ -155,3 +155,17 @@ export function readLog(home: string, which: 'cluster' | 'alert' = 'cluster'): L
 export function fromArmlog(home: string, which: 'cluster' | 'alert' = 'cluster'): LogRecord[] {
   return readLog(home, which).filter((r) => r.src === 'ARMLOG');
 }
+
+/** PIDs of the processes running exactly `sleep <arg>`, by /proc (Linux). */
+export function sleepers(arg: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') === `sleep\0${arg}\0`) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

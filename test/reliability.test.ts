@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
-import { readLog, run, Service, sleep, startService, stopAll, tempDir, until } from './helpers';
+import { readLog, run, Service, sleep, startService, stopAll, tempDir, until, sleepers } from './helpers';
 
 afterAll(stopAll);
 
@@ -20,18 +20,6 @@ const root = process.getuid?.() === 0;
 const BASE = 200_000 + (process.pid % 4000) * 100;
 const arg = (n: number) => String(BASE + n);
 
-function sleepers(a: string): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') === `sleep\0${a}\0`) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 function killAll(a: string): void {
   for (const p of sleepers(a)) process.kill(p, 'SIGKILL');

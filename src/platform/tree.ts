@@ -91,7 +91,10 @@ export interface RunSessions {
  * Elsewhere: the tree of each leader still alive. Resolves with how many processes it signalled.
  */
 export async function stopSessions(sets: RunSessions[], graceMs: number): Promise<number> {
-  sets = sets.filter((s) => s.leaders.length > 0);
+  // Only runs whose process group still has a member are looked for (one syscall each): a pass
+  // over /proc is for when something was left. (A member that moved to a group of its own inside
+  // the session, job-control style, is found only with one that stayed.)
+  sets = sets.map((s) => ({ ...s, leaders: s.leaders.filter(groupLeft) })).filter((s) => s.leaders.length > 0);
   if (sets.length === 0) return 0;
   if (process.platform !== 'linux') {
     const live = sets.flatMap((s) => s.leaders).filter((l) => isSameProcess(l));

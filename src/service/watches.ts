@@ -188,7 +188,7 @@ const ROTATE_CHECK_MS = 5000;
 /** A program that exits with a usage error (2) this soon after its start is not restarted. */
 export const USAGE_ERROR_WINDOW_MS = 1000;
 
-/** Past this many remembered runs, those with nothing left in their group or session are forgotten. */
+/** At most this many runs with something left in their process group are remembered per watch. */
 const MAX_SESSIONS = 16;
 
 /** What watch-adoption.ts needs of the watches' internals. */
@@ -311,12 +311,9 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   /** Its group and session are where its leftovers will be looked for (ARMKILL, a group's stop). */
   const remember = (w: Watch, leader: ProcessIdentity) => {
-    w.sessions.push(leader);
-    if (w.sessions.length > MAX_SESSIONS) {
-      // A run whose process group is empty is forgotten (one syscall each: a crash loop restarts often).
-      w.sessions = w.sessions.filter((l, i) => i === w.sessions.length - 1 || groupLeft(l));
-      if (w.sessions.length > MAX_SESSIONS) w.sessions = w.sessions.slice(-MAX_SESSIONS);
-    }
+    // Runs whose process group is empty are forgotten (one syscall each), so that a crash loop
+    // keeps one or two, not its whole history, in memory and in the state file.
+    w.sessions = [...w.sessions.filter(groupLeft), leader].slice(-MAX_SESSIONS);
   };
   const runs = (w: Watch) => ({ leaders: w.sessions, marks: marks(w) });
 
