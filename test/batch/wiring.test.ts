@@ -1,6 +1,6 @@
 // The interpreter as the product uses it: the service runs a group's .bat scripts through it,
-// `arms run --trace` shows each line with the branch taken, `arms check` reports what is outside
-// what cannot be parsed with file:line. Not on Windows, where cmd.exe runs .bat files.
+// `arms run --trace` shows each line with the branch taken, `arms check` reports what cannot be
+// parsed with file:line. Not on Windows, where cmd.exe runs .bat files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
