@@ -25,7 +25,7 @@ export class ExitAll {
   constructor(readonly code: number) {}
 }
 
-/** A line cmd could not run (a syntax error once expanded, a construct outside the dialect): everything stops, as in cmd. */
+/** A line cmd could not run (a syntax error once expanded, a file that cannot be parsed): everything stops, as in cmd. */
 export class Fatal {
   constructor(readonly text: string) {}
 }

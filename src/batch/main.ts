@@ -1,7 +1,7 @@
 // The batch interpreter's entry point: `node dist/batch/main.js [--trace] FILE.BAT [args...]`.
 // The service runs a group's .bat/.cmd script as this process (so a timeout stops it with its
-// tree); the exit code is the batch's. A script with constructs outside the dialect does not run:
-// every problem is printed with file:line, and the exit code is 255 (cmd's for a syntax error).
+// tree); the exit code is the batch's. A script that cannot be parsed does not run: every such
+// line is printed with file:line, and the exit code is 255 (cmd's for a syntax error).
 import * as path from 'node:path';
 import { exitCodeOf, Interpreter } from './exec';
 import { encodingName } from './source';

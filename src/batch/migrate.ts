@@ -223,7 +223,7 @@ function programFindings(text: string, line: number, add: (line: number, message
   if (!name.includes(REF_OPEN) && /\\/.test(name) && !/^[A-Za-z]:/.test(name)) add(line, `${name}: a program path with \\ (a program's path is used as written here)`, name.replace(/\\/g, '/'));
 }
 
-/** The whole report for one file: Windows-only constructs, then what is outside the dialect (check). */
+/** The whole report for one file: Windows-only constructs, then the lines that cannot be parsed (check). */
 export function migrateReport(file: string, ctx: MigrateContext): { script: Script | null; tree: Node[]; findings: Finding[] } {
   let script: Script;
   try {
@@ -237,7 +237,7 @@ export function migrateReport(file: string, ctx: MigrateContext): { script: Scri
   for (const node of parsed.lines) checkTree(node, script, dialect);
   const findings = [
     ...findWindowsOnly(script, parsed.lines, ctx),
-    ...dialect.filter((p) => !p.warning).map((p) => ({ file: p.file, line: p.line, message: `${p.message} (outside the batch dialect)` })),
+    ...dialect.filter((p) => !p.warning).map((p) => ({ file: p.file, line: p.line, message: `${p.message} (cannot be parsed: the script would not run)` })),
   ];
   findings.sort((a, b) => a.line - b.line);
   return { script, tree: parsed.lines, findings };

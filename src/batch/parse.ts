@@ -552,8 +552,9 @@ export class Parser {
     if (['ERRORLEVEL', 'EXIST', 'DEFINED', 'CMDEXTVERSION'].includes(key) && !(this.peek() === '=' && this.peek(1) === '=')) {
       const operand = this.ifToken(depth);
       if (operand === '') this.fail(`IF ${key} needs ${key === 'EXIST' ? 'a path' : key === 'DEFINED' ? 'a variable name' : 'a number'}`);
-      if (key === 'CMDEXTVERSION') this.fail('IF CMDEXTVERSION is outside the batch dialect');
-      cond = key === 'ERRORLEVEL' ? { kind: 'errorlevel', n: operand } : key === 'EXIST' ? { kind: 'exist', path: operand } : { kind: 'defined', name: operand };
+      // CMDEXTVERSION n: the extensions' version here is 2, as on every Windows since 2000.
+      if (key === 'CMDEXTVERSION') cond = { kind: 'compare', op: 'GEQ', left: '2', right: operand };
+      else cond = key === 'ERRORLEVEL' ? { kind: 'errorlevel', n: operand } : key === 'EXIST' ? { kind: 'exist', path: operand } : { kind: 'defined', name: operand };
     } else {
       let op: CompareOp;
       if (this.peek() === '=' && this.peek(1) === '=') {
@@ -629,7 +630,7 @@ export function parseScript(script: Script): ParsedScript {
 }
 
 /**
- * Every construct of the file outside the dialect (docs/batch.md), with file and line, before
+ * Every line of the file that cannot be parsed (errors) and every likely mistake cmd would run anyway (warnings), with file and line, before
  * anything runs: for `arms check` and for the interpreter itself.
  */
 export function check(file: string): Problem[] {

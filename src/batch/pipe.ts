@@ -68,14 +68,23 @@ function streamed(sh: Interpreter, left: Prog, right: Prog, io: IO): Promise<boo
       writeFd(io.err, `${left.file}: ${e.message}\n`);
       b.stdin!.end();
     });
-    b.once('error', (e) => writeFd(io.err, `${right.file}: ${e.message}\n`));
     let leftDone = false;
     let rightCode: number | null = null;
+    b.once('error', (e) => {
+      writeFd(io.err, `${right.file}: ${e.message}\n`);
+      rightCode ??= 9009;
+      a.stdout!.destroy();
+      finish();
+    });
     const finish = () => {
       if (!leftDone || rightCode === null) return;
       sh.errorlevel = rightCode;
       resolve(rightCode === 0);
     };
+    a.once('error', () => {
+      leftDone = true;
+      finish();
+    });
     a.once('close', () => {
       leftDone = true;
       finish();

@@ -103,7 +103,7 @@ export function parseStart(rest: string): StartSpec {
       spec.dir = token().replace(/"/g, '');
     } else if (opt.startsWith('D') && opt.length > 1) spec.dir = rest.slice(at + 2, i).replace(/"/g, '');
     else if (START_IGNORED.includes(opt)) continue;
-    else throw new Error(`START: the option /${opt} is outside the batch dialect`);
+    else throw new Error(`START: the option /${opt} has no meaning here (no processor groups, NUMA nodes or affinity)`);
   }
   spec.command = rest.slice(i);
   return spec;

@@ -1,4 +1,4 @@
-// The parser and check(): the tree a line becomes, and every construct outside the dialect reported
+// The parser and check(): the tree a line becomes, and what cannot be parsed (or is likely a mistake) reported
 // with file:line before anything runs (for `arms check` and for the interpreter itself).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -116,7 +116,7 @@ describe('check', () => {
     `);
     expect(problemsOf(text)).toEqual([
       'G.BAT:5: warning: C: changes the drive in cmd: there are no drive letters here (The system cannot find the drive specified.)',
-      'G.BAT:6: warning: START: the option /NODE is outside the batch dialect',
+      'G.BAT:6: warning: START: the option /NODE has no meaning here (no processor groups, NUMA nodes or affinity)',
       'G.BAT:7: warning: SET /A X=(1+2: Unbalanced parenthesis. (cmd says so at this line and goes on)',
       'G.BAT:8: warning: EXIT: "later" is not a number (cmd takes it as 0)',
       'G.BAT:9: warning: IF ERRORLEVEL needs a number, not "one" (cmd stops the script there)',

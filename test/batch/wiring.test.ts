@@ -1,6 +1,6 @@
 // The interpreter as the product uses it: the service runs a group's .bat scripts through it,
-// `arms run --trace` shows each line with the branch taken, `arms check` reports what is outside
-// the dialect with file:line. Not on Windows, where cmd.exe runs .bat files.
+// `arms run --trace` shows each line with the branch taken, `arms check` reports what cannot be
+// parsed with file:line. Not on Windows, where cmd.exe runs .bat files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,7 +56,7 @@ describe.runIf(process.platform !== 'win32')('the interpreter wired into the pro
     await svc.stop();
   });
 
-  it('arms check reports the constructs outside the dialect in every batch file of a group, with file and line', async () => {
+  it('arms check reports what cannot be parsed (errors) and likely mistakes (warnings) in every batch file of a group, with file and line', async () => {
     const { svc, dir } = await homeWith({
       'START.BAT': bat(`
         @ECHO OFF

@@ -10,7 +10,7 @@ import { isDir } from '../paths';
 import { builtinArgs, expandName, local } from './args';
 
 export function copy(sh: Interpreter, rest: string, io: IO): boolean {
-  const { names } = builtinArgs(rest);
+  const { names, switches } = builtinArgs(rest);
   if (names.length === 0) {
     writeFd(io.err, 'The syntax of the command is incorrect.\n');
     sh.errorlevel = 1;
@@ -30,7 +30,8 @@ export function copy(sh: Interpreter, rest: string, io: IO): boolean {
   const many = sources.length > 1 || /[*?]/.test(names[0]);
   if (joined) {
     const target = toFolder ? path.join(dest, path.basename(sources[0])) : dest;
-    const data = Buffer.concat(sources.map((s) => fs.readFileSync(s)));
+    // Files joined are text (/A) unless /B: cmd ends the result with an end-of-file mark (^Z).
+    const data = Buffer.concat([...sources.map((s) => fs.readFileSync(s)), ...(switches.includes('B') ? [] : [Buffer.from([0x1a])])]);
     for (const s of sources) writeFd(io.out, `${path.relative(sh.cwd, s) || s}\n`);
     fs.writeFileSync(target, data);
     writeFd(io.out, '        1 file(s) copied.\n');

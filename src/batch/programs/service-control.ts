@@ -3,8 +3,7 @@
 // commands), else it is taken as a systemd unit of that name.
 import { spawn } from 'node:child_process';
 import type { Interpreter } from '../exec';
-import { nativeService, ServiceDef, serviceManager, ServiceManager } from '../../platform/services';
-import { resolveHome } from '../../platform/home';
+import type { ServiceDef, ServiceManager } from '../../platform/services';
 
 export interface Resolved {
   name: string;
@@ -12,7 +11,10 @@ export interface Resolved {
   manager: ServiceManager;
 }
 
+// Loaded when a script first runs NET or SC: the interpreter starts with its own modules only.
 export function resolveService(sh: Interpreter, name: string): Resolved {
+  const { nativeService, serviceManager } = require('../../platform/services') as typeof import('../../platform/services');
+  const { resolveHome } = require('../../platform/home') as typeof import('../../platform/home');
   let def: ServiceDef | undefined;
   try {
     const { loadConfig } = require('../../service/config') as typeof import('../../service/config');
