@@ -29,6 +29,8 @@ export interface ClusterContext {
   version: string;
   /** the service did not stop cleanly last time: run every group's RECOVER hook once joined */
   recover: boolean;
+  /** when each group's failovers from this server happened (ms): its maxFailovers per failoverWindow */
+  failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
 
 export interface ServerStatus {
@@ -84,6 +86,8 @@ export interface Cluster {
   handOffAll(factor: StopFactor): Promise<Outcome[]>;
   /** the group definitions each server published */
   configs(): Promise<Record<string, { hash: string; groups: Record<string, Definition>; at: string }>>;
+  /** publishes this server's group definitions again (after a reload) */
+  republish(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -357,6 +361,17 @@ export function openCluster(ctx: ClusterContext): Cluster {
       case 'move': {
         const waiting = handovers.get(g);
         if (waiting && op === 'failover') return { done: waiting, joined: true };
+        if (op === 'failover') {
+          // A failover loop between servers stops at the group's limit, as on one server.
+          const c = config(g)!;
+          const recent = ctx.failoverHistory.get(c.name).filter((t) => t > Date.now() - c.failoverWindow * 1000);
+          if (recent.length >= c.maxFailovers) {
+            const message = `group ${name}: failover limit reached (${recent.length} of ${c.maxFailovers} from this server within ${c.failoverWindow} s): it stays here; ${opts.cause ?? 'ARMFOVER'}`;
+            alert('ERR', message, { group: name });
+            return { done: Promise.resolve({ ok: false, message, fence }), joined: false };
+          }
+          ctx.failoverHistory.set(c.name, [...recent, Date.now()]);
+        }
         const done = act(g, () =>
           op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
         );
@@ -466,7 +481,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
         return;
       }
       info(`group ${name}: ${r.req.op} asked by server ${r.req.from}${r.req.cause ? ` (${r.req.cause})` : ''}`, { group: name });
-      const { done } = perform(g, r.req.op, { wait: true, to: r.req.to, force: r.req.force });
+      const { done } = perform(g, r.req.op, { wait: true, to: r.req.to, force: r.req.force, cause: `${r.req.cause ?? r.req.op} (asked on ${r.req.from})` });
       await answer(await done.catch((e: Error) => ({ ok: false, message: e.message, fence })));
     })();
   };
@@ -690,6 +705,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
         if (v) out[text(kv.key).slice(`${k.root}config/`.length)] = v;
       }
       return out;
+    },
+    async republish() {
+      await client.put(k.config(me)).value(JSON.stringify({ ...ctx.definitions(), at: now() })).exec().catch(() => undefined);
     },
     async close() {
       closing = true;

@@ -210,6 +210,7 @@ async function main(): Promise<void> {
     const next = loadConfig(home.config);
     groups.reconfigure(next.groups);
     current = next;
+    void cluster?.republish();
     keepBatchSpare(usesBatch(next));
     const later = (['server', 'syslog', 'log', 'osMonitor', 'cluster', 'servers'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
@@ -287,6 +288,13 @@ async function main(): Promise<void> {
       logs,
       version: VERSION,
       recover: abnormalEnd,
+      failoverHistory: {
+        get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
+        set(group, times) {
+          state.data.failovers[group.toUpperCase()] = times;
+          save(`failovers of ${group}`);
+        },
+      },
     });
     return;
   }
