@@ -631,9 +631,20 @@ export function openCluster(ctx: ClusterContext): Cluster {
         const res = await client.if(k.owner(g), 'Create', '==', o.fence).then(client.put(k.req(g, id)).value(JSON.stringify(req))).commit();
         if (!res.succeeded) continue;
         if (!opts.wait) return { ok: true, queued: true, message: `group ${name}: ${op} sent to ${o.value.server}` };
-        const a = await waitFor(async () => json<Answer>(await getOne(k.ans(id))) ?? undefined, startTimeout(g));
+        // The answer, unless its owner goes away first (lost, cut off): then nobody will answer.
+        let goneSince = 0;
+        const a = await waitFor<Answer | { gone: true }>(async () => {
+          const answer = json<Answer>(await getOne(k.ans(id)));
+          if (answer) return answer;
+          const now = (await getOne(k.owner(g)))?.create_revision;
+          if (now === o.fence) goneSince = 0;
+          else if (!goneSince) goneSince = Date.now();
+          else if (Date.now() - goneSince > ttlMs) return { gone: true };
+          return undefined;
+        }, startTimeout(g));
         await client.delete().key(k.ans(id)).exec().catch(() => undefined);
         if (!a) return { ok: false, message: `group ${name}: no answer from ${o.value.server}` };
+        if ('gone' in a) return { ok: false, message: `group ${name}: ${o.value.server} lost the group before it answered (${op} not done); see arms status` };
         if (!a.ok) return a;
         return a.handedTo ? waitOnline(g, a.fence, startTimeout(g)) : { ok: true, message: `${a.message} (on ${o.value.server})` };
       }
