@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../../src/client/client';
 import { readLog, run } from '../helpers';
 import {
   checkJournal,
@@ -149,6 +150,10 @@ describe('a group on three servers', () => {
     expect(bad.stderr).toContain('not in its policy');
     const unknown = await run('arms', ['group', 'move', 'NOPE'], servers.B.env);
     expect(unknown.code).toBe(4);
+    // and on the pipe: a bad argument is a usage answer, the service unharmed
+    await expect(call(servers.B.pipe, 'group.move', { name: 'G1', to: 5 })).rejects.toMatchObject({ message: '"to" must be a string' });
+    await expect(call(servers.B.pipe, 'group.failover', { name: 'G1', force: 'yes' })).rejects.toMatchObject({ message: '"force" must be true or false' });
+    expect(await owner(servers.B, 'G1')).toMatchObject({ owner: 'A', state: 'online' });
   });
 
   it('a failover loop between servers stops at maxFailovers (counted by each server that hands the group over)', async () => {
