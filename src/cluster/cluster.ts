@@ -17,6 +17,7 @@ import type { IOperation } from 'etcd3';
 import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
 import { grantLease, HeldLease } from './lease';
+import * as policy from './policy';
 
 export interface ClusterContext {
   config: ClusterConfig;
@@ -160,28 +161,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   const getOne = async (key: string): Promise<IKeyValue | undefined> => (await client.get(key).exec()).kvs[0];
 
-  /** The server that should take a group without owner now: the handover's target, else the policy's first live server that has not failed. */
-  const candidate = (g: string, rec: GroupRecord, live: Set<string>): string | null => {
-    const policy = policyOf(g);
-    const failed = new Set(rec.failed.map((s) => s.toUpperCase()));
-    const t = rec.target?.toUpperCase();
-    if (t && live.has(t) && !failed.has(t) && policy.includes(t)) return t;
-    return policy.find((s) => live.has(s) && !failed.has(s)) ?? null;
-  };
-
-  /** Every server of the group's policy has failed to start it since it was last online. */
-  const everyFailed = (g: string, failed: string[]) => policyOf(g).every((s) => failed.map((f) => f.toUpperCase()).includes(s));
-
-  /** The next live server after this one in the group's policy (wrapping), or null. */
-  const nextServer = (g: string, live: Set<string>): string | null => {
-    const policy = policyOf(g);
-    const i = policy.indexOf(me);
-    for (let n = 1; n <= policy.length; n++) {
-      const s = policy[(i + n) % policy.length];
-      if (s !== me && live.has(s)) return s;
-    }
-    return null;
-  };
+  const candidate = (g: string, rec: GroupRecord, live: Set<string>) => policy.candidate(policyOf(g), rec, live);
+  const everyFailed = (g: string, failed: string[]) => policy.everyFailed(policyOf(g), failed);
+  const nextServer = (g: string, live: Set<string>) => policy.nextServer(policyOf(g), me, live);
 
   // ---- guarded writes --------------------------------------------------------------------------
 
