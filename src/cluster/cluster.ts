@@ -17,6 +17,7 @@ import type { IOperation } from 'etcd3';
 import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
 import { grantLease, HeldLease } from './lease';
+import * as policy from './policy';
 
 export interface ClusterContext {
   config: ClusterConfig;
@@ -29,6 +30,8 @@ export interface ClusterContext {
   version: string;
   /** the service did not stop cleanly last time: run every group's RECOVER hook once joined */
   recover: boolean;
+  /** when each group's failovers from this server happened (ms): its maxFailovers per failoverWindow */
+  failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
 
 export interface ServerStatus {
@@ -84,6 +87,8 @@ export interface Cluster {
   handOffAll(factor: StopFactor): Promise<Outcome[]>;
   /** the group definitions each server published */
   configs(): Promise<Record<string, { hash: string; groups: Record<string, Definition>; at: string }>>;
+  /** publishes this server's group definitions again (after a reload) */
+  republish(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -156,28 +161,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   const getOne = async (key: string): Promise<IKeyValue | undefined> => (await client.get(key).exec()).kvs[0];
 
-  /** The server that should take a group without owner now: the handover's target, else the policy's first live server that has not failed. */
-  const candidate = (g: string, rec: GroupRecord, live: Set<string>): string | null => {
-    const policy = policyOf(g);
-    const failed = new Set(rec.failed.map((s) => s.toUpperCase()));
-    const t = rec.target?.toUpperCase();
-    if (t && live.has(t) && !failed.has(t) && policy.includes(t)) return t;
-    return policy.find((s) => live.has(s) && !failed.has(s)) ?? null;
-  };
-
-  /** Every server of the group's policy has failed to start it since it was last online. */
-  const everyFailed = (g: string, failed: string[]) => policyOf(g).every((s) => failed.map((f) => f.toUpperCase()).includes(s));
-
-  /** The next live server after this one in the group's policy (wrapping), or null. */
-  const nextServer = (g: string, live: Set<string>): string | null => {
-    const policy = policyOf(g);
-    const i = policy.indexOf(me);
-    for (let n = 1; n <= policy.length; n++) {
-      const s = policy[(i + n) % policy.length];
-      if (s !== me && live.has(s)) return s;
-    }
-    return null;
-  };
+  const candidate = (g: string, rec: GroupRecord, live: Set<string>) => policy.candidate(policyOf(g), rec, live);
+  const everyFailed = (g: string, failed: string[]) => policy.everyFailed(policyOf(g), failed);
+  const nextServer = (g: string, live: Set<string>) => policy.nextServer(policyOf(g), me, live);
 
   // ---- guarded writes --------------------------------------------------------------------------
 
@@ -357,6 +343,17 @@ export function openCluster(ctx: ClusterContext): Cluster {
       case 'move': {
         const waiting = handovers.get(g);
         if (waiting && op === 'failover') return { done: waiting, joined: true };
+        if (op === 'failover') {
+          // A failover loop between servers stops at the group's limit, as on one server.
+          const c = config(g)!;
+          const recent = ctx.failoverHistory.get(c.name).filter((t) => t > Date.now() - c.failoverWindow * 1000);
+          if (recent.length >= c.maxFailovers) {
+            const message = `group ${name}: failover limit reached (${recent.length} of ${c.maxFailovers} from this server within ${c.failoverWindow} s): it stays here; ${opts.cause ?? 'ARMFOVER'}`;
+            alert('ERR', message, { group: name });
+            return { done: Promise.resolve({ ok: false, message, fence }), joined: false };
+          }
+          ctx.failoverHistory.set(c.name, [...recent, Date.now()]);
+        }
         const done = act(g, () =>
           op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
         );
@@ -466,7 +463,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
         return;
       }
       info(`group ${name}: ${r.req.op} asked by server ${r.req.from}${r.req.cause ? ` (${r.req.cause})` : ''}`, { group: name });
-      const { done } = perform(g, r.req.op, { wait: true, to: r.req.to, force: r.req.force });
+      const { done } = perform(g, r.req.op, { wait: true, to: r.req.to, force: r.req.force, cause: `${r.req.cause ?? r.req.op} (asked on ${r.req.from})` });
       await answer(await done.catch((e: Error) => ({ ok: false, message: e.message, fence })));
     })();
   };
@@ -616,9 +613,20 @@ export function openCluster(ctx: ClusterContext): Cluster {
         const res = await client.if(k.owner(g), 'Create', '==', o.fence).then(client.put(k.req(g, id)).value(JSON.stringify(req))).commit();
         if (!res.succeeded) continue;
         if (!opts.wait) return { ok: true, queued: true, message: `group ${name}: ${op} sent to ${o.value.server}` };
-        const a = await waitFor(async () => json<Answer>(await getOne(k.ans(id))) ?? undefined, startTimeout(g));
+        // The answer, unless its owner goes away first (lost, cut off): then nobody will answer.
+        let goneSince = 0;
+        const a = await waitFor<Answer | { gone: true }>(async () => {
+          const answer = json<Answer>(await getOne(k.ans(id)));
+          if (answer) return answer;
+          const now = (await getOne(k.owner(g)))?.create_revision;
+          if (now === o.fence) goneSince = 0;
+          else if (!goneSince) goneSince = Date.now();
+          else if (Date.now() - goneSince > ttlMs) return { gone: true };
+          return undefined;
+        }, startTimeout(g));
         await client.delete().key(k.ans(id)).exec().catch(() => undefined);
         if (!a) return { ok: false, message: `group ${name}: no answer from ${o.value.server}` };
+        if ('gone' in a) return { ok: false, message: `group ${name}: ${o.value.server} lost the group before it answered (${op} not done); see arms status` };
         if (!a.ok) return a;
         return a.handedTo ? waitOnline(g, a.fence, startTimeout(g)) : { ok: true, message: `${a.message} (on ${o.value.server})` };
       }
@@ -690,6 +698,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
         if (v) out[text(kv.key).slice(`${k.root}config/`.length)] = v;
       }
       return out;
+    },
+    async republish() {
+      await client.put(k.config(me)).value(JSON.stringify({ ...ctx.definitions(), at: now() })).exec().catch(() => undefined);
     },
     async close() {
       closing = true;

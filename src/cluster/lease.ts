@@ -1,9 +1,9 @@
 // This server's lease: its membership and the life of every owner key it holds.
 //
 // Keep-alives go out every TTL/4, each one bounded (more often would make the lease outlive a
-// crashed server longer: takeover comes TTL minus the age of the last keep-alive after a crash). A keep-alive counts from the moment it was
-// *sent*: etcd cannot have refreshed the lease before that, so the lease cannot expire at etcd
-// before TTL after that. The watchdog fires when no keep-alive has succeeded for ⅔ of the TTL,
+// crashed server longer: takeover comes TTL minus the age of the last keep-alive after a crash).
+// A keep-alive counts from the moment it was *sent*: etcd cannot have refreshed the lease before
+// that, so the lease cannot expire at etcd before TTL after that. The watchdog fires when no keep-alive has succeeded for ⅔ of the TTL,
 // without waiting for the library (it says "lost" only after about 2 × TTL, platform.md §3.3):
 // the groups then get the remaining third to stop before anybody else may take them.
 import { Etcd3, Lease } from 'etcd3';

@@ -273,6 +273,7 @@ async function main(): Promise<void> {
     groups.reconfigure(next.groups);
     current = next;
     monitoring?.configure(next);
+    void cluster?.republish();
     keepBatchSpare(usesBatch(next));
     const later = (['server', 'syslog', 'log', 'osMonitor', 'http', 'cluster', 'servers'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const said = `config reloaded: ${next.groups.length} group(s)${later.length ? `; ${later.join(', ')} take effect when the service restarts` : ''}`;
@@ -359,6 +360,13 @@ async function main(): Promise<void> {
       logs,
       version: VERSION,
       recover: abnormalEnd,
+      failoverHistory: {
+        get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
+        set(group, times) {
+          state.data.failovers[group.toUpperCase()] = times;
+          save(`failovers of ${group}`);
+        },
+      },
     });
     return;
   }

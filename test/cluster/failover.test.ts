@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../../src/client/client';
 import { readLog, run } from '../helpers';
 import {
   checkJournal,
@@ -149,6 +150,23 @@ describe('a group on three servers', () => {
     expect(bad.stderr).toContain('not in its policy');
     const unknown = await run('arms', ['group', 'move', 'NOPE'], servers.B.env);
     expect(unknown.code).toBe(4);
+    // and on the pipe: a bad argument is a usage answer, the service unharmed
+    await expect(call(servers.B.pipe, 'group.move', { name: 'G1', to: 5 })).rejects.toMatchObject({ message: '"to" must be a string' });
+    await expect(call(servers.B.pipe, 'group.failover', { name: 'G1', force: 'yes' })).rejects.toMatchObject({ message: '"force" must be true or false' });
+    expect(await owner(servers.B, 'G1')).toMatchObject({ owner: 'A', state: 'online' });
+  });
+
+  it('a failover loop between servers stops at maxFailovers (counted by each server that hands the group over)', async () => {
+    const { spec, servers } = await threeServers({ G1: { policy: ['A', 'B'], settings: 'maxFailovers: 1\n' } });
+    expect((await run('arms', ['group', 'start', 'G1'], servers.C.env)).code).toBe(0);
+    expect((await run('ARMFOVER', ['/W', 'G1'], servers.C.env)).stdout).toContain('online on B');
+    expect((await run('ARMFOVER', ['/W', 'G1'], servers.C.env)).stdout).toContain('online on A');
+    const third = await run('ARMFOVER', ['/W', 'G1'], servers.C.env);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toMatch(/failover limit reached \(1 of 1 from this server within 3600 s\): it stays here/);
+    expect(await owner(servers.B, 'G1')).toMatchObject({ owner: 'A', state: 'online' });
+    expect(readLog(servers.A.home, 'alert').some((r) => /failover limit reached/.test(r.msg))).toBe(true);
+    expect(lines(spec, 'start')).toEqual(['A start G1 START', 'B start G1 FAILOVER', 'A start G1 FAILOVER']);
   });
 
   it('a start that fails moves on to the next server; when every server fails the group is in error everywhere, with an alert; arms group start tries again', async () => {
