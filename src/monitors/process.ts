@@ -112,22 +112,67 @@ const PAGE = 4096;
 
 /**
  * One sample of a process's use; rejects when it is gone. Linux: /proc/PID/stat (CPU, RSS,
- * threads) and the entries of /proc/PID/fd, read synchronously: procfs answers from memory and
- * neither takes the process's memory lock, so the read is a few microseconds and cannot hang.
+ * threads) and, when wanted, the entries of /proc/PID/fd, read synchronously: procfs answers from
+ * memory and neither takes the process's memory lock, so a read is microseconds and cannot hang.
+ * The stat file stays open between samples (one pread instead of open, read, close: a thousand
+ * monitors sample a hundred times a second); once its process has ended, the open file only fails,
+ * even if the PID is reused, so a sample never measures a stranger.
  */
+export class UsageSampler {
+  private fd: number | null = null;
+  private pid = 0;
+  private buf = Buffer.alloc(1024);
+
+  sample(pid: number, files: boolean): Usage {
+    if (this.fd !== null && this.pid !== pid) this.close();
+    if (this.fd === null) {
+      this.fd = fs.openSync(`/proc/${pid}/stat`, 'r');
+      this.pid = pid;
+    }
+    let stat: string;
+    try {
+      const n = fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      stat = this.buf.toString('latin1', 0, n);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    // The name (field 2) may hold spaces and parentheses: fields are counted after its last ")".
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let count: number | null = null;
+    if (files) {
+      try {
+        // Linux 6.2 and later give the count of open files as the folder's size; before, it is 0.
+        const size = fs.statSync(`/proc/${pid}/fd`).size;
+        count = size > 0 ? size : fs.readdirSync(`/proc/${pid}/fd`).length;
+      } catch {
+        /* another user's process, without the right to look */
+      }
+    }
+    return { cpuSeconds: (Number(f[11]) + Number(f[12])) / TICKS, rssBytes: Number(f[21]) * PAGE, threads: Number(f[17]), files: count };
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* closed */
+      }
+    }
+    this.fd = null;
+  }
+}
+
+/** One sample, without keeping anything open (elsewhere than Linux: ps). */
 export async function sampleUsage(pid: number): Promise<Usage> {
   if (process.platform !== 'linux') return samplePs(pid);
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  // The name (field 2) may hold spaces and parentheses: fields are counted after its last ")".
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuSeconds = (Number(f[11]) + Number(f[12])) / TICKS;
-  let files: number | null = null;
+  const s = new UsageSampler();
   try {
-    files = fs.readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    /* another user's process, without the right to look */
+    return s.sample(pid, true);
+  } finally {
+    s.close();
   }
-  return { cpuSeconds, rssBytes: Number(f[21]) * PAGE, threads: Number(f[17]), files };
 }
 
 function samplePs(pid: number): Promise<Usage> {
@@ -165,13 +210,16 @@ const show: Record<Metric, (v: number) => string> = {
  * CPU between two samples (200% = two CPUs busy). A watch whose program is not running is no failure
  * of this monitor (the watch's own policy handles the end).
  */
-export function usageCheck(watch: string, s: UsageSpec, pid: () => number | null, sample: (pid: number) => Promise<Usage> = sampleUsage, now: () => number = Date.now): Check {
+export function usageCheck(watch: string, s: UsageSpec, pid: () => number | null, sample?: (pid: number) => Promise<Usage>, now: () => number = Date.now): Check {
+  const sampler = process.platform === 'linux' && !sample ? new UsageSampler() : null;
+  const take = sample ?? (sampler ? async (p: number) => sampler.sample(p, s.files !== undefined) : samplePs);
   let last: { pid: number; at: number; cpuSeconds: number } | null = null;
   const overSince: Partial<Record<Metric, number>> = {};
   const limits = (['cpu', 'memory', 'threads', 'files'] as Metric[]).filter((m) => s[m] !== undefined);
   return {
     kind: 'usage',
     resource: `watch ${watch}: ${limits.map((m) => `${m} > ${show[m](s[m]!)}`).join(', ')}${s.window ? ` for ${s.window} s` : ''}`,
+    close: () => sampler?.close(),
     async run(): Promise<Outcome> {
       const p = pid();
       if (p === null) {
@@ -180,7 +228,7 @@ export function usageCheck(watch: string, s: UsageSpec, pid: () => number | null
       }
       let u: Usage;
       try {
-        u = await sample(p);
+        u = await take(p);
       } catch {
         last = null;
         return { ok: true, detail: `pid ${p} of watch ${watch} ended: nothing to measure` };

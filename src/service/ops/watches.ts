@@ -59,7 +59,10 @@ export function watchOps(watches: Watches, opts: { timeScale: number; commit(): 
           // ready: the script's next ARMLOAD starts once this program answers.
           const ready = opts.ready?.(req.group, id);
           if (ready) {
-            const notReady = await waitReady(ready, () => watches.list().some((w) => w.id.toUpperCase() === id.toUpperCase() && w.state === 'running' && w.pid === pid));
+            const notReady = await waitReady(ready, () => {
+              const w = watches.find(id);
+              return w !== undefined && w.state === 'running' && w.pid === pid;
+            });
             if (notReady) throw new ProtocolError('failed', `watch ${id} started${pid === null ? '' : ` (pid ${pid})`} but ${notReady}; it stays watched`);
           }
           return { id, pid };
