@@ -103,6 +103,9 @@ monitors:
     expect(await step(1, 1)).toMatchObject({ ok: true });
     expect(await step(1, 0.99)).toMatchObject({ ok: false, detail: 'pid 42: cpu 99.0% over 90.0% for 2 s' });
     expect(await step(1, 0.1)).toMatchObject({ ok: true, detail: 'pid 42: cpu 10.0%' });
+    // threads, with no window: at once
+    const threads = usageCheck('APP', { threads: 2, window: 0 }, () => 7, async () => ({ cpuSeconds: 0, rssBytes: 1, threads: 5, files: null }));
+    expect(await threads.run(1000)).toMatchObject({ ok: false, detail: 'pid 7: threads 5 over 2' });
     // a watch without a running program is nothing to measure, not a failure
     expect(await usageCheck('APP', { cpu: 1, window: 0 }, () => null).run(1000)).toMatchObject({ ok: true, detail: 'watch APP has no running program: nothing to measure' });
   });
