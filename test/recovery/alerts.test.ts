@@ -86,11 +86,12 @@ alerts:
 
   it('the rate limit holds alerts back and counts them; the next one sent says how many', async () => {
     const hook = await httpSink();
-    const svc = await startService({ config: `syslog: false\nalerts:\n  HOOK: { webhook: "${hook.url}", rateLimit: { count: 2, per: 2s } }\n` });
-    for (let i = 1; i <= 5; i++) await armlog(svc, `alert ${i}`, 'ERR');
+    const svc = await startService({ config: `syslog: false\nalerts:\n  HOOK: { webhook: "${hook.url}", rateLimit: { count: 2, per: 4s } }\n` });
+    // Five alerts at once (through the pipe, as ARMLOG /ARM sends them): well within the window.
+    for (let i = 1; i <= 5; i++) await call(svc.pipe, 'log', { message: `alert ${i}`, level: 'ERR', alert: true });
     await until(() => routes(svc), (r) => r[0].sent === 2);
     expect(await routes(svc)).toMatchObject([{ sent: 2, suppressed: 3 }]);
-    await sleep(2100);
+    await sleep(4100);
     await armlog(svc, 'alert 6', 'ERR');
     await until(() => routes(svc), (r) => r[0].sent === 3);
     expect(hook.posts.map((p) => [p.body.message, p.body.suppressed])).toEqual([
@@ -98,7 +99,7 @@ alerts:
       ['alert 2', undefined],
       ['alert 6', 3],
     ]);
-    expect(readLog(svc.home).some((l) => l.msg === 'alert route HOOK: rate limit reached (2 per 2 s); alerts are held back and counted')).toBe(true);
+    expect(readLog(svc.home).some((l) => l.msg === 'alert route HOOK: rate limit reached (2 per 4 s); alerts are held back and counted')).toBe(true);
     await svc.stop();
     await hook.close();
   });

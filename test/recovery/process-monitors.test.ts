@@ -47,17 +47,17 @@ monitors:
   BYLINE: { process: { commandLine: "^${prog} 9[0-9]{2}$" }, interval: 100ms }
 `,
     });
-    await until(async () => [await result(svc, 'BYNAME'), await result(svc, 'BYLINE')], (m) => m.every((x) => x !== undefined && x.failures >= 1));
+    await until(async () => [await result(svc, 'BYNAME'), await result(svc, 'BYLINE')], (m) => m.every((x) => x !== undefined && x.failures >= 1), 45_000);
     expect(await result(svc, 'BYNAME')).toMatchObject({ kind: 'process', resource: `name ${name} (2 to 3)`, ok: false, detail: '0 running, at least 2 expected' });
     expect(await result(svc, 'BYLINE')).toMatchObject({ ok: false, resource: `command line /^${prog} 9[0-9]{2}$/ (at least 1)` });
     const a = start('900');
     const b = start('600');
-    await until(() => result(svc, 'BYNAME'), (m) => m!.ok);
+    await until(() => result(svc, 'BYNAME'), (m) => m!.ok, 45_000);
     expect((await result(svc, 'BYNAME'))!.detail).toMatch(/^2 running \(pid \d+, \d+\)$/);
-    expect(await until(() => result(svc, 'BYLINE'), (m) => m!.ok)).toMatchObject({ ok: true, detail: `1 running (pid ${a.pid})` });
+    expect(await until(() => result(svc, 'BYLINE'), (m) => m!.ok, 45_000)).toMatchObject({ ok: true, detail: `1 running (pid ${a.pid})` });
     start('601');
     start('602');
-    expect(await until(() => result(svc, 'BYNAME'), (m) => !m!.ok)).toMatchObject({ ok: false, detail: expect.stringMatching(/^4 running, at most 3 expected/) });
+    expect(await until(() => result(svc, 'BYNAME'), (m) => !m!.ok, 45_000)).toMatchObject({ ok: false, detail: expect.stringMatching(/^4 running, at most 3 expected/) });
     b.kill('SIGKILL');
     await svc.stop();
   });
@@ -103,6 +103,9 @@ monitors:
     expect(await step(1, 1)).toMatchObject({ ok: true });
     expect(await step(1, 0.99)).toMatchObject({ ok: false, detail: 'pid 42: cpu 99.0% over 90.0% for 2 s' });
     expect(await step(1, 0.1)).toMatchObject({ ok: true, detail: 'pid 42: cpu 10.0%' });
+    // threads, with no window: at once
+    const threads = usageCheck('APP', { threads: 2, window: 0 }, () => 7, async () => ({ cpuSeconds: 0, rssBytes: 1, threads: 5, files: null }));
+    expect(await threads.run(1000)).toMatchObject({ ok: false, detail: 'pid 7: threads 5 over 2' });
     // a watch without a running program is nothing to measure, not a failure
     expect(await usageCheck('APP', { cpu: 1, window: 0 }, () => null).run(1000)).toMatchObject({ ok: true, detail: 'watch APP has no running program: nothing to measure' });
   });
