@@ -10,7 +10,7 @@ import { For, Node, ParseError, Parser, Reader, render } from './parse';
 import { forSubst } from './late';
 import { expandCommandLine } from './expand';
 import { hostPath, isDir, resolveCase } from './paths';
-import { detectEncoding } from './source';
+import { decodeAs, detectEncoding } from './source';
 import { FOptions, parseOptions, tokens } from './for-options';
 
 const SEP = ' \t,;=';
@@ -166,7 +166,7 @@ async function sourceLines(sh: Interpreter, set: string, o: FOptions, frame: Fra
       sh.errorlevel = 1;
       return null;
     }
-    out.push(...splitLines(new TextDecoder(detectEncoding(bytes)).decode(bytes)));
+    out.push(...splitLines(decodeAs(bytes, detectEncoding(bytes))));
   }
   return out;
 }
@@ -207,5 +207,5 @@ async function output(sh: Interpreter, command: string, frame: Frame, io: IO): P
   }
   const bytes = fs.readFileSync(file);
   fs.unlinkSync(file);
-  return new TextDecoder(detectEncoding(bytes)).decode(bytes);
+  return decodeAs(bytes, detectEncoding(bytes));
 }

@@ -1,6 +1,7 @@
 // A batch file read whole before anything runs: its physical lines and where its labels are.
 // cmd reads a file line by line while it runs; ARMS reads it once (so a script that rewrites itself
 // while running is not followed) and keeps cmd's rules for what a line and a label are.
+import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -86,12 +87,13 @@ export function forceEncoding(e: Encoding | null): void {
 export function detectEncoding(bytes: Buffer): Encoding {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf-8';
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return 'utf-8';
-  } catch {
-    return 'shift_jis';
-  }
+  return isUtf8(bytes) ? 'utf-8' : 'shift_jis';
+}
+
+/** Bytes as text in an encoding (the native decoders for UTF-8 and UTF-16: the first run of a script is on a failover's path). */
+export function decodeAs(bytes: Buffer, enc: Encoding): string {
+  const text = enc === 'utf-8' ? bytes.toString('utf8') : enc === 'utf-16le' ? bytes.toString('utf16le') : new TextDecoder(enc).decode(bytes);
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // a BOM is not text
 }
 
 export function scriptFromBytes(file: string, bytes: Buffer, encoding: Encoding | null = forced): Script {
@@ -99,7 +101,7 @@ export function scriptFromBytes(file: string, bytes: Buffer, encoding: Encoding 
   const enc = encoding ?? detectEncoding(bytes);
   // Decoded before anything else looks at it: a Shift_JIS character whose second byte is 0x7C (|)
   // or 0x5C (\) is one character, never a pipe or a path separator.
-  let text = new TextDecoder(enc).decode(bytes);
+  let text = decodeAs(bytes, enc);
   const bad = text.indexOf('\uFFFD');
   if (bad !== -1) {
     problems.push({

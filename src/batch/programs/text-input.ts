@@ -2,10 +2,10 @@
 // redirection). Read whole; decoded as the scripts are (UTF-8, else Shift_JIS); CR LF or LF.
 import * as fs from 'node:fs';
 import { hostPath, resolveCase } from '../paths';
-import { detectEncoding } from '../source';
+import { decodeAs, detectEncoding } from '../source';
 
 export function decode(bytes: Buffer): string {
-  return new TextDecoder(detectEncoding(bytes)).decode(bytes);
+  return decodeAs(bytes, detectEncoding(bytes));
 }
 
 export function inputText(fd: number): string {
