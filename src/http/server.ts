@@ -1,5 +1,5 @@
 // armsd's HTTP side (loaded only when arms.yaml has an http: section): the JSON API, /metrics and
-// the status page with its event stream. Node's own http module: about fifteen routes, an event
+// the status page with its event stream. Node's own http module: about twenty routes, an event
 // stream that needs the raw response anyway, body limits kept by hand, and nothing more to install
 // or keep patched on a production server (docs/http.md says more).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
