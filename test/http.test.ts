@@ -98,10 +98,11 @@ describe('HTTP API against the real service', () => {
     await call(svc.pipe, 'log', { message: 'for the tail', group: 'WEB', source: 'test', alert: true, level: 'WARN' });
     await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: '127.0.0.1', kind: 'ip', ok: true, detail: 'reply in 0.25 ms', failures: 0 });
     const reads: Array<[string, (b: any) => void]> = [
-      ['/api/v1/status', (b) => expect(b).toMatchObject({ server: expect.any(String), groups: expect.any(Array), watches: expect.any(Array), servers: [{ self: true, state: 'up' }] })],
-      ['/api/v1/servers', (b) => expect(b).toEqual([expect.objectContaining({ name: expect.any(String), self: true, pid: expect.any(Number), http: base })])],
+      ['/api/v1/status', (b) => expect(b).toMatchObject({ server: expect.any(String), groups: expect.any(Array), watches: expect.any(Array), servers: [{ self: true, state: 'up' }], cluster: null })],
+      // Alone (no cluster: section): this server, owning what is not offline here.
+      ['/api/v1/servers', (b) => expect(b).toEqual([expect.objectContaining({ name: expect.any(String), self: true, state: 'up', groups: ['WEB'], pid: expect.any(Number), http: base })])],
       ['/api/v1/groups', (b) => expect(b.map((g: any) => [g.name, g.state])).toEqual([['WEB', 'online'], ['DB', 'offline']])],
-      ['/api/v1/groups/web', (b) => expect(b).toMatchObject({ name: 'WEB', state: 'online', owner: expect.any(String) })],
+      ['/api/v1/groups/web', (b) => expect(b).toMatchObject({ name: 'WEB', state: 'online', here: 'online', owner: expect.any(String) })],
       ['/api/v1/watches', (b) => expect(b).toEqual([expect.objectContaining({ id: 'APP', group: 'WEB', state: 'running' })])],
       ['/api/v1/watches/app', (b) => expect(b).toMatchObject({ id: 'APP', restartsAllowed: 3 })],
       ['/api/v1/monitors', (b) => expect(b).toEqual(expect.arrayContaining([expect.objectContaining({ monitor: 'RSP', kind: 'ip', resource: '127.0.0.1' })]))],
@@ -146,6 +147,10 @@ describe('HTTP API against the real service', () => {
       ['/api/v1/groups/WEB/restart', {}],
       ['/api/v1/groups/WEB/move', {}],
       ['/api/v1/watches/APP/kill', {}],
+      ['/api/v1/watches/APP/suspend', {}],
+      ['/api/v1/watches/APP/resume', {}],
+      ['/api/v1/monitors/RSP/suspend', {}],
+      ['/api/v1/monitors/RSP/resume', {}],
     ] as const) {
       for (const auth of [false, 'not-the-token-at-all'] as const) {
         const r = await api(p, { body, auth });
@@ -156,9 +161,61 @@ describe('HTTP API against the real service', () => {
     expect(await groupState('DB')).toBe('offline');
     expect(await groupState('WEB')).toBe('online');
     expect(await watch('APP')).toEqual(before);
+    expect(before.suspended).toBe(false);
+    expect(((await call(svc.pipe, 'status')) as any).suspendedMonitors).toEqual([]);
     // Nothing was done, so nothing was logged but... nothing: no script ran, no watch ended.
     const since = readLog(svc.home).slice(logBefore);
     expect(since.filter((r) => r.src !== 'http')).toEqual([]);
+  });
+
+  it('suspends and resumes a monitor and a watch with the token, as arms monitor|watch suspend|resume do (arms status --json shows it)', async () => {
+    const statusJson = async () => {
+      const r = await run('arms', ['status', '--json'], svc.env);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const rsp = (s: any) => s.monitors.find((m: any) => m.monitor === 'RSP');
+    const app = (s: any) => s.watches.find((w: any) => w.id === 'APP');
+    const pid = app(await statusJson()).pid;
+
+    const off = await api('/api/v1/monitors/rsp/suspend', { body: {} });
+    expect(off.status).toBe(200);
+    expect(off.body).toMatchObject({ changed: ['RSP'], unchanged: [], suspended: ['RSP'] });
+    let s = await statusJson();
+    expect(s.suspendedMonitors).toEqual(['RSP']);
+    expect(rsp(s).suspended).toBe(true);
+    // Asked again: nothing to change, said so.
+    expect((await api('/api/v1/monitors/RSP/suspend', { body: {} })).body).toMatchObject({ changed: [], unchanged: ['RSP'] });
+    const wOff = await api('/api/v1/watches/app/suspend', { body: {} });
+    expect(wOff.status).toBe(200);
+    expect(wOff.body).toMatchObject({ id: 'APP', changed: true, suspended: true, state: 'running', pid });
+    s = await statusJson();
+    expect(app(s)).toMatchObject({ suspended: true, pid });
+    // The API shows it too.
+    expect((await api('/api/v1/watches/APP')).body.suspended).toBe(true);
+    expect((await api('/api/v1/status')).body.suspendedMonitors).toEqual(['RSP']);
+
+    // Unknown names: 404 with the pipe's message, and nothing changed.
+    const noMonitor = await api('/api/v1/monitors/NOPE/suspend', { body: {} });
+    expect(noMonitor.status).toBe(404);
+    expect(noMonitor.body.error.message).toMatch(/no monitor "NOPE"/);
+    expect((await api('/api/v1/monitors/NOPE/resume', { body: {} })).status).toBe(404);
+    expect((await api('/api/v1/watches/NOPE/suspend', { body: {} })).status).toBe(404);
+    expect((await api('/api/v1/watches/NOPE/resume', { body: {} })).status).toBe(404);
+    expect((await api('/api/v1/monitors/RSP/suspend')).status).toBe(405);
+
+    const on = await api('/api/v1/monitors/RSP/resume', { body: {} });
+    expect(on.status).toBe(200);
+    expect(on.body).toMatchObject({ changed: ['RSP'], suspended: [] });
+    const wOn = await api('/api/v1/watches/APP/resume', { body: {} });
+    expect(wOn.status).toBe(200);
+    expect(wOn.body).toMatchObject({ id: 'APP', changed: true, suspended: false });
+    s = await statusJson();
+    expect(s.suspendedMonitors).toEqual([]);
+    expect(rsp(s).suspended).toBe(false);
+    expect(app(s)).toMatchObject({ suspended: false, pid, state: 'running' });
+    // The service's log says who asked.
+    expect(readLog(svc.home).map((r) => r.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^monitor RSP suspended \(maintenance, HTTP from 127\.0\.0\.1\)/)]));
   });
 
   it('acts with the token: group start (waiting, and queued: 202), stop, restart, move (422 on one server), watch kill', async () => {

@@ -121,6 +121,35 @@ describe('the status page in headless Chromium', () => {
     expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
   });
 
+  it('suspends and resumes a monitor and a watch with their buttons, and shows them suspended', async () => {
+    await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: '127.0.0.1', kind: 'ip', ok: true, detail: 'reply in 0.21 ms', failures: 0 });
+    const monitor = page.locator('[data-monitor="RSP"]').first();
+    await monitor.locator('.badge', { hasText: 'ok' }).waitFor({ timeout: 10_000 });
+    const suspend = monitor.locator('button[data-action="suspend"]');
+    await suspend.click();
+    await expect(suspend.textContent()).resolves.toBe('Tap to suspend');
+    await suspend.click();
+    await monitor.locator('.badge', { hasText: 'suspended' }).waitFor({ timeout: 10_000 });
+    expect(((await call(svc.pipe, 'status')) as any).suspendedMonitors).toEqual(['RSP']);
+
+    const app = page.locator('[data-watch="APP"]');
+    await app.locator('button[data-action="suspend"]').click();
+    await app.locator('button[data-action="suspend"]').click();
+    await app.locator('.badge', { hasText: 'suspended' }).waitFor({ timeout: 10_000 });
+    const w = async () => ((await call(svc.pipe, 'status')) as any).watches.find((x: any) => x.id === 'APP');
+    expect((await w()).suspended).toBe(true);
+
+    // A resume is one tap: it undoes nothing.
+    await monitor.locator('button[data-action="resume"]').click();
+    await monitor.locator('.badge', { hasText: 'ok' }).waitFor({ timeout: 10_000 });
+    await app.locator('button[data-action="resume"]').click();
+    await app.locator('button[data-action="suspend"]').waitFor({ timeout: 10_000 });
+    expect(await app.locator('.badge', { hasText: 'suspended' }).count()).toBe(0);
+    expect(((await call(svc.pipe, 'status')) as any).suspendedMonitors).toEqual([]);
+    expect((await w()).suspended).toBe(false);
+    expect(await page.evaluate(() => (window as any).sameDocument)).toBe(true);
+  });
+
   it('reads on a phone: one column, nothing wider than the screen', async () => {
     // Something in each section, as an operator would see it (and for the screenshots).
     await call(svc.pipe, 'monitor.report', { monitor: 'RSP', group: 'WEB', resource: '127.0.0.1', kind: 'ip', ok: true, detail: 'reply in 0.21 ms', failures: 0 });

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { GroupStatus } from '../service/groups';
 import type { MonitorResult } from '../service/monitors';
+import type { ClusterStatus } from '../cluster/cluster';
 import type { ServiceInfo } from '../service/ops/index';
 import type { WatchStatus } from '../service/watches';
 
@@ -16,12 +17,28 @@ export interface ServerView {
   name: string;
   /** the server answering this request */
   self: boolean;
-  state: 'up';
-  pid: number;
-  version: string;
-  uptime: number;
+  /** down: out of the cluster (stopped, lost, cut off) as etcd shows it */
+  state: 'up' | 'down';
+  /** in a cluster: since when the server is up or down (etcd's record), else null */
+  since: string | null;
+  /** the groups it owns (in a cluster; alone, those not offline here) */
+  groups: string[];
+  /** pid, version, uptime and HTTP address: known of this server only (null for the others) */
+  pid: number | null;
+  version: string | null;
+  uptime: number | null;
   http: string | null;
 }
+
+/** A group as the API shows it: this server's own record, with the cluster's view when there is one. */
+export type GroupView = GroupStatus & {
+  /** where the group runs; null when no server owns it (offline in the cluster). Alone: this server. */
+  owner: string | null;
+  /** this server's own state of the group (in a cluster `state` is the cluster-wide one) */
+  here: GroupStatus['state'];
+  /** the owner's fencing token (in a cluster) */
+  fence?: string | null;
+};
 
 export interface Snapshot {
   at: string;
@@ -29,16 +46,57 @@ export interface Snapshot {
   service: { pid: number; version: string; startedAt: string; uptime: number };
   /** every server of the cluster; until there is one, this server */
   servers: ServerView[];
+  /** the cluster as this server sees it; null without a cluster: section */
+  cluster: { name: string; state: ClusterStatus['state']; problem: string | null; readAt: string | null } | null;
   reboots: { count: number; max: number };
-  /** owner: the server the group runs on (until there is a cluster, this one) */
-  groups: Array<GroupStatus & { owner: string }>;
+  groups: GroupView[];
   watches: WatchStatus[];
   monitors: MonitorResult[];
+  /** monitors suspended by an operator (upper case), reported or not */
+  suspendedMonitors: string[];
   /** the newest alerts, oldest first */
   alerts: LogRecord[];
 }
 
-export type PipeStatus = Omit<Snapshot, 'at' | 'servers' | 'alerts' | 'groups'> & { groups: Array<GroupStatus & { owner?: string }> };
+export type PipeStatus = Omit<Snapshot, 'at' | 'servers' | 'alerts' | 'groups' | 'cluster' | 'suspendedMonitors'> & {
+  groups: GroupStatus[];
+  cluster?: ClusterStatus;
+  suspendedMonitors?: string[];
+};
+
+/**
+ * The servers and the groups' owners: from the cluster's view when the server is in one (etcd
+ * keeps owners in upper case: shown by the configured names), else this server alone.
+ */
+export function placeGroups(s: PipeStatus, info: ServiceInfo): { servers: ServerView[]; groups: GroupView[] } {
+  const self = { pid: s.service.pid, version: s.service.version, uptime: s.service.uptime, http: info.http ?? null };
+  const c = s.cluster;
+  if (!c) {
+    return {
+      servers: [{ name: s.server, self: true, state: 'up', since: s.service.startedAt, groups: s.groups.filter((g) => g.state !== 'offline').map((g) => g.name), ...self }],
+      groups: s.groups.map((g) => ({ ...g, owner: s.server, here: g.state })),
+    };
+  }
+  const named = new Map(c.servers.map((v) => [v.name.toUpperCase(), v.name]));
+  const byName = new Map(c.groups.map((g) => [g.name.toUpperCase(), g]));
+  const isSelf = (n: string) => n.toUpperCase() === s.server.toUpperCase();
+  return {
+    servers: c.servers.map((v) => ({
+      name: v.name,
+      self: isSelf(v.name),
+      // This server answers, so it is up, whatever etcd last said of it (connecting, fenced: see cluster)
+      state: v.up || isSelf(v.name) ? 'up' : 'down',
+      since: v.since,
+      groups: v.groups,
+      ...(isSelf(v.name) ? self : { pid: null, version: null, uptime: null, http: null }),
+    })),
+    groups: s.groups.map((g) => {
+      const cg = byName.get(g.name.toUpperCase());
+      if (!cg) return { ...g, owner: null, here: g.state };
+      return { ...g, state: cg.state, owner: cg.owner === null ? null : (named.get(cg.owner.toUpperCase()) ?? cg.owner), fence: cg.fence, here: g.state };
+    }),
+  };
+}
 
 export const ALERTS_SHOWN = 20;
 const POLL_MS = 5000;
@@ -134,21 +192,26 @@ export function openLive(deps: {
     return alerts.records;
   };
   /** what a reader must see at once: a monitor passing or failing, a new alert */
-  const significant = () => `${alertsKey()}|${deps.monitors().map((m) => `${m.monitor}\u0000${m.resource}\u0000${m.ok}\u0000${m.failures}`).join('|')}`;
+  const significant = () => `${alertsKey()}|${deps.monitors().map((m) => `${m.monitor}\u0000${m.resource}\u0000${m.ok}\u0000${m.failures}\u0000${m.suspended}`).join('|')}`;
 
+  // In a cluster, what other servers do (a group moved, a server lost) is announced nowhere here:
+  // while a page is open it is read again every POLL_MS (one etcd read, sent only if it changed).
+  let clustered = false;
   const snapshot = async (): Promise<Snapshot> => {
     const s = await deps.status();
+    clustered = !!s.cluster;
+    const { servers, groups } = placeGroups(s, deps.info);
     return {
       at: new Date().toISOString(),
       server: s.server,
       service: s.service,
-      servers: [
-        { name: s.server, self: true, state: 'up', pid: s.service.pid, version: s.service.version, uptime: s.service.uptime, http: deps.info.http ?? null },
-      ],
+      servers,
+      cluster: s.cluster ? { name: s.cluster.name, state: s.cluster.state, problem: s.cluster.problem, readAt: s.cluster.readAt } : null,
       reboots: s.reboots,
-      groups: s.groups.map((g) => ({ ...g, owner: g.owner ?? s.server })),
+      groups,
       watches: s.watches,
       monitors: s.monitors,
+      suspendedMonitors: s.suspendedMonitors ?? [],
       alerts: lastAlerts(),
     };
   };
@@ -176,8 +239,9 @@ export function openLive(deps: {
     if (clients.size === 0) return;
     const data = JSON.stringify(s);
     // What changes every time (at, the uptimes) comes before "reboots" (snapshot() builds it in
-    // that order): the rest is what a reader would see change. One stringify of 1000 watches: ~3 ms.
-    const seen = data.slice(data.indexOf(',"reboots":'));
+    // that order): the rest, and the servers' states, are what a reader would see change. One
+    // stringify of 1000 watches: ~3 ms.
+    const seen = JSON.stringify([s.servers.map((v) => [v.name, v.state, v.since, v.groups]), s.cluster?.state, s.cluster?.problem]) + data.slice(data.indexOf(',"reboots":'));
     lastSignificant = significant();
     if (seen === lastSent) return;
     lastSent = seen;
@@ -190,7 +254,7 @@ export function openLive(deps: {
   // figures and times every REFRESH_MS, alone (a few hundred bytes, not the 1000 watches), so an
   // open page costs the idle service next to nothing.
   const look = () => {
-    if (significant() !== lastSignificant) return changed();
+    if (clustered || significant() !== lastSignificant) return changed();
     if (Date.now() - lastSentAt < REFRESH_MS) return;
     const data = JSON.stringify(deps.monitors());
     lastSentAt = Date.now();

@@ -78,7 +78,8 @@ export function openMetrics(deps: { status(): Promise<Snapshot>; served(): Map<s
   const monitorLabels = (m: Snapshot['monitors'][number]) => ({ monitor: m.monitor, group: m.group ?? '', kind: m.kind, resource: m.resource });
 
   fromStatus('arms_group_state', 'The group is in this state (1) or not (0); one series per state', (s) =>
-    s.groups.flatMap((g) => GROUP_STATES.map((st) => ({ labels: { group: g.name, server: g.owner, state: st }, value: g.state === st ? 1 : 0 }))),
+    // This server's own state of each group (in a cluster each server reports its own: summed, a group is online once).
+    s.groups.flatMap((g) => GROUP_STATES.map((st) => ({ labels: { group: g.name, server: s.server, state: st }, value: g.here === st ? 1 : 0 }))),
   );
   fromStatus('arms_group_failovers_recent', 'Failovers of the group within its failover window', (s) => s.groups.map((g) => ({ labels: { group: g.name }, value: g.failovers.recent })));
   fromStatus('arms_group_failovers_max', 'Failovers allowed within the failover window (maxFailovers)', (s) => s.groups.map((g) => ({ labels: { group: g.name }, value: g.failovers.max })));

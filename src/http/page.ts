@@ -33,8 +33,8 @@ section h2 { margin:.2rem 0 .5rem; font-size:.8rem; letter-spacing:.06em; text-t
 .card .err { color:var(--bad); font-size:.85rem; margin:.2rem 0 .5rem; overflow-wrap:anywhere; }
 .badge { display:inline-block; padding:.1rem .55rem; border-radius:999px; font-size:.8rem; font-weight:600; white-space:nowrap; }
 .s-online, .s-running, .s-ok, .s-up { color:var(--ok); background:var(--okbg); }
-.s-starting, .s-stopping, .s-ended { color:var(--warn); background:var(--warnbg); }
-.s-error, .s-exhausted, .s-escalated, .s-failed, .s-ERR { color:var(--bad); background:var(--badbg); }
+.s-starting, .s-stopping, .s-ended, .s-suspended, .s-connecting { color:var(--warn); background:var(--warnbg); }
+.s-error, .s-exhausted, .s-escalated, .s-failed, .s-ERR, .s-down, .s-fenced { color:var(--bad); background:var(--badbg); }
 .s-offline, .s-WARN, .s-INFO { color:var(--idle); background:var(--idlebg); }
 .buttons { display:flex; flex-wrap:wrap; gap:.4rem; }
 button { font:inherit; font-size:.9rem; padding:.45rem .8rem; min-height:2.4rem; border-radius:8px; border:1px solid var(--line);
@@ -46,6 +46,7 @@ table { width:100%; border-collapse:collapse; background:var(--card); border:1px
 th, td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; font-size:.9rem; }
 th { color:var(--mute); font-weight:600; font-size:.78rem; text-transform:uppercase; letter-spacing:.04em; }
 td.num { font-variant-numeric:tabular-nums; white-space:nowrap; }
+td .buttons button { min-height:2rem; padding:.25rem .6rem; }
 .empty { color:var(--mute); font-size:.9rem; padding:.4rem 0; }
 #alerts li { list-style:none; padding:.4rem .6rem; border-bottom:1px solid var(--line); font-size:.88rem; overflow-wrap:anywhere; }
 #alerts { margin:0; padding:0; background:var(--card); border:1px solid var(--line); border-radius:10px; }
@@ -165,13 +166,16 @@ function render(s) {
   document.title = "ARMS " + s.server;
   $("title").textContent = "ARMS \u00b7 " + s.server;
   $("meta").textContent = "armsd " + s.service.version + ", pid " + s.service.pid + ", up " + duration(s.service.uptime) +
-    (s.reboots.count ? ", reboots by monitoring " + s.reboots.count + " of " + s.reboots.max : "");
+    (s.reboots.count ? ", reboots by monitoring " + s.reboots.count + " of " + s.reboots.max : "") +
+    (s.cluster ? " \u00b7 cluster " + s.cluster.name + ": " + s.cluster.state + (s.cluster.problem ? " (" + s.cluster.problem + ")" : "") : "");
 
   var servers = $("servers");
   servers.replaceChildren.apply(servers, s.servers.map(function (v) {
+    var about = v.self ? ["this server", "pid " + v.pid, "armsd " + v.version] : [v.state + (v.since ? " since " + ago(v.since) : "")];
+    if (s.cluster) about.push(v.groups.length ? "runs " + v.groups.join(", ") : "runs no group");
     return h("div", { cls: "card", "data-server": v.name },
-      h("div", { cls: "top" }, h("span", { cls: "name", text: v.name }), badge(v.state, "up")),
-      h("div", { cls: "sub", text: (v.self ? "this server \u00b7 " : "") + "pid " + v.pid + " \u00b7 armsd " + v.version }));
+      h("div", { cls: "top" }, h("span", { cls: "name", text: v.name }), badge(v.state)),
+      h("div", { cls: "sub", text: about.join(" \u00b7 ") }));
   }));
 
   var groups = $("groups");
@@ -180,7 +184,7 @@ function render(s) {
     var base = "/api/v1/groups/" + enc(g.name) + "/";
     var last = g.lastEvent ? g.lastEvent.action + " " + g.lastEvent.event + (g.lastEvent.factor ? " " + g.lastEvent.factor : "") + ": " + g.lastEvent.result : "never started";
     return h("div", { cls: "card", "data-group": g.name },
-      h("div", { cls: "top" }, h("span", { cls: "name", text: g.name }), badge(g.state), h("span", { cls: "sub", text: "on " + g.owner })),
+      h("div", { cls: "top" }, h("span", { cls: "name", text: g.name }), badge(g.state), h("span", { cls: "sub owner", text: g.owner ? "on " + g.owner : "on no server" })),
       h("div", { cls: "sub", text: "since " + ago(g.since) + " \u00b7 " + last + (g.queued ? " \u00b7 " + g.queued + " queued" : "") +
         " \u00b7 failovers " + g.failovers.recent + "/" + g.failovers.max }),
       g.lastError ? h("div", { cls: "err", text: g.lastError.message + " (" + ago(g.lastError.at) + ")" }) : null,
@@ -197,24 +201,35 @@ function render(s) {
       return h("tr", { "data-watch": w.id },
         h("td", { "data-label": "Watch", text: w.id, title: w.command }),
         h("td", { "data-label": "Group", text: w.group || "-" }),
-        h("td", { "data-label": "State" }, badge(w.state)),
+        h("td", { "data-label": "State" }, badge(w.state), w.suspended ? [" ", badge("suspended")] : null),
         h("td", { "data-label": "PID", cls: "num", text: w.pid == null ? "-" : String(w.pid) }),
         h("td", { "data-label": "Restarts", cls: "num restarts", text: w.restartsUsed + " of " + w.restartsAllowed + (w.resetsAt ? " (resets " + clock(w.resetsAt) + ")" : "") }),
         h("td", { "data-label": "Last exit", text: exit }),
-        h("td", {}, w.state === "running" || w.state === "ended" ? action("Kill", "/api/v1/watches/" + enc(w.id) + "/kill", "Tap to kill") : null));
+        h("td", {}, h("div", { cls: "buttons" },
+          w.suspended ? action("Resume", "/api/v1/watches/" + enc(w.id) + "/resume") : action("Suspend", "/api/v1/watches/" + enc(w.id) + "/suspend", "Tap to suspend"),
+          w.state === "running" || w.state === "ended" ? action("Kill", "/api/v1/watches/" + enc(w.id) + "/kill", "Tap to kill") : null)));
     }))));
 
+  /* A suspended monitor that never reported still has its row: the operator resumes it there. */
+  var reported = {};
+  s.monitors.forEach(function (m) { reported[m.monitor.toUpperCase()] = true; });
+  var quiet = (s.suspendedMonitors || []).filter(function (n) { return !reported[n]; }).map(function (n) {
+    return { monitor: n, group: null, kind: "", resource: "", ok: true, failures: 0, detail: "no result yet", at: null, suspended: true };
+  });
+  var rows = s.monitors.concat(quiet);
   var monitors = $("monitors");
-  if (!s.monitors.length) monitors.replaceChildren(h("div", { cls: "empty", text: "No monitor has reported (ARMRSP)." }));
+  if (!rows.length) monitors.replaceChildren(h("div", { cls: "empty", text: "No monitor has reported (ARMRSP)." }));
   else monitors.replaceChildren(h("table", {},
-    h("thead", {}, h("tr", {}, ["Monitor", "Resource", "Result", "Detail", "Checked"].map(function (t) { return h("th", { text: t }); }))),
-    h("tbody", {}, s.monitors.map(function (m) {
-      return h("tr", {},
+    h("thead", {}, h("tr", {}, ["Monitor", "Resource", "Result", "Detail", "Checked", ""].map(function (t) { return h("th", { text: t }); }))),
+    h("tbody", {}, rows.map(function (m) {
+      var base = "/api/v1/monitors/" + enc(m.monitor) + "/";
+      return h("tr", { "data-monitor": m.monitor },
         h("td", { "data-label": "Monitor", text: m.monitor + (m.group ? " (" + m.group + ")" : "") }),
-        h("td", { "data-label": "Resource", text: m.kind + " " + m.resource }),
-        h("td", { "data-label": "Result" }, badge(m.ok ? "ok" : "failed " + m.failures + "x", m.ok ? "ok" : "failed")),
+        h("td", { "data-label": "Resource", text: (m.kind + " " + m.resource).trim() || "-" }),
+        h("td", { "data-label": "Result" }, m.suspended ? badge("suspended") : badge(m.ok ? "ok" : "failed " + m.failures + "x", m.ok ? "ok" : "failed")),
         h("td", { "data-label": "Detail", text: m.detail }),
-        h("td", { "data-label": "Checked", text: ago(m.at) }));
+        h("td", { "data-label": "Checked", text: ago(m.at) }),
+        h("td", {}, m.suspended ? action("Resume", base + "resume") : action("Suspend", base + "suspend", "Tap to suspend")));
     }))));
 
   var alerts = $("alerts");

@@ -1,7 +1,8 @@
 // The HTTP API's routes: each read or action is a pipe operation (src/service/ops/), so the API
 // checks its arguments, answers and errs exactly as the commands do. A domain that gains a pipe
-// operation (monitor suspend/resume, the cluster's servers and owners) gains its route by one line
-// here. Paths are under /api/v1/; names in paths are URL-encoded.
+// operation gains its route by one line here. Paths are under /api/v1/; names in paths are
+// URL-encoded. In a cluster the group operations are the cluster's (src/cluster/ops.ts): they act
+// where the group is, whichever server's API was asked.
 import type { ErrorCode } from '../protocol/messages';
 
 export interface Route {
@@ -10,8 +11,8 @@ export interface Route {
   path: string[];
   /** a pipe operation, or a read answered from the status snapshot */
   op: string;
-  /** args from the path and the body to the operation's args */
-  args?: (params: Record<string, string>, body: Record<string, unknown>) => Record<string, unknown>;
+  /** args from the path and the body to the operation's args; `by`: who asked, for the service's log */
+  args?: (params: Record<string, string>, body: Record<string, unknown>, by: string) => Record<string, unknown>;
   /** what the answer is, for the docs and the 202 of actions that did not wait */
   action?: boolean;
 }
@@ -32,7 +33,12 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: p('/api/v1/groups/:name/start'), op: 'group.start', args: groupArgs, action: true },
   { method: 'POST', path: p('/api/v1/groups/:name/stop'), op: 'group.stop', args: groupArgs, action: true },
   { method: 'POST', path: p('/api/v1/groups/:name/restart'), op: 'group.restart', args: groupArgs, action: true },
-  { method: 'POST', path: p('/api/v1/groups/:name/move'), op: 'group.move', args: (params, body) => ({ name: params.name, ...(body.to !== undefined ? { to: body.to } : {}) }), action: true },
+  { method: 'POST', path: p('/api/v1/groups/:name/move'), op: 'group.move', args: (params, body) => ({ ...groupArgs(params, body), ...(body.to !== undefined ? { to: body.to } : {}) }), action: true },
+  // Maintenance (arms monitor|watch suspend|resume): one monitor or watch per request.
+  { method: 'POST', path: p('/api/v1/monitors/:name/suspend'), op: 'monitor.suspend', args: (params, _body, by) => ({ names: [params.name], by }), action: true },
+  { method: 'POST', path: p('/api/v1/monitors/:name/resume'), op: 'monitor.resume', args: (params, _body, by) => ({ names: [params.name], by }), action: true },
+  { method: 'POST', path: p('/api/v1/watches/:id/suspend'), op: 'watch.suspend', args: (params) => ({ id: params.id }), action: true },
+  { method: 'POST', path: p('/api/v1/watches/:id/resume'), op: 'watch.resume', args: (params) => ({ id: params.id }), action: true },
   { method: 'POST', path: p('/api/v1/watches/:id/kill'), op: 'watch.kill', args: (params, body) => ({ id: params.id, ...(body.timeoutS !== undefined ? { timeoutS: body.timeoutS } : {}) }), action: true },
 ];
 

@@ -1,5 +1,5 @@
 // armsd's HTTP side (loaded only when arms.yaml has an http: section): the JSON API, /metrics and
-// the status page with its event stream. Node's own http module: about fifteen routes, an event
+// the status page with its event stream. Node's own http module: about twenty routes, an event
 // stream that needs the raw response anyway, body limits kept by hand, and nothing more to install
 // or keep patched on a production server (docs/http.md says more).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -262,12 +262,14 @@ export async function startHttp(
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'bad_request', 'an action from the page is sent as JSON (Content-Type: application/json)');
     }
     const body = await readBody(req);
-    const args = route.args!(params, body);
+    const args = route.args!(params, body, `HTTP from ${req.socket.remoteAddress}`);
     const who = { src: 'http', remote: req.socket.remoteAddress, op: route.op };
     try {
       const result = await dispatch({ v: 1, id: 'http', op: route.op, args });
       const queued = typeof result === 'object' && result !== null && (result as { queued?: unknown }).queued === true;
       logs.write('INFO', who, `HTTP ${method} ${url.pathname}: ${queued ? 'queued' : 'done'}`);
+      // Not every action announces itself (a monitor's suspension): open pages see it now.
+      live.changed();
       json(res, queued ? 202 : 200, result);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;

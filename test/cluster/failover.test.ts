@@ -37,11 +37,12 @@ afterAll(async () => {
 
 const ABC = ['A', 'B', 'C'];
 
-async function threeServers(groups: Parameters<typeof clusterSpec>[1], ttl = 2) {
+/** `extra`: more arms.yaml lines for some servers (an http: section) */
+async function threeServers(groups: Parameters<typeof clusterSpec>[1], ttl = 2, extra: Record<string, string> = {}) {
   const spec = clusterSpec(ABC, groups, ttl);
   const servers: Record<string, Server> = {};
   const homes: Record<string, string> = {};
-  for (const n of ABC) homes[n] = makeHome(spec, n, etcd.endpoints);
+  for (const n of ABC) homes[n] = makeHome(spec, n, etcd.endpoints, extra[n]);
   for (const n of ABC) servers[n] = await startServer(spec, n, homes[n]);
   // every server sees the three up
   for (const n of ABC) await waitFor(() => clusterView(servers[n]), (v) => v.state === 'joined' && v.servers.every((s) => s.up), 20_000, `${n} joined`);
@@ -51,8 +52,8 @@ async function threeServers(groups: Parameters<typeof clusterSpec>[1], ttl = 2) 
 const lines = (spec: ReturnType<typeof clusterSpec>, what?: string) => journal(spec).filter((e) => !what || e.what === what).map((e) => `${e.server} ${e.what} ${e.group} ${e.how}`);
 
 describe('a group on three servers', () => {
-  it('starts on the first server of its policy from any server; every server shows the servers and the owner', async () => {
-    const { spec, servers } = await threeServers({ G1: { policy: ['A', 'B', 'C'] } });
+  it('starts on the first server of its policy from any server; every server shows the servers and the owner (B also over HTTP, and acts through it)', async () => {
+    const { spec, servers } = await threeServers({ G1: { policy: ['A', 'B', 'C'] } }, 2, { B: 'http: { listen: "127.0.0.1:0" }\n' });
     const r = await run('arms', ['group', 'start', 'G1'], servers.C.env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -78,6 +79,42 @@ describe('a group on three servers', () => {
     expect(stop.code).toBe(0);
     expect(lines(spec)).toEqual(['A start G1 START', 'A online G1 START', 'A stop G1 GROUPSTOP', 'A offline G1 GROUPSTOP']);
     expect(await owner(servers.C, 'G1')).toMatchObject({ state: 'offline', owner: null });
+
+    // B's HTTP API shows every server and acts where the group is, as its pipe does.
+    const base = ((await call(servers.B.pipe, 'ping', {})) as { http: string }).http;
+    const token = fs.readFileSync(path.join(servers.B.home, 'http.token'), 'utf8').trim();
+    const api = async (p: string, body?: unknown) => {
+      const r = await fetch(new URL(p, base), { method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    const hStart = await api('/api/v1/groups/G1/start', { wait: true });
+    expect(hStart.status, JSON.stringify(hStart.body)).toBe(200);
+    const servs = await api('/api/v1/servers');
+    expect(servs.body.map((v: any) => [v.name, v.self, v.state, v.groups])).toEqual([
+      ['A', false, 'up', ['G1']],
+      ['B', true, 'up', []],
+      ['C', false, 'up', []],
+    ]);
+    expect(servs.body[1].pid).toBe(servers.B.proc!.pid);
+    expect((await api('/api/v1/groups/G1')).body).toMatchObject({ name: 'G1', state: 'online', owner: 'A', here: 'offline' });
+    const move = await api('/api/v1/groups/G1/move', { to: 'C', wait: true });
+    expect(move.status, JSON.stringify(move.body)).toBe(200);
+    expect((await api('/api/v1/groups/G1')).body).toMatchObject({ state: 'online', owner: 'C', here: 'offline' });
+    const hStop = await api('/api/v1/groups/G1/stop', { wait: true });
+    expect(hStop.status, JSON.stringify(hStop.body)).toBe(200);
+    expect((await api('/api/v1/groups/G1')).body).toMatchObject({ state: 'offline', owner: null });
+    expect((await api('/api/v1/status')).body.cluster).toMatchObject({ name: spec.name, state: 'joined', problem: null });
+    // Each ran on the group's server, none on B.
+    expect(lines(spec).slice(4)).toEqual([
+      'A start G1 START',
+      'A online G1 START',
+      'A stop G1 GROUPMOVE',
+      'A offline G1 GROUPMOVE',
+      'C start G1 START',
+      'C online G1 START',
+      'C stop G1 GROUPSTOP',
+      'C offline G1 GROUPSTOP',
+    ]);
   });
 
   it('server loss: the next live server of the policy takes the group with FAILOVER, CLP_SERVER_PREV and OTHER; a higher fencing token; RECOVER when the server returns, the group stays', async () => {
