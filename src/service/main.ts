@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const state = openState(home.state);
   const abnormalEnd = state.previous !== null && !state.previous.cleanStop;
   if (state.recoveredFrom === 'previous') logs.alert('WARN', { src: 'armsd' }, 'the state file was unreadable: using its previous good copy');
+  if (state.skipped) logs.alert('WARN', { src: 'armsd' }, `the state journal had ${state.skipped.lines} unreadable line(s) (${state.skipped.bytes} bytes from byte ${state.skipped.offset}: a write cut short by a crash, or a damaged disk): skipped; everything else was read`);
   const save = (what: string) => {
     try {
       state.save();
@@ -99,15 +100,19 @@ async function main(): Promise<void> {
   // written and fsynced in the background (at most one at a time, the next one coalesced), so that
   // the event loop does not wait for the disk.
   let saveScheduled = false;
+  /** the watches changed since the last persist (only those are written: a change costs one watch) */
+  const dirtyWatches = new Set<string>();
   /** Resolves once the groups and watches as they are now are on disk (a failure is alerted). */
   const persist = () => {
     state.data.groups = groups.saved();
-    state.data.watches = watches.saved();
+    for (const key of dirtyWatches) state.saveWatch(key, watches.savedOne(key));
+    dirtyWatches.clear();
     return state.saveSoon().catch((e: Error) =>
       logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk`),
     );
   };
-  const changed = () => {
+  const changed = (watchKey?: string) => {
+    if (watchKey !== undefined) dirtyWatches.add(watchKey);
     if (saveScheduled) return;
     saveScheduled = true;
     setImmediate(() => {

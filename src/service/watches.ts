@@ -111,8 +111,8 @@ export interface WatchesContext {
   serviceDef(name: string): ServiceDef | undefined;
   /** a watch is gone (ARMKILL, its group's stop, a /W end) */
   ended(id: string): void;
-  /** something the persisted state keeps has changed */
-  changed(): void;
+  /** something the persisted state keeps of this watch (its ID, upper case) has changed */
+  changed(key: string): void;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
@@ -131,6 +131,8 @@ export interface Watches {
   close(): void;
   /** for the persisted state */
   saved(): SavedWatch[];
+  /** for the persisted state: one watch (its ID, upper case), null when there is none */
+  savedOne(key: string): SavedWatch | null;
   /** after a crash of the service: takes back the watches whose process still runs, handles the others by their policy */
   adopt(saved: SavedWatch[]): { adopted: string[]; gone: string[] };
   /**
@@ -150,7 +152,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     if (watches.get(w.key) !== w) return;
     watches.delete(w.key);
     ctx.ended(w.req.id);
-    ctx.changed();
+    ctx.changed(w.key);
   };
   /** counters carried across a /SCR group restart, which ARMKILLs and ARMLOADs the watch again */
   const carried = new Map<string, RestartCounters>();
@@ -189,7 +191,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const setState = (w: Watch, state: WatchState) => {
     w.state = state;
     w.since = ctx.clock.now();
-    ctx.changed();
+    ctx.changed(w.key);
   };
 
   const targetFor = (req: WatchRequest, logFile: string): Target =>
@@ -204,7 +206,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const follow = (w: Watch, running: Running) => {
     w.running = running;
     void running.ended.then((end) => ended(w, running, end));
-    ctx.changed();
+    ctx.changed(w.key);
   };
 
   /** Starts the target; rejects with a WatchError when it cannot be started. */
@@ -249,7 +251,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const react = (w: Watch, code: number | null, signal: NodeJS.Signals | null) => {
     const d = decide(w.req.policy, w.counters, ctx.clock.now());
     w.counters = d.counters;
-    ctx.changed();
+    ctx.changed(w.key);
     const how = describeEnd(code, signal);
     switch (d.action) {
       case 'none':
@@ -293,6 +295,18 @@ export function openWatches(ctx: WatchesContext): Watches {
         return;
     }
   };
+
+  const saved = (w: Watch): SavedWatch => ({
+    req: w.req,
+    pid: w.running?.pid ?? null,
+    identity: w.running?.identity ?? null,
+    state: w.state === 'stopping' ? 'running' : w.state,
+    since: w.since,
+    startedAt: w.startedAt,
+    counters: w.counters,
+    lastExit: w.lastExit,
+    escalation: w.escalation,
+  });
 
   const stopWatch = async (w: Watch, timeoutMs: number): Promise<'stopped' | 'had-ended'> => {
     if (w.graceTimer) clearTimeout(w.graceTimer);
@@ -393,18 +407,11 @@ export function openWatches(ctx: WatchesContext): Watches {
       clearInterval(rotateTimer);
     },
 
-    saved: () =>
-      [...watches.values()].map((w) => ({
-        req: w.req,
-        pid: w.running?.pid ?? null,
-        identity: w.running?.identity ?? null,
-        state: w.state === 'stopping' ? 'running' : w.state,
-        since: w.since,
-        startedAt: w.startedAt,
-        counters: w.counters,
-        lastExit: w.lastExit,
-        escalation: w.escalation,
-      })),
+    saved: () => [...watches.values()].map(saved),
+    savedOne(key) {
+      const w = watches.get(key);
+      return w ? saved(w) : null;
+    },
 
     adopt(saved) {
       const adopted: string[] = [];
