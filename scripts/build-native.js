@@ -1,6 +1,7 @@
 // After tsc: compiles ARMRSP's native probe helper (src/monitors/probe-helper.c: disks, ICMP echoes) into dist/monitors when a
 // C compiler is here. Without one (or on Windows) ARMRSP uses the node helper, disk-prober.js: the
-// build says so in one line and goes on.
+// build says so in one line and goes on. Likewise the watches' spawner (src/platform/spawner.c)
+// into dist/platform/arms-spawner; without it armsd starts the watched programs with node's spawn.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,13 +21,18 @@ if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).error) {
   say(`no C compiler (${cc}): the disk helper is the node one (disk-prober.js); Debian: apt-get install gcc libc6-dev`);
   process.exit(0);
 }
-fs.mkdirSync(path.dirname(OUT), { recursive: true });
-const r = spawnSync(cc, ['-O2', '-pthread', '-Wall', '-Wextra', '-o', OUT, SRC, '-lm'], { stdio: 'inherit' });
-if (r.status !== 0) {
-  // A compiler that cannot build plain POSIX C (no libc headers) must not break an install; the
-  // tests fail on it where a compiler is present, so it is not missed.
-  fs.rmSync(OUT, { force: true });
-  say(`${cc} failed (${r.error ? r.error.message : `exit code ${r.status}`}): the disk helper is the node one (disk-prober.js)`);
-  process.exit(0);
+/** Compiles `src` into `out`; says what happened, and what stands in for it when it failed. */
+function build(src, out, args, fallback) {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, src, ...args], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    // A compiler that cannot build plain POSIX C (no libc headers) must not break an install; the
+    // tests fail on it where a compiler is present, so it is not missed.
+    fs.rmSync(out, { force: true });
+    say(`${cc} failed on ${path.relative(ROOT, src)} (${r.error ? r.error.message : `exit code ${r.status}`}): ${fallback}`);
+    return;
+  }
+  say(`built ${path.relative(ROOT, out)}`);
 }
-say(`built ${path.relative(ROOT, OUT)}`);
+build(SRC, OUT, ['-pthread', '-lm'], 'the disk helper is the node one (disk-prober.js)');
+build(path.join(ROOT, 'src', 'platform', 'spawner.c'), path.join(ROOT, 'dist', 'platform', 'arms-spawner'), [], "armsd starts the watched programs with node's spawn");

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { findMarked, identify, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
 import { shellCommand } from '../platform/script-command';
+import { SpawnFailed, sharedSpawner, Spawner } from '../platform/spawner';
 import { spawnProgram, stopTree } from '../platform/tree';
 
 export interface End {
@@ -93,8 +94,10 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
       const marked = findMarked(spec.marks).filter((p) => saved.identity === null || p.start === null || saved.identity.start === null || p.start >= saved.identity.start);
       return marked.length === 1 ? adoptedProcess(marked[0], intervalMs) : null;
     },
-    start: () =>
-      new Promise((resolve, reject) => {
+    start: () => {
+      const native = sharedSpawner();
+      if (native) return startNative(native, spec, logFile);
+      return new Promise((resolve, reject) => {
         let out: number;
         try {
           out = fs.openSync(logFile, 'a', 0o640);
@@ -140,7 +143,41 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
             },
           });
         });
-      }),
+      });
+    },
+  };
+}
+
+/** The same as node's spawn above, through the native spawner (POSIX): off armsd's event loop. */
+async function startNative(spawner: Spawner, spec: ProgramSpec, logFile: string): Promise<Running> {
+  let started;
+  try {
+    started = await spawner.start({ file: spec.file, args: spec.args, cwd: spec.cwd, env: spec.env, logFile, uid: spec.user?.uid, gid: spec.user?.gid });
+  } catch (e) {
+    if (!(e instanceof SpawnFailed)) throw e;
+    // "cannot open the watch log ...", "cannot enter the working folder ...": said as they are
+    if (e.message.startsWith('cannot open the watch log')) throw new StartFailed(e.message);
+    const why = e.message.startsWith('cannot ') ? e.message : e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
+    throw new StartFailed(`cannot start "${spec.file}": ${why}`);
+  }
+  const { pid } = started;
+  const identity = identify(pid);
+  let over = false;
+  const ended = started.exited.then((end) => {
+    over = true;
+    return end;
+  });
+  return {
+    pid,
+    identity,
+    ended,
+    ours: () => !over && identity !== null && isSameProcess(identity),
+    async stop(timeoutMs) {
+      if (over) return true;
+      await stopTree(pid, timeoutMs);
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+      return over;
+    },
   };
 }
 

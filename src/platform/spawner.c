@@ -1,0 +1,377 @@
+/*
+ * The watches' native spawner (started by spawner.ts, never by hand; built into
+ * dist/platform/arms-spawner by scripts/build-native.js when a C compiler is present). armsd is a
+ * ~100 MB node process: each fork of it for a watched program costs milliseconds on its event loop.
+ * This small resident process starts the programs instead (vfork + execve: nothing is copied) and
+ * tells armsd their PIDs and, when they end, how.
+ *
+ * A program is started exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
+ * stdio: ['ignore', log, log]}) starts it: a session and process group of its own (setsid), stdin
+ * from /dev/null, stdout and stderr appended to its log file (created 0640), the working folder,
+ * supplementary groups dropped then gid and uid set when asked, every signal back to its default
+ * and unblocked, `file` looked up on the PATH of the program's environment when it holds no '/'.
+ *
+ * Requests on stdin, each a frame: a 4-byte little-endian length, then that many bytes of fields,
+ * each ending with NUL:
+ *   spawn ID FILE CWD LOG UID GID NARGS ARG... NENV NAME=VALUE...     (UID, GID: empty for unchanged)
+ * Answers on stdout, one per line:
+ *   P ID PID                 started (the program has exec'd)
+ *   E ID ERRNO-NAME MESSAGE  not started (MESSAGE: what failed, in words)
+ *   X PID CODE SIGNAL        a program it started has ended (CODE or SIGNAL is -1)
+ * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_FRAME (64 * 1024 * 1024)
+
+static int sigpipe_fds[2] = {-1, -1};
+
+static void on_sigchld(int sig) {
+    (void)sig;
+    int saved = errno;
+    char b = 0;
+    ssize_t r = write(sigpipe_fds[1], &b, 1);
+    (void)r;
+    errno = saved;
+}
+
+/* stdout: whole lines, written at once */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (n >= (int)sizeof line) n = sizeof line - 1;
+    const char *p = line;
+    while (n > 0) {
+        ssize_t w = write(1, p, (size_t)n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            exit(0); /* armsd is gone */
+        }
+        p += w;
+        n -= (int)w;
+    }
+}
+
+static const char *errno_name(int e) {
+    switch (e) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOTDIR: return "ENOTDIR";
+    case ENOEXEC: return "ENOEXEC";
+    case E2BIG: return "E2BIG";
+    case ENOMEM: return "ENOMEM";
+    case EAGAIN: return "EAGAIN";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EISDIR: return "EISDIR";
+    case ETXTBSY: return "ETXTBSY";
+    case EROFS: return "EROFS";
+    case ENOSPC: return "ENOSPC";
+    case EINVAL: return "EINVAL";
+    default: return "EOTHER";
+    }
+}
+
+/* what the vfork'ed child reports back through the memory it shares with us until it execs */
+struct outcome {
+    volatile int err;
+    volatile int step; /* 0 exec, 1 chdir, 2 setgroups/setgid/setuid, 3 stdio */
+};
+
+static const char *step_words[] = {"exec", "cannot enter the working folder", "cannot switch to the user", "cannot set up its output"};
+
+static int read_full(int fd, void *buf, size_t n) {
+    char *p = buf;
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r == 0) return 0;
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 1;
+}
+
+static void reap(void) {
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        if (WIFEXITED(status)) say("X %ld %d -1\n", (long)pid, WEXITSTATUS(status));
+        else if (WIFSIGNALED(status)) say("X %ld -1 %d\n", (long)pid, WTERMSIG(status));
+    }
+}
+
+/* The fields of a spawn frame, pointing into it. */
+struct spec {
+    const char *id, *file, *cwd, *log, *uid, *gid;
+    char **argv; /* NULL-terminated */
+    char **envp; /* NULL-terminated */
+};
+
+static int parse(char *buf, size_t len, struct spec *s) {
+    char *fields[6];
+    char *p = buf, *end = buf + len;
+    const char *op;
+    if (len == 0 || end[-1] != '\0') return -1;
+#define NEXT(dst)                      \
+    do {                               \
+        if (p >= end) return -1;       \
+        dst = p;                       \
+        p += strlen(p) + 1;            \
+    } while (0)
+    NEXT(op);
+    if (strcmp(op, "spawn") != 0) return -1;
+    for (int i = 0; i < 6; i++) NEXT(fields[i]);
+    s->id = fields[0];
+    s->file = fields[1];
+    s->cwd = fields[2];
+    s->log = fields[3];
+    s->uid = fields[4];
+    s->gid = fields[5];
+    char *count;
+    NEXT(count);
+    long nargs = strtol(count, NULL, 10);
+    if (nargs < 0 || nargs > 1000000) return -1;
+    s->argv = calloc((size_t)nargs + 2, sizeof(char *));
+    if (!s->argv) return -1;
+    s->argv[0] = (char *)s->file;
+    for (long i = 0; i < nargs; i++) NEXT(s->argv[i + 1]);
+    NEXT(count);
+    long nenv = strtol(count, NULL, 10);
+    if (nenv < 0 || nenv > 1000000) return -1;
+    s->envp = calloc((size_t)nenv + 1, sizeof(char *));
+    if (!s->envp) return -1;
+    for (long i = 0; i < nenv; i++) NEXT(s->envp[i]);
+#undef NEXT
+    return 0;
+}
+
+/* The candidates for `file`: itself when it holds a '/', else each folder of PATH (from the
+ * program's environment; unset: the system's default) joined with it, an empty entry meaning the
+ * working folder. */
+static char **candidates(const char *file, char **envp) {
+    if (strchr(file, '/')) {
+        char **c = calloc(2, sizeof(char *));
+        if (c) c[0] = strdup(file);
+        return c;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (char **e = envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+    size_t n = 1;
+    for (const char *q = path; *q; q++) n += *q == ':';
+    char **c = calloc(n + 1, sizeof(char *));
+    if (!c) return NULL;
+    size_t i = 0;
+    const char *start = path;
+    for (;;) {
+        const char *colon = strchr(start, ':');
+        size_t dl = colon ? (size_t)(colon - start) : strlen(start);
+        size_t fl = strlen(file);
+        char *full = malloc(dl + fl + 2);
+        if (!full) break;
+        if (dl == 0) memcpy(full, file, fl + 1);
+        else {
+            memcpy(full, start, dl);
+            full[dl] = '/';
+            memcpy(full + dl + 1, file, fl + 1);
+        }
+        c[i++] = full;
+        if (!colon) break;
+        start = colon + 1;
+    }
+    return c;
+}
+
+/* The vfork'ed child, in a frame of its own below the parent's: only async-signal-safe calls,
+ * nothing written in the parent's memory but `oc`. */
+static void child(const struct spec *s, char **cands, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid, struct outcome *oc)
+    __attribute__((noreturn, noinline));
+static void child(const struct spec *s, char **cands, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid, struct outcome *oc) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    setsid();
+    if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+        oc->err = errno;
+        oc->step = 3;
+        _exit(127);
+    }
+    if (s->cwd[0] && chdir(s->cwd) < 0) {
+        oc->err = errno;
+        oc->step = 1;
+        _exit(127);
+    }
+    if (set_uid || set_gid) {
+        if (setgroups(0, NULL) < 0 && errno != EPERM) {
+            oc->err = errno;
+            oc->step = 2;
+            _exit(127);
+        }
+        if ((set_gid && setgid(gid) < 0) || (set_uid && setuid(uid) < 0)) {
+            oc->err = errno;
+            oc->step = 2;
+            _exit(127);
+        }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int first = 0;
+    for (char **c = cands; *c; c++) {
+        execve(*c, s->argv, s->envp);
+        /* as execvp: go on past what is not there; remember a permission problem */
+        if (errno == EACCES) first = EACCES;
+        else if (errno != ENOENT && errno != ENOTDIR) {
+            first = errno;
+            break;
+        }
+    }
+    oc->err = first ? first : errno;
+    oc->step = 0;
+    _exit(127);
+}
+
+static void spawn_one(struct spec *s, const sigset_t *all) {
+    char **volatile cands = candidates(s->file, s->envp);
+    if (!cands) {
+        say("E %s ENOMEM out of memory\n", s->id);
+        return;
+    }
+    int out = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (out < 0) {
+        int e = errno;
+        say("E %s %s cannot open the watch log %s: %s\n", s->id, errno_name(e), s->log, strerror(e));
+        goto done;
+    }
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0) {
+        int e = errno;
+        close(out);
+        say("E %s %s cannot open /dev/null: %s\n", s->id, errno_name(e), strerror(e));
+        goto done;
+    }
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int set_uid = s->uid[0] != '\0', set_gid = s->gid[0] != '\0';
+    if (set_uid) uid = (uid_t)strtoul(s->uid, NULL, 10);
+    if (set_gid) gid = (gid_t)strtoul(s->gid, NULL, 10);
+
+    struct outcome oc = {0, 0};
+    sigset_t old;
+    /* No handler of ours may run in the child while it shares our memory. */
+    sigprocmask(SIG_SETMASK, all, &old);
+    pid_t pid = vfork();
+    if (pid == 0) child(s, cands, devnull, out, set_uid, uid, set_gid, gid, &oc);
+    int fork_err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(out);
+    close(devnull);
+    if (pid < 0) {
+        say("E %s %s cannot start a process: %s\n", s->id, errno_name(fork_err), strerror(fork_err));
+    } else if (oc.err != 0) {
+        /* it ended without exec'ing: collected here, never reported as an X */
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (oc.step == 0) say("E %s %s %s\n", s->id, errno_name(oc.err), strerror(oc.err));
+        else say("E %s %s %s %s: %s\n", s->id, errno_name(oc.err), step_words[oc.step], oc.step == 1 ? s->cwd : "", strerror(oc.err));
+    } else {
+        say("P %s %ld\n", s->id, (long)pid);
+    }
+done:
+    for (char **c = cands; *c; c++) free(*c);
+    free(cands);
+}
+
+/* What armsd's node left open without close-on-exec must not reach the programs. */
+static void close_inherited(void) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; fd++) close(fd);
+}
+
+int main(void) {
+    close_inherited();
+    if (pipe(sigpipe_fds) < 0) return 1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(sigpipe_fds[i], F_SETFD, FD_CLOEXEC);
+        fcntl(sigpipe_fds[i], F_SETFL, O_NONBLOCK);
+    }
+    fcntl(0, F_SETFD, FD_CLOEXEC);
+    fcntl(1, F_SETFD, FD_CLOEXEC);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t all;
+    sigfillset(&all);
+
+    for (;;) {
+        struct pollfd fds[2] = {{0, POLLIN, 0}, {sigpipe_fds[0], POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return 1;
+        }
+        if (fds[1].revents) {
+            char drain[64];
+            while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {
+            }
+            reap();
+        }
+        if (fds[0].revents) {
+            uint8_t head[4];
+            int r = read_full(0, head, 4);
+            if (r <= 0) return 0; /* armsd closed us (or is gone): the programs go on */
+            size_t len = (size_t)head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16 | (size_t)head[3] << 24;
+            if (len > MAX_FRAME) return 2;
+            char *buf = malloc(len ? len : 1);
+            if (!buf) return 2;
+            if (read_full(0, buf, len) <= 0) return 0;
+            struct spec s;
+            memset(&s, 0, sizeof s);
+            if (parse(buf, len, &s) < 0) {
+                say("E ? EINVAL a request the spawner could not read\n");
+            } else {
+                spawn_one(&s, &all);
+            }
+            free(s.argv);
+            free(s.envp);
+            free(buf);
+            reap();
+        }
+    }
+}
