@@ -2,8 +2,10 @@
  * The watches' native spawner (started by spawner.ts, never by hand; built into
  * dist/platform/arms-spawner by scripts/build-native.js when a C compiler is present). armsd is a
  * ~100 MB node process: each fork of it for a watched program costs milliseconds on its event loop.
- * This small resident process starts the programs instead (vfork + execve: nothing is copied) and
- * tells armsd their PIDs and, when they end, how.
+ * This small resident process starts the programs instead and tells armsd their PIDs and, when
+ * they end, how. A fork of this ~1 MB process costs tens of microseconds; it does not wait for the
+ * exec: each child reports a failed exec through a close-on-exec pipe (end of file: it exec'd), so
+ * many programs asked for at once exec side by side on every core.
  *
  * A program is started exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
  * stdio: ['ignore', log, log]}) starts it: a session and process group of its own (setsid), stdin
@@ -94,27 +96,46 @@ static const char *errno_name(int e) {
     }
 }
 
-/* what the vfork'ed child reports back through the memory it shares with us until it execs */
-struct outcome {
-    volatile int err;
-    volatile int step; /* 0 exec, 1 chdir, 2 setgroups/setgid/setuid, 3 stdio */
+/* what a child that could not exec writes to its pipe before it ends */
+struct failure {
+    int step; /* 0 exec, 1 chdir, 2 setgroups/setgid/setuid, 3 stdio */
+    int err;
 };
 
 static const char *step_words[] = {"exec", "cannot enter the working folder", "cannot switch to the user", "cannot set up its output"};
 
-static int read_full(int fd, void *buf, size_t n) {
-    char *p = buf;
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r == 0) return 0;
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 1;
+/* the programs forked but not yet known to have exec'd */
+struct starting {
+    pid_t pid;
+    int fd; /* the read end of its close-on-exec pipe */
+    char id[24];
+    char cwd[PATH_MAX];
+};
+static struct starting *starting;
+static size_t nstarting, capstarting;
+
+static void report_exit(pid_t pid, int status) {
+    if (WIFEXITED(status)) say("X %ld %d -1\n", (long)pid, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) say("X %ld -1 %d\n", (long)pid, WTERMSIG(status));
+}
+
+/* The child at `i` has exec'd (end of file on its pipe) or failed (a struct failure): says which,
+ * and forgets it. Returns 1 when it exec'd. Its pipe is ready: the exec closed it, or the child
+ * wrote before ending. */
+static int settle(size_t i) {
+    struct starting *c = &starting[i];
+    struct failure f;
+    ssize_t r;
+    do r = read(c->fd, &f, sizeof f);
+    while (r < 0 && errno == EINTR);
+    int ok = r == 0;
+    if (ok) say("P %s %ld\n", c->id, (long)c->pid);
+    else if (r != (ssize_t)sizeof f) say("E %s EOTHER cannot tell whether it started\n", c->id);
+    else if (f.step == 0) say("E %s %s %s\n", c->id, errno_name(f.err), strerror(f.err));
+    else say("E %s %s %s %s: %s\n", c->id, errno_name(f.err), step_words[f.step], f.step == 1 ? c->cwd : "", strerror(f.err));
+    close(c->fd);
+    starting[i] = starting[--nstarting];
+    return ok;
 }
 
 static void reap(void) {
@@ -122,8 +143,14 @@ static void reap(void) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return;
-        if (WIFEXITED(status)) say("X %ld %d -1\n", (long)pid, WEXITSTATUS(status));
-        else if (WIFSIGNALED(status)) say("X %ld -1 %d\n", (long)pid, WTERMSIG(status));
+        /* an end before its start was told: the start first (a failed one is not an end to tell) */
+        int told = 1;
+        for (size_t i = 0; i < nstarting; i++)
+            if (starting[i].pid == pid) {
+                told = settle(i);
+                break;
+            }
+        if (told) report_exit(pid, status);
     }
 }
 
@@ -209,41 +236,32 @@ static char **candidates(const char *file, char **envp) {
     return c;
 }
 
-/* The vfork'ed child, in a frame of its own below the parent's: only async-signal-safe calls,
- * nothing written in the parent's memory but `oc`. */
-static void child(const struct spec *s, char **cands, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid, struct outcome *oc)
-    __attribute__((noreturn, noinline));
-static void child(const struct spec *s, char **cands, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid, struct outcome *oc) {
+/* The forked child: becomes the program, or says on `fd` why it could not and ends. */
+static void child(const struct spec *s, char **cands, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
+static void child(const struct spec *s, char **cands, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) {
+    struct failure f = {0, 0};
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
     setsid();
     if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
-        oc->err = errno;
-        oc->step = 3;
-        _exit(127);
+        f.step = 3;
+        goto failed;
     }
     if (s->cwd[0] && chdir(s->cwd) < 0) {
-        oc->err = errno;
-        oc->step = 1;
-        _exit(127);
+        f.step = 1;
+        goto failed;
     }
     if (set_uid || set_gid) {
-        if (setgroups(0, NULL) < 0 && errno != EPERM) {
-            oc->err = errno;
-            oc->step = 2;
-            _exit(127);
-        }
-        if ((set_gid && setgid(gid) < 0) || (set_uid && setuid(uid) < 0)) {
-            oc->err = errno;
-            oc->step = 2;
-            _exit(127);
-        }
+        f.step = 2;
+        if (setgroups(0, NULL) < 0 && errno != EPERM) goto failed;
+        if ((set_gid && setgid(gid) < 0) || (set_uid && setuid(uid) < 0)) goto failed;
     }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    f.step = 0;
     int first = 0;
     for (char **c = cands; *c; c++) {
         execve(*c, s->argv, s->envp);
@@ -254,59 +272,76 @@ static void child(const struct spec *s, char **cands, int devnull, int out, int 
             break;
         }
     }
-    oc->err = first ? first : errno;
-    oc->step = 0;
+    errno = first ? first : errno;
+failed:
+    f.err = errno;
+    ssize_t w = write(fd, &f, sizeof f);
+    (void)w;
     _exit(127);
 }
 
 static void spawn_one(struct spec *s, const sigset_t *all) {
-    char **volatile cands = candidates(s->file, s->envp);
+    char **cands = candidates(s->file, s->envp);
+    int out = -1, devnull = -1, fds[2] = {-1, -1};
     if (!cands) {
         say("E %s ENOMEM out of memory\n", s->id);
         return;
     }
-    int out = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (strlen(s->id) >= sizeof starting[0].id || strlen(s->cwd) >= PATH_MAX) {
+        say("E %s ENAMETOOLONG the working folder's name is too long\n", s->id);
+        goto done;
+    }
+    out = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (out < 0) {
         int e = errno;
         say("E %s %s cannot open the watch log %s: %s\n", s->id, errno_name(e), s->log, strerror(e));
         goto done;
     }
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0) {
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || pipe2(fds, O_CLOEXEC) < 0) {
         int e = errno;
-        close(out);
-        say("E %s %s cannot open /dev/null: %s\n", s->id, errno_name(e), strerror(e));
+        say("E %s %s cannot start a process: %s\n", s->id, errno_name(e), strerror(e));
         goto done;
     }
-    uid_t uid = 0;
-    gid_t gid = 0;
+    if (nstarting == capstarting) {
+        size_t cap = capstarting ? capstarting * 2 : 64;
+        struct starting *grown = realloc(starting, cap * sizeof *grown);
+        if (!grown) {
+            say("E %s ENOMEM out of memory\n", s->id);
+            goto done;
+        }
+        starting = grown;
+        capstarting = cap;
+    }
     int set_uid = s->uid[0] != '\0', set_gid = s->gid[0] != '\0';
-    if (set_uid) uid = (uid_t)strtoul(s->uid, NULL, 10);
-    if (set_gid) gid = (gid_t)strtoul(s->gid, NULL, 10);
+    uid_t uid = set_uid ? (uid_t)strtoul(s->uid, NULL, 10) : 0;
+    gid_t gid = set_gid ? (gid_t)strtoul(s->gid, NULL, 10) : 0;
 
-    struct outcome oc = {0, 0};
     sigset_t old;
-    /* No handler of ours may run in the child while it shares our memory. */
+    /* Our SIGCHLD handler must not run in the child before it has reset it. */
     sigprocmask(SIG_SETMASK, all, &old);
-    pid_t pid = vfork();
-    if (pid == 0) child(s, cands, devnull, out, set_uid, uid, set_gid, gid, &oc);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child(s, cands, devnull, out, fds[1], set_uid, uid, set_gid, gid);
+    }
     int fork_err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    close(out);
-    close(devnull);
     if (pid < 0) {
         say("E %s %s cannot start a process: %s\n", s->id, errno_name(fork_err), strerror(fork_err));
-    } else if (oc.err != 0) {
-        /* it ended without exec'ing: collected here, never reported as an X */
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        if (oc.step == 0) say("E %s %s %s\n", s->id, errno_name(oc.err), strerror(oc.err));
-        else say("E %s %s %s %s: %s\n", s->id, errno_name(oc.err), step_words[oc.step], oc.step == 1 ? s->cwd : "", strerror(oc.err));
-    } else {
-        say("P %s %ld\n", s->id, (long)pid);
+        goto done;
     }
+    struct starting *c = &starting[nstarting++];
+    c->pid = pid;
+    c->fd = fds[0];
+    fds[0] = -1;
+    strcpy(c->id, s->id);
+    strcpy(c->cwd, s->cwd);
 done:
+    if (out >= 0) close(out);
+    if (devnull >= 0) close(devnull);
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
     for (char **c = cands; *c; c++) free(*c);
     free(cands);
 }
@@ -340,11 +375,33 @@ int main(void) {
     sigset_t all;
     sigfillset(&all);
 
+    struct pollfd *fds = NULL;
+    size_t capfds = 0;
+    char *in = NULL; /* what came on stdin, not yet served */
+    size_t inlen = 0, incap = 0;
     for (;;) {
-        struct pollfd fds[2] = {{0, POLLIN, 0}, {sigpipe_fds[0], POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0) {
+        if (capfds < nstarting + 2) {
+            capfds = (nstarting + 2) * 2;
+            struct pollfd *grown = realloc(fds, capfds * sizeof *fds);
+            if (!grown) return 2;
+            fds = grown;
+        }
+        fds[0] = (struct pollfd){0, POLLIN, 0};
+        fds[1] = (struct pollfd){sigpipe_fds[0], POLLIN, 0};
+        size_t watched = nstarting;
+        for (size_t i = 0; i < watched; i++) fds[2 + i] = (struct pollfd){starting[i].fd, POLLIN, 0};
+        if (poll(fds, 2 + watched, -1) < 0) {
             if (errno == EINTR) continue;
             return 1;
+        }
+        /* starts settled first: a program's start is told before its end */
+        for (size_t i = watched; i-- > 0;) {
+            if (!fds[2 + i].revents) continue;
+            for (size_t j = 0; j < nstarting; j++)
+                if (starting[j].fd == fds[2 + i].fd) {
+                    settle(j);
+                    break;
+                }
         }
         if (fds[1].revents) {
             char drain[64];
@@ -353,25 +410,43 @@ int main(void) {
             reap();
         }
         if (fds[0].revents) {
-            uint8_t head[4];
-            int r = read_full(0, head, 4);
-            if (r <= 0) return 0; /* armsd closed us (or is gone): the programs go on */
-            size_t len = (size_t)head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16 | (size_t)head[3] << 24;
-            if (len > MAX_FRAME) return 2;
-            char *buf = malloc(len ? len : 1);
-            if (!buf) return 2;
-            if (read_full(0, buf, len) <= 0) return 0;
-            struct spec s;
-            memset(&s, 0, sizeof s);
-            if (parse(buf, len, &s) < 0) {
-                say("E ? EINVAL a request the spawner could not read\n");
-            } else {
-                spawn_one(&s, &all);
+            /* everything that has come: every whole frame in it is served now */
+            if (inlen == incap) {
+                size_t cap = incap ? incap * 2 : 65536;
+                char *grown = realloc(in, cap);
+                if (!grown) return 2;
+                in = grown;
+                incap = cap;
             }
-            free(s.argv);
-            free(s.envp);
-            free(buf);
-            reap();
+            ssize_t r = read(0, in + inlen, incap - inlen);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return 0; /* armsd closed us (or is gone): the programs go on */
+            inlen += (size_t)r;
+            size_t at = 0;
+            while (inlen - at >= 4) {
+                const uint8_t *head = (const uint8_t *)in + at;
+                size_t len = (size_t)head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16 | (size_t)head[3] << 24;
+                if (len > MAX_FRAME) return 2;
+                if (inlen - at - 4 < len) {
+                    /* a frame larger than the buffer: make room for it */
+                    if (len + 4 > incap) {
+                        char *grown = realloc(in, len + 4);
+                        if (!grown) return 2;
+                        in = grown;
+                        incap = len + 4;
+                    }
+                    break;
+                }
+                struct spec s;
+                memset(&s, 0, sizeof s);
+                if (parse(in + at + 4, len, &s) < 0) say("E ? EINVAL a request the spawner could not read\n");
+                else spawn_one(&s, &all);
+                free(s.argv);
+                free(s.envp);
+                at += 4 + len;
+            }
+            memmove(in, in + at, inlen - at);
+            inlen -= at;
         }
     }
 }

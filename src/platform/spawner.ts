@@ -1,6 +1,6 @@
 // POSIX: the watched programs are started by a small resident native process (spawner.c, built into
 // dist/platform/arms-spawner), not by forking armsd: a fork of a ~100 MB node process costs
-// milliseconds on its event loop each time, a vfork + exec in the helper costs nothing here. The
+// milliseconds on its event loop each time, a fork of the ~1 MB helper costs tens of microseconds, and it does not wait for the exec. The
 // helper starts a program exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
 // stdio: ['ignore', log, log]}) would (see spawner.c), says its PID once it has exec'd, and how it
 // ended. Windows, or a build without a C compiler: none (sharedSpawner() is null), armsd spawns.
