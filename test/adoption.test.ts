@@ -74,7 +74,7 @@ describe('re-adoption after a kill -9 of the service', () => {
       svc = await startService({ home });
       const after = await watches(svc);
       const view = (ws: W[]) => ws.map((w) => [w.id, w.group, w.pid, w.state, w.restartsUsed]).sort();
-      expect(view(after), `round ${round}`).toEqual(view(before));
+      expect(view(after)).toEqual(view(before));
 
       // One application dies while watched by the adopted watch: restarted, counted, once.
       const victim = after[round % 20];
