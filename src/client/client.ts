@@ -2,7 +2,7 @@
 // answers. Only node's own modules here: every command loads this on every call.
 import * as net from 'node:net';
 import { lineSplitter } from '../protocol/framing';
-import { Answer, ErrorCode, EXIT_CODE, Id, MAX_FRAME, parseAnswer, PROTOCOL_VERSION, ProtocolError, encode } from '../protocol/messages';
+import { Answer, ErrorCode, EXIT_CODE, Id, MAX_ANSWER, parseAnswer, PROTOCOL_VERSION, ProtocolError, encode } from '../protocol/messages';
 
 /** An error a command reports as one line and turns into its exit code. */
 export class CommandError extends Error {
@@ -72,7 +72,7 @@ export function connect(pipe: string, timeoutMs = 5000): Promise<Connection> {
       });
     });
 
-    socket.on('data', lineSplitter(MAX_FRAME, {
+    socket.on('data', lineSplitter(MAX_ANSWER, {
       line(text) {
         let answer: Answer;
         try {
