@@ -77,8 +77,9 @@ describe.skipIf(!posix)('the native spawner', () => {
     // every signal back to its default, none blocked
     expect(statusField(p.pid, 'SigBlk')).toMatch(/^0+$/);
     expect(statusField(p.pid, 'SigIgn')).toMatch(/^0+$/);
-    // its identity (PID, start time, boot) names it
+    // its identity (PID, start time, boot) names it; the start time came with its PID
     const id = identify(p.pid)!;
+    if (process.platform === 'linux') expect(p.start).toBe(id.start);
     expect(isSameProcess(id)).toBe(true);
     process.kill(-p.pid, 'SIGTERM');
     expect(await p.exited).toEqual({ code: null, signal: 'SIGTERM' });

@@ -17,7 +17,8 @@
  * each ending with NUL:
  *   spawn ID FILE CWD LOG UID GID NARGS ARG... NENV NAME=VALUE...     (UID, GID: empty for unchanged)
  * Answers on stdout, one per line:
- *   P ID PID                 started (the program has exec'd)
+ *   P ID PID START           started (the program has exec'd); START: its start time in clock
+ *                            ticks since boot (/proc/PID/stat field 22), -1 where unknown
  *   E ID ERRNO-NAME MESSAGE  not started (MESSAGE: what failed, in words)
  *   X PID CODE SIGNAL        a program it started has ended (CODE or SIGNAL is -1)
  * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
@@ -119,6 +120,29 @@ static void report_exit(pid_t pid, int status) {
     else if (WIFSIGNALED(status)) say("X %ld -1 %d\n", (long)pid, WTERMSIG(status));
 }
 
+/* Linux: the process's start time (clock ticks since boot, field 22 of /proc/PID/stat), which with
+ * its PID names it (armsd's process identity); -1 elsewhere or when it is gone. Read here, after the
+ * exec, so that armsd need not. */
+static long long start_ticks(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    p += 2; /* field 3 */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p) return -1;
+        p++;
+    }
+    return strtoll(p, NULL, 10);
+}
+
 /* The child at `i` has exec'd (end of file on its pipe) or failed (a struct failure): says which,
  * and forgets it. Returns 1 when it exec'd. Its pipe is ready: the exec closed it, or the child
  * wrote before ending. */
@@ -129,7 +153,7 @@ static int settle(size_t i) {
     do r = read(c->fd, &f, sizeof f);
     while (r < 0 && errno == EINTR);
     int ok = r == 0;
-    if (ok) say("P %s %ld\n", c->id, (long)c->pid);
+    if (ok) say("P %s %ld %lld\n", c->id, (long)c->pid, start_ticks(c->pid));
     else if (r != (ssize_t)sizeof f) say("E %s EOTHER cannot tell whether it started\n", c->id);
     else if (f.step == 0) say("E %s %s %s\n", c->id, errno_name(f.err), strerror(f.err));
     else say("E %s %s %s %s: %s\n", c->id, errno_name(f.err), step_words[f.step], f.step == 1 ? c->cwd : "", strerror(f.err));

@@ -28,6 +28,8 @@ export interface ProgramExit {
 
 export interface StartedProgram {
   pid: number;
+  /** Linux: its start time (clock ticks since boot), read by the helper once it had exec'd; else null */
+  start: number | null;
   /** resolves once, when the program has ended (code and signal null: seen gone after the helper's own end) */
   exited: Promise<ProgramExit>;
 }
@@ -84,8 +86,9 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
     starting.delete(a);
     if (kind === 'P') {
       const pid = Number(b);
+      const start = Number(rest[0]);
       const exited = new Promise<ProgramExit>((r) => running.set(pid, r));
-      waiting.resolve({ pid, exited });
+      waiting.resolve({ pid, start: Number.isInteger(start) && start >= 0 ? start : null, exited });
     } else {
       waiting.reject(new SpawnFailed(b, rest.join(' ')));
     }

@@ -2,7 +2,7 @@
 // service manager, or by configured commands, its end seen by polling every /INT seconds).
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { findMarked, identify, isSameProcess, ProcessIdentity } from '../platform/process';
+import { findMarked, identify, identityOf, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
 import { shellCommand } from '../platform/script-command';
 import { SpawnFailed, sharedSpawner, Spawner } from '../platform/spawner';
@@ -161,7 +161,8 @@ async function startNative(spawner: Spawner, spec: ProgramSpec, logFile: string)
     throw new StartFailed(`cannot start "${spec.file}": ${why}`);
   }
   const { pid } = started;
-  const identity = identify(pid);
+  // Linux: the helper read its start time; elsewhere (no /proc) as identify() would say.
+  const identity = started.start !== null ? identityOf(pid, started.start) : identify(pid);
   let over = false;
   const ended = started.exited.then((end) => {
     over = true;
