@@ -25,13 +25,26 @@ try {
 }
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-/** lower-case command name -> the module that is its entry, relative to dist/ */
+/** bundle name -> what it runs (relative to dist/bundles) */
 const entries = {};
 for (const [name, bin] of Object.entries(pkg.bin)) {
   const cmd = path.basename(bin, '.js');
   if (cmd === 'armsd' || name !== cmd) continue;
-  entries[cmd] = cmd === 'arms' ? null : `commands/${cmd}.js`;
+  entries[cmd] = `require("../commands/cmdline.js").main(require("../commands/${cmd}.js").command);\n`;
 }
+// arms: `arms status` is answered by a small bundle of its own (commands/arms/entry.ts); every other
+// subcommand loads the full one, arms-main.js (commander and all), from there.
+entries.arms = 'require("../commands/arms/entry.js");\n';
+entries['arms-main'] = 'require("../commands/arms/main.js");\n';
+const ARMS_ENTRY = path.join(DIST, 'commands', 'arms', 'entry.js');
+
+/** In the arms bundle, entry.js's require('./main') is the arms-main bundle (not bundled again). */
+const armsMain = {
+  name: 'arms-main',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/main$/ }, (args) => (args.importer === ARMS_ENTRY ? { path: './arms-main.js', external: true } : undefined));
+  },
+};
 
 /** Rewrites __dirname/__filename of every module under dist/ relative to the bundle's folder. */
 const ownPaths = {
@@ -55,9 +68,8 @@ async function main() {
   fs.rmSync(OUT, { recursive: true, force: true });
   fs.mkdirSync(OUT, { recursive: true });
   const meta = {};
-  for (const [cmd, module] of Object.entries(entries)) {
+  for (const [cmd, entry] of Object.entries(entries)) {
     const outfile = path.join(OUT, `${cmd}.js`);
-    const entry = module ? `require("../commands/cmdline.js").main(require(${JSON.stringify(`../${module}`)}).command);\n` : 'require("../commands/arms/main.js");\n';
     if (!esbuild) {
       // Without esbuild (an install without devDependencies) the "bundle" only loads the modules.
       fs.writeFileSync(outfile, `#!/usr/bin/env node\n${entry}`, { mode: 0o755 });
@@ -72,7 +84,7 @@ async function main() {
       target: 'node20',
       outfile,
       banner: { js: '#!/usr/bin/env node' },
-      plugins: [ownPaths],
+      plugins: [armsMain, ownPaths],
       metafile: true,
       logLevel: 'silent',
       legalComments: 'none',
@@ -89,7 +101,7 @@ async function main() {
     return;
   }
   fs.writeFileSync(path.join(OUT, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
-  say(`bundled ${Object.keys(entries).length} commands into ${path.relative(ROOT, OUT)}`);
+  say(`bundled the commands into ${Object.keys(entries).length} files in ${path.relative(ROOT, OUT)}`);
 }
 
 main().catch((e) => {

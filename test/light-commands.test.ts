@@ -42,15 +42,17 @@ describe('command start-up path', () => {
     const meta = JSON.parse(fs.readFileSync(path.join(BUNDLES, 'meta.json'), 'utf8')) as Record<string, string[]>;
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     const commands = [...new Set(Object.values(pkg.bin).map((b) => path.basename(b, '.js')))].filter((c) => c !== 'armsd').sort();
-    expect(Object.keys(meta).sort()).toEqual(commands);
-    for (const cmd of commands) {
+    // arms: a small bundle answers `arms status`; arms-main (commander and all) the other subcommands
+    expect(Object.keys(meta).sort()).toEqual([...commands, 'arms-main'].sort());
+    const own: Record<string, string> = { arms: 'dist/commands/arms/entry.js', 'arms-main': 'dist/commands/arms/main.js' };
+    for (const cmd of Object.keys(meta)) {
       const inputs = meta[cmd];
       // the command's own module is in it (the bundle is what runs, not a stub)
-      expect(inputs.some((f) => f.startsWith(cmd === 'arms' ? 'dist/commands/arms/main.js' : `dist/commands/${cmd}.js`)), cmd).toBe(true);
+      expect(inputs, cmd).toContain(own[cmd] ?? `dist/commands/${cmd}.js`);
       const packages = packagesIn(inputs);
       for (const heavy of NEVER) expect(packages, `${cmd} bundles ${heavy}`).not.toContain(heavy);
-      // The ARM* commands run on the lines of scripts: nothing from node_modules at all.
-      if (cmd !== 'arms') expect(packages, cmd).toEqual([]);
+      // The ARM* commands run on the lines of scripts, `arms status` in monitoring loops: nothing from node_modules at all.
+      if (cmd !== 'arms-main') expect(packages, cmd).toEqual([]);
     }
   });
 
@@ -63,5 +65,17 @@ describe('command start-up path', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'arms.js'), '--help'], { encoding: 'utf8', timeout: 15_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: arms/);
+    // `arms status` without a service: the short path says it as the full one does
+    const dir = tempDir();
+    for (const args of [['status'], ['status', '--json'], ['status', '--help']]) {
+      const s = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'arms.js'), ...args], { env: envFor(dir), encoding: 'utf8', timeout: 15_000 });
+      if (args[1] === '--help') {
+        expect(s.status).toBe(0);
+        expect(s.stdout).toMatch(/^Usage: arms status/);
+      } else {
+        expect(s.status).toBe(3);
+        expect(s.stderr).toMatch(/^arms: the ARMS service is not running \(nothing answers on .*\); start it with "arms service start"\n$/);
+      }
+    }
   });
 });
