@@ -7,13 +7,15 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { identify, isSameProcess } from '../src/platform/process';
 import { openSpawner, SpawnFailed, SPAWNER_BINARY, Spawner } from '../src/platform/spawner';
-import { ROOT, sleep, tempDir, until } from './helpers';
+import { call } from '../src/client/client';
+import { ROOT, run, sleep, startService, stopAll, tempDir, until } from './helpers';
 
 const BINARY = path.join(ROOT, 'dist', 'platform', 'arms-spawner');
 const posix = process.platform !== 'win32';
 const opened: Spawner[] = [];
 const started = new Set<number>();
-afterAll(() => {
+afterAll(async () => {
+  await stopAll();
   for (const pid of started) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -71,7 +73,8 @@ describe.skipIf(!posix)('the native spawner', () => {
     expect(fs.readlinkSync(`/proc/${p.pid}/fd/0`)).toBe('/dev/null');
     expect(fs.readlinkSync(`/proc/${p.pid}/fd/1`)).toBe(log);
     expect(fs.readFileSync(log, 'utf8')).toBe('before\nout W1\nerr\n');
-    expect(fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8')).toBe('sleep\x0030\x00');
+    // sh execs sleep right after its output: wait for it
+    await until(async () => fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8'), (c) => c === 'sleep\x0030\x00');
     // only its standard descriptors: nothing of the helper's leaks into it
     expect(fs.readdirSync(`/proc/${p.pid}/fd`).sort()).toEqual(['0', '1', '2']);
     // every signal back to its default, none blocked
@@ -212,4 +215,36 @@ describe.skipIf(!posix)('the native spawner', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
+});
+
+describe.skipIf(!posix)('the watches on the native spawner', () => {
+  const pidOf = async (pipe: string, id: string) =>
+    ((await call(pipe, 'status')) as { watches: Array<{ id: string; pid: number | null; restartsUsed: number }> }).watches.find((w) => w.id === id)!;
+
+  for (const how of ['native', 'node'] as const) {
+    it(`${how === 'native' ? 'by default the helper starts and restarts them' : "ARMS_SPAWNER=node: armsd's own spawn does"}, with the same result`, async () => {
+      const svc = await startService({ config: 'syslog: false\n', env: how === 'node' ? { ARMS_SPAWNER: 'node' } : {} });
+      expect((await run('ARMLOAD', ['SP', '/R', '3', 'sh', '-c', 'echo "in $PWD as $ARMS_WATCH_ID"; exec sleep 300'], svc.env)).code).toBe(0);
+      const first = await pidOf(svc.pipe, 'SP');
+      started.add(first.pid!);
+      const parent = Number(stat(first.pid!)[1]);
+      if (how === 'native') {
+        expect(parent).not.toBe(svc.proc.pid);
+        expect(Number(stat(parent)[1])).toBe(svc.proc.pid); // the helper, armsd's child
+        expect(fs.readFileSync(`/proc/${parent}/comm`, 'utf8')).toBe('arms-spawner\n');
+      } else {
+        expect(parent).toBe(svc.proc.pid);
+      }
+      expect(Number(stat(first.pid!)[3])).toBe(first.pid); // a session of its own
+      process.kill(first.pid!, 'SIGKILL');
+      const again = await until(() => pidOf(svc.pipe, 'SP'), (w) => w.pid !== null && w.pid !== first.pid);
+      started.add(again.pid!);
+      expect(again.restartsUsed).toBe(1);
+      const log = fs.readFileSync(path.join(svc.home, 'log', 'watches', 'SP.log'), 'utf8');
+      expect(log.trim().split('\n')).toEqual([`in ${process.cwd()} as SP`, `in ${process.cwd()} as SP`]);
+      expect((await run('ARMKILL', ['SP'], svc.env)).code).toBe(0);
+      await until(async () => fs.existsSync(`/proc/${again.pid}`) && stat(again.pid!)[0] !== 'Z', (alive) => !alive);
+      await svc.stop();
+    });
+  }
 });
