@@ -13,12 +13,12 @@ const OUT = path.join(ROOT, 'dist', 'monitors', 'arms-probe');
 const say = (line) => process.stdout.write(`build-native: ${line}\n`);
 
 if (process.platform === 'win32') {
-  say('skipped on Windows: the disk helper is the node one (disk-prober.js)');
+  say("skipped on Windows: the disk helper is the node one (disk-prober.js), the watched programs are started with node's spawn");
   process.exit(0);
 }
 const cc = process.env.CC || 'cc';
 if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).error) {
-  say(`no C compiler (${cc}): the disk helper is the node one (disk-prober.js); Debian: apt-get install gcc libc6-dev`);
+  say(`no C compiler (${cc}): the disk helper is the node one (disk-prober.js), the watched programs are started with node's spawn; Debian: apt-get install gcc libc6-dev`);
   process.exit(0);
 }
 /** Compiles `src` into `out`; says what happened, and what stands in for it when it failed. */
