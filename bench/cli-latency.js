@@ -11,6 +11,9 @@
 //    interleaved run by run with `node -e 0` (same load for both) and with a minimal node client
 //    (the floor for any node command that talks to armsd), with the environment as it is and with
 //    NODE_EXTRA_CA_CERTS removed from the children's environment;
+// 1b. `node bin/arms.js status` interleaved with `node -e 0` and `pm2 jlist` (PM2 installed with npm
+//    into the temporary home, its daemon in a PM2_HOME there, stopped at the end; when it cannot be
+//    installed, the last measured pm2 jlist / node -e 0 ratio from the results file, said so);
 // 2. throughput: ARMLOG requests ("log" op, same arguments ARMLOG sends) over 1 and 16 pipelined
 //    connections of the in-process client (dist/client/client.js), against armsd and against a
 //    trivial NDJSON echo server in a child process (the ceiling of client + socket);
@@ -25,7 +28,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { median, msSince, pct, r2, r3, sleep, summary, tracked, within } = require('./lib');
+const { median, msSince, pct, r2, r3, sleep, summary, tracked, usageOf, within } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results', 'cli-latency.json');
@@ -33,9 +36,11 @@ const NAME = 'cli-latency';
 const NODE = process.execPath;
 
 const TARGETS = {
-  latencyMedianRatio: 1.5, // median(armlog) / median(node -e 0), environment as it is
+  latencyMedianRatio: 1.25, // median(armlog) / median(node -e 0), with the environment as it is and without NODE_EXTRA_CA_CERTS
+  statusToPm2Ratio: 0.4, // median(arms status) / median(pm2 jlist)
   throughputTotal: 10_000, // ARMLOG requests per second, 1 and 16 connections
 };
+const PM2_VERSION = '7.0.4';
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -46,7 +51,7 @@ function parseOptions(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.stdout.write(usageOf(__filename));
       process.exit(0);
     } else if (a === '--check') o.check = true;
     else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
@@ -77,7 +82,7 @@ const DIST = {
   armlog: path.join(ROOT, 'dist', 'commands', 'armlog.js'),
   service: path.join(ROOT, 'dist', 'service', 'main.js'),
 };
-const BIN = { armlog: path.join(ROOT, 'bin', 'armlog.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
+const BIN = { armlog: path.join(ROOT, 'bin', 'armlog.js'), arms: path.join(ROOT, 'bin', 'arms.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
 
 function checkDist() {
   const missing = [...Object.values(DIST), ...Object.values(BIN)].filter((f) => !fs.existsSync(f));
@@ -92,7 +97,9 @@ function checkDist() {
 // ---------------------------------------------------------------------------------------------
 // processes this benchmark starts: all are stopped at the end, whatever happens (bench/lib.js)
 
-const procs = tracked(NAME);
+/** the PM2 this run installed (its daemon is stopped whatever happens) */
+let pm2Running = null;
+const procs = tracked(NAME, { afterKill: () => pm2Running && stopPm2(pm2Running, process.env) });
 const { children } = procs;
 const startChild = procs.start;
 const stopChild = procs.stop;
@@ -194,6 +201,74 @@ async function measureRoundTrip(client, pipe, n = 200) {
     xs.push(msSince(t0));
   }
   return summary(xs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. `arms status` against `pm2 jlist`
+
+/**
+ * PM2 into a folder of the temporary home (`npm install` from the registry npm is set up with),
+ * with its own PM2_HOME there. null (and why) when it cannot be installed.
+ */
+function installPm2(home) {
+  const dir = path.join(home, 'pm2');
+  fs.mkdirSync(dir, { recursive: true });
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const r = spawnSync(npm, ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `pm2@${PM2_VERSION}`], { encoding: 'utf8', timeout: 300_000 });
+  const bin = path.join(dir, 'node_modules', 'pm2', 'bin', 'pm2');
+  if (r.status !== 0 || !fs.existsSync(bin)) return { bin: null, why: r.error ? r.error.message : String(r.stderr || `exit ${r.status}`).trim().split('\n').slice(-1)[0] };
+  return { bin, pm2Home: path.join(home, 'pm2-home') };
+}
+
+/** Stops the PM2 daemon the runs started (pm2 kill; its pid file as a last resort). */
+function stopPm2(pm2, env) {
+  if (!pm2?.bin) return;
+  spawnSync(NODE, [pm2.bin, 'kill'], { env: { ...env, PM2_HOME: pm2.pm2Home }, stdio: 'ignore', timeout: 30_000 });
+  try {
+    process.kill(Number(fs.readFileSync(path.join(pm2.pm2Home, 'pm2.pid'), 'utf8')), 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+/** `node bin/arms.js status`, `node -e 0` and (when installed) `pm2 jlist`, interleaved. */
+function measureStatus(env, pm2, opts) {
+  const commands = { arms: [BIN.arms, 'status'], node: ['-e', '0'] };
+  const labels = { arms: '"node bin/arms.js status"', node: '"node -e 0"', pm2: '"pm2 jlist"' };
+  const envs = { arms: env, node: env, pm2: pm2?.bin ? { ...env, PM2_HOME: pm2.pm2Home } : null };
+  if (pm2?.bin) commands.pm2 = [pm2.bin, 'jlist'];
+  const keys = Object.keys(commands);
+  // pm2's first call starts its daemon: warm-ups absorb it
+  for (let i = 0; i < Math.max(opts.warmup, 2); i++) for (const k of keys) timeRun(commands[k], envs[k], labels[k]);
+  const samples = Object.fromEntries(keys.map((k) => [k, []]));
+  const t0 = Date.now();
+  for (let i = 0; i < opts.runs; i++) {
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[(i + j) % keys.length];
+      samples[k].push(timeRun(commands[k], envs[k], labels[k]));
+    }
+    if (Date.now() - t0 > 300_000) throw new Error('status runs took more than 5 minutes; the machine is too busy to measure');
+  }
+  return {
+    armsStatus: summary(samples.arms),
+    nodeE0: summary(samples.node),
+    pm2Jlist: samples.pm2 ? summary(samples.pm2) : null,
+    ratioToNodeMedian: r3(median(samples.arms) / median(samples.node)),
+    ratioToPm2Median: samples.pm2 ? r3(median(samples.arms) / median(samples.pm2)) : null,
+    pm2ToNodeMedian: samples.pm2 ? r3(median(samples.pm2) / median(samples.node)) : null,
+    samplesMs: Object.fromEntries(keys.map((k) => [k, samples[k].map(r2)])),
+  };
+}
+
+/** The last measured pm2 jlist / node -e 0 ratio (from a previous run's results), for when PM2 cannot be installed. */
+function lastPm2Ratio(file, name) {
+  try {
+    const prev = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const x = prev.status?.[name];
+    return x?.pm2ToNodeMedian ? { ratio: x.pm2ToNodeMedian, date: prev.date } : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,7 +541,49 @@ async function main() {
   const rt = result.latency.roundTripInProcess;
   say(`   IPC alone (in-process connect + log + close, ${rt.n} times): median ${rt.median.toFixed(2)} ms, p95 ${rt.p95.toFixed(2)} ms`);
   const lat = result.latency.env;
-  result.latency.target = { ratioMedian: TARGETS.latencyMedianRatio, measured: lat.ratioMedian, met: lat.ratioMedian <= TARGETS.latencyMedianRatio };
+  const latNo = result.latency.noExtraCaCerts;
+  result.latency.target = {
+    ratioMedian: TARGETS.latencyMedianRatio,
+    measured: { env: lat.ratioMedian, noExtraCaCerts: latNo.ratioMedian },
+    met: lat.ratioMedian <= TARGETS.latencyMedianRatio && latNo.ratioMedian <= TARGETS.latencyMedianRatio,
+  };
+
+  // 1b. arms status against pm2 jlist
+  say(`\n1b. "arms status" against "pm2 jlist" (PM2 ${PM2_VERSION}, installed with npm into the temporary home, its own PM2_HOME, no processes) and node -e 0, interleaved`);
+  const pm2 = installPm2(tempHome);
+  if (pm2.bin) pm2Running = pm2;
+  if (!pm2.bin) say(`   PM2 could not be installed (${pm2.why}): the last measured pm2 jlist / node -e 0 ratio is used instead`);
+  result.status = { pm2Installed: !!pm2.bin, pm2Version: PM2_VERSION };
+  try {
+    for (const [name, e] of [['env', env], ['noExtraCaCerts', envNoCerts]]) {
+      const t = measureStatus(e, pm2, opts);
+      if (!pm2.bin) {
+        const last = lastPm2Ratio(opts.json, name);
+        if (last) {
+          t.pm2ToNodeMedian = last.ratio;
+          t.ratioToPm2Median = r3(t.armsStatus.median / (t.nodeE0.median * last.ratio));
+          t.pm2From = `last measured ratio (${last.date})`;
+        }
+      }
+      result.status[name] = t;
+      const title = name === 'env' ? 'environment as is' : 'env -u NODE_EXTRA_CA_CERTS';
+      say(`   ${title}:`);
+      say(`     ${'ms'.padEnd(16)}${fmt('median')}${fmt('p95')}${fmt('mean')}${fmt('min')}${fmt('max')}`);
+      for (const [k, x] of [['arms status', t.armsStatus], ['node -e 0', t.nodeE0], ['pm2 jlist', t.pm2Jlist]]) {
+        if (x) say(`     ${k.padEnd(16)}${fmt(x.median.toFixed(1))}${fmt(x.p95.toFixed(1))}${fmt(x.mean.toFixed(1))}${fmt(x.min.toFixed(1))}${fmt(x.max.toFixed(1))}`);
+      }
+      say(`     arms status / node -e 0 ${t.ratioToNodeMedian.toFixed(2)}; arms status / pm2 jlist ${t.ratioToPm2Median === null ? '-' : t.ratioToPm2Median.toFixed(2)}${t.pm2From ? ` (pm2 from the ${t.pm2From})` : ''}`);
+    }
+  } finally {
+    stopPm2(pm2, env);
+    pm2Running = null;
+  }
+  const st = result.status;
+  result.status.target = {
+    ratioToPm2Median: TARGETS.statusToPm2Ratio,
+    measured: { env: st.env.ratioToPm2Median, noExtraCaCerts: st.noExtraCaCerts.ratioToPm2Median },
+    met: [st.env.ratioToPm2Median, st.noExtraCaCerts.ratioToPm2Median].every((x) => x !== null && x <= TARGETS.statusToPm2Ratio),
+  };
 
   // 2. throughput
   say(`\n2. throughput: ${opts.requests} ARMLOG requests per round, median of ${opts.rounds} rounds (armsd and echo server alternating), up to ${opts.inflight} in flight per connection`);
@@ -526,8 +643,9 @@ async function main() {
   const verdict = (ok) => (ok ? 'met' : 'NOT MET');
   say('\nsummary');
   say(`   armlog latency median ${lat.armlog.median.toFixed(1)} ms / p95 ${lat.armlog.p95.toFixed(1)} ms; node -e 0 median ${lat.nodeE0.median.toFixed(1)} ms`);
-  say(`   median ratio ${lat.ratioMedian.toFixed(2)} (target <= ${TARGETS.latencyMedianRatio}): ${verdict(result.latency.target.met)}` +
-      `   [without NODE_EXTRA_CA_CERTS: ${result.latency.noExtraCaCerts.ratioMedian.toFixed(2)}, armlog ${result.latency.noExtraCaCerts.armlog.median.toFixed(1)} ms]`);
+  say(`   median ratio ${lat.ratioMedian.toFixed(2)}, without NODE_EXTRA_CA_CERTS ${latNo.ratioMedian.toFixed(2)} (armlog ${latNo.armlog.median.toFixed(1)} ms) (target <= ${TARGETS.latencyMedianRatio} in both): ${verdict(result.latency.target.met)}`);
+  say(`   arms status / pm2 jlist ${st.env.ratioToPm2Median ?? '-'}, without NODE_EXTRA_CA_CERTS ${st.noExtraCaCerts.ratioToPm2Median ?? '-'}${st.pm2Installed ? '' : ' (pm2: last measured figure)'} (target <= ${TARGETS.statusToPm2Ratio}): ${verdict(st.target.met)}` +
+      `; arms status / node -e 0 ${st.env.ratioToNodeMedian} and ${st.noExtraCaCerts.ratioToNodeMedian}`);
   say(`   throughput ${tput.armsd[1].perSecond} req/s (1 conn), ${tput.armsd[16].perSecond} req/s (16 conns) (target >= ${TARGETS.throughputTotal}): ${verdict(tput.target.met)}`);
   say(`   armsd idle: PSS ${mem.freshIdle.pssMiB} MiB, USS ${mem.freshIdle.ussMiB} MiB (bare node: ${mem.bareNode.pssMiB} / ${mem.bareNode.ussMiB} MiB); after the throughput runs PSS ${mem.afterThroughput.after2s.pssMiB} MiB` +
       (SHRINK_WAIT_MS > 0 ? `, ${settled.pssMiB} MiB ${settled.afterSeconds} s later` : ''));
@@ -538,7 +656,7 @@ async function main() {
   fs.renameSync(opts.json + '.tmp', opts.json);
   const shown = path.relative(process.cwd(), opts.json);
   say(`\nwritten ${shown.startsWith('..') || path.isAbsolute(shown) ? opts.json : shown} (${result.durationSeconds} s)`);
-  return opts.check && !(result.latency.target.met && tput.target.met) ? 2 : 0;
+  return opts.check && !(result.latency.target.met && st.target.met && tput.target.met) ? 2 : 0;
 }
 
 main().then(

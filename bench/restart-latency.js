@@ -4,9 +4,20 @@
 //
 //   node bench/restart-latency.js [--kills N] [--kills-many N] [--warmup N] [--gap MS]
 //                                 [--watches N] [--idle SECONDS] [--json FILE] [--check] [--cpu-prof DIR]
+//   node bench/restart-latency.js --scale N [--mass M] [--kills N] [--idle SECONDS] ...   (scale mode)
+//   node bench/restart-latency.js --quick                                                  (= --scale 1000 --mass 200)
 //   defaults: 100 kills with one watch, 50 more with 1000 watches, 5 warm-up kills each, 50 ms
 //   between kills; memory at 1, 100 and 1000 watches; CPU over 20 s idle at 1 and at 1000 watches.
 //   --check: exit 2 when a target is missed. --cpu-prof DIR: armsd runs with node's --cpu-prof.
+//
+// Scale mode (--scale N, up to 10000; --mass M, default 1000): N watches (ARMLOAD's watch.start,
+// `sleep 1000 /R 999`) started one after another over one connection, each timed (the curve:
+// median per size range); memory (armsd + its native spawner) at 1 and at N, per watch; idle CPU
+// at N; --kills restarts of one watch at N, interleaved with the minimal restarter; then M of the
+// programs killed at once (kill -9 each from one thread) and the time until each replacement runs
+// (the distribution), checked in `status` (each killed watch counted exactly one restart, no other
+// changed, N sleeps under the service), against a minimal node supervisor of M sleeps killed the
+// same way. Writes bench/results/restart-latency-scale.json.
 //
 // A real armsd in a temporary ARMS_HOME; `ARMLOAD W /R 999 sleep 1000` through the real command.
 // 1. restart latency: `kill -9` W's process, then spin until a new child of armsd has exec'd
@@ -32,6 +43,7 @@ const { isMainThread, parentPort, Worker } = require('node:worker_threads');
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results', 'restart-latency.json');
+const RESULTS_SCALE = path.join(__dirname, 'results', 'restart-latency-scale.json');
 const NODE = process.execPath;
 const NAME = 'restart-latency';
 
@@ -46,15 +58,16 @@ const TARGETS = {
 // options
 
 function parseOptions(argv) {
-  const o = { kills: 100, killsMany: 50, warmup: 5, gap: 50, watches: 1000, idle: 20, check: false, json: RESULTS, cpuProf: null };
-  const ints = { '--kills': 'kills', '--kills-many': 'killsMany', '--warmup': 'warmup', '--gap': 'gap', '--watches': 'watches', '--idle': 'idle' };
-  const limits = { kills: [1, 400], killsMany: [0, 400], warmup: [0, 50], gap: [0, 5000], watches: [1, 2000], idle: [1, 600] };
+  const o = { kills: 100, killsMany: 50, warmup: 5, gap: 50, watches: 1000, idle: 20, check: false, json: null, cpuProf: null, scale: 0, mass: 1000 };
+  const ints = { '--kills': 'kills', '--kills-many': 'killsMany', '--warmup': 'warmup', '--gap': 'gap', '--watches': 'watches', '--idle': 'idle', '--scale': 'scale', '--mass': 'mass' };
+  const limits = { kills: [1, 400], killsMany: [0, 400], warmup: [0, 50], gap: [0, 5000], watches: [1, 2000], idle: [1, 600], scale: [2, 10_000], mass: [1, 5000] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') {
       process.stdout.write(usage());
       process.exit(0);
     } else if (a === '--check') o.check = true;
+    else if (a === '--quick') o.quick = true;
     else if (a === '--json') o.json = path.resolve(argv[++i] ?? '');
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? '');
     else if (ints[a]) {
@@ -64,6 +77,10 @@ function parseOptions(argv) {
       o[ints[a]] = n;
     } else fail(`unknown argument "${a}" (try --help)`);
   }
+  if (o.quick && !o.scale) o.scale = 1000;
+  if (o.quick && !argv.includes('--mass')) o.mass = 200;
+  if (o.scale && o.mass >= o.scale) o.mass = o.scale - 1;
+  o.json ??= o.scale ? RESULTS_SCALE : RESULTS;
   // W is restarted once per kill: stay inside its /R 999.
   if (2 * o.warmup + o.kills + o.killsMany > 990) fail('--kills + --kills-many + 2 x --warmup: at most 990 (the watch has /R 999)');
   return o;
@@ -186,8 +203,15 @@ const ownSleeps = new Set();
 function noteSleeps(parentPid) {
   for (const p of childrenOf(parentPid)) {
     const pid = Number(p);
-    if (!sleeps.has(pid) && comm(pid) === 'sleep\n') sleeps.set(pid, startTicks(pid));
+    const c = comm(pid);
+    if (c === 'arms-spawner\n') noteSleeps(pid);
+    else if (!sleeps.has(pid) && c === 'sleep\n') sleeps.set(pid, startTicks(pid));
   }
+}
+
+/** armsd and its native spawner, when it has one (the watched programs are the spawner's children). */
+function parentsOf(svc) {
+  return [svc.proc.pid, ...childrenOf(svc.proc.pid).map(Number).filter((p) => comm(p) === 'arms-spawner\n')];
 }
 
 /**
@@ -305,8 +329,10 @@ function ppidOf(pid) {
  * 1000). Resolution: one turn (`turnUs`, a few microseconds to tens of them). After 1 s without
  * a result it also looks at the children list, in case PIDs wrapped in an unexpected way.
  */
-function killAndDetect(parentPid, oldPid, timeoutMs = 5000) {
-  if (ppidOf(oldPid) !== parentPid) throw new Error(`pid ${oldPid} is not a child of ${parentPid}`);
+function killAndDetect(parents, oldPid, timeoutMs = 5000) {
+  // parents: the supervisor's PID, and its spawner's (armsd's watched programs are the native spawner's children)
+  const parentPid = parents[0];
+  if (!parents.includes(ppidOf(oldPid))) throw new Error(`pid ${oldPid} is not a child of ${parents.join(' or ')}`);
   const oldProc = `/proc/${oldPid}`;
   let scanned = lastPid();
   const found = new Set(); // new children of parentPid
@@ -319,10 +345,10 @@ function killAndDetect(parentPid, oldPid, timeoutMs = 5000) {
       return;
     }
     pending.delete(pid);
-    if (ppid === parentPid && pid !== oldPid) found.add(pid);
+    if (parents.includes(ppid) && pid !== oldPid) found.add(pid);
   };
   let slowPath = false;
-  const before = new Set(childrenOf(parentPid)); // for the slow path only
+  const before = new Set(parents.flatMap(childrenOf)); // for the slow path only
   const t0 = process.hrtime.bigint();
   process.kill(oldPid, 'SIGKILL');
   let reapedMs = null;
@@ -337,7 +363,7 @@ function killAndDetect(parentPid, oldPid, timeoutMs = 5000) {
       scanned = nextPid(scanned);
       look(scanned, now);
     }
-    if (slowPath) for (const p of childrenOf(parentPid)) if (!before.has(p)) found.add(Number(p));
+    if (slowPath) for (const p of parents.flatMap(childrenOf)) if (!before.has(p)) found.add(Number(p));
     for (const pid of found) {
       const c = comm(pid);
       if (c === 'sleep\n') {
@@ -349,6 +375,52 @@ function killAndDetect(parentPid, oldPid, timeoutMs = 5000) {
     if (now > 1000) slowPath = true;
     if (now > timeoutMs) throw new Error(`no new sleep under pid ${parentPid} within ${timeoutMs / 1000} s of killing ${oldPid}`);
   }
+}
+
+/**
+ * Mass restart: kill -9 every PID of `pids` (children of `parents`) at once, then spin as
+ * killAndDetect does until as many new children of `parents` have exec'd sleep. Returns, for each
+ * replacement, its time from the first kill (ms), and how long the kills themselves took.
+ */
+function killManyAndDetect(parents, pids, timeoutMs = 10_000) {
+  for (const pid of pids) if (!parents.includes(ppidOf(pid))) throw new Error(`pid ${pid} is not a child of ${parents.join(' or ')}`);
+  const killed = new Set(pids);
+  let scanned = lastPid();
+  const found = new Set();
+  const pending = new Map();
+  const done = new Map(); // pid -> ms
+  const look = (pid, now) => {
+    const ppid = ppidOf(pid);
+    if (ppid === null) {
+      if (!pending.has(pid)) pending.set(pid, now);
+      else if (now - pending.get(pid) > 50) pending.delete(pid);
+      return;
+    }
+    pending.delete(pid);
+    if (parents.includes(ppid) && !killed.has(pid) && !done.has(pid)) found.add(pid);
+  };
+  const t0 = process.hrtime.bigint();
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  const killMs = msSince(t0);
+  for (;;) {
+    const now = msSince(t0);
+    for (const pid of [...pending.keys()]) look(pid, now);
+    const last = lastPid();
+    for (let guard = 0; scanned !== last && guard < 100_000; guard++) {
+      scanned = nextPid(scanned);
+      look(scanned, now);
+    }
+    for (const pid of found) {
+      const c = comm(pid);
+      if (c === 'sleep\n') {
+        done.set(pid, msSince(t0));
+        found.delete(pid);
+      } else if (c === null) found.delete(pid);
+    }
+    if (done.size >= pids.length) break;
+    if (now > timeoutMs) break;
+  }
+  return { killMs, replacements: [...done].map(([pid, ms]) => ({ pid, ms })), missing: pids.length - done.size };
 }
 
 /**
@@ -367,7 +439,7 @@ function startProber() {
     prober.once('error', reject);
   });
 }
-function detect(parentPid, oldPid) {
+function detect(parents, oldPid) {
   return within(
     10_000,
     `restart of pid ${oldPid}`,
@@ -377,7 +449,7 @@ function detect(parentPid, oldPid) {
         sleeps.set(m.result.pid, startTicks(m.result.pid));
         resolve(m.result);
       });
-      prober.postMessage({ parentPid, oldPid });
+      prober.postMessage({ parents, oldPid });
     }),
   );
 }
@@ -390,9 +462,9 @@ function probeThread() {
     /* stays as it is: said in the results */
   }
   parentPort.postMessage({ ready: true, nice });
-  parentPort.on('message', ({ parentPid, oldPid }) => {
+  parentPort.on('message', ({ parents, oldPid, mass }) => {
     try {
-      parentPort.postMessage({ result: killAndDetect(parentPid, oldPid) });
+      parentPort.postMessage({ result: mass ? killManyAndDetect(mass.parents, mass.pids, mass.timeoutMs) : killAndDetect(parents, oldPid) });
     } catch (e) {
       parentPort.postMessage({ error: e.message });
     }
@@ -463,7 +535,7 @@ async function measureRestarts(client, svc, minimal, state, opts, { n, withRefer
       const kind = kinds[(i + j) % kinds.length];
       await sleep(opts.gap);
       if (kind === 'armsd') {
-        const r = await detect(svc.proc.pid, state.wPid);
+        const r = await detect(svc.parents ?? [svc.proc.pid], state.wPid);
         const tk = BigInt(r.killedAt);
         state.wPid = r.pid;
         let statusMs = null;
@@ -486,7 +558,7 @@ async function measureRestarts(client, svc, minimal, state, opts, { n, withRefer
           if (statusMs !== null) s.status.push(statusMs);
         }
       } else if (kind === 'minimal') {
-        const r = await detect(minimal.proc.pid, state.minimalPid);
+        const r = await detect([minimal.proc.pid], state.minimalPid);
         state.minimalPid = r.pid;
         if (keep) {
           s.minimal.push(r.ms);
@@ -590,6 +662,7 @@ async function main() {
   checkDist();
   if (opts.cpuProf) armsdFlags = ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf];
   const client = require(DIST.client);
+  if (opts.scale) return scaleMain(opts, client);
   const started = new Date();
   const hz = clockTicksPerSecond();
   const levels = [...new Set([1, Math.min(100, opts.watches), opts.watches])];
@@ -614,6 +687,7 @@ async function main() {
   const svc = await startService(client, tempHome, env);
   say(`armsd pid ${svc.proc.pid} answered ping ${svc.startMs.toFixed(0)} ms after spawn`);
   const state = { wPid: armload(env, tempHome, 'W') };
+  svc.parents = parentsOf(svc);
   noteSleeps(svc.proc.pid);
   say(`ARMLOAD W /R 999 sleep 1000: pid ${state.wPid}`);
   const minimal = startChild(['-e', MINIMAL_RESTARTER], env, 'minimal restarter');
@@ -746,6 +820,263 @@ async function main() {
   const allMet = Object.values(t).every((x) => x === null || x.met);
   return opts.check && !allMet ? 2 : 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// scale mode (--scale N, --quick): N watches under one service
+
+const SCALE_TARGETS = {
+  startMedianMs: 2, // watch.start, median at every size from 1 to N
+  restartMedianMs: 3, // kill -9 -> replacement running, at N watches
+  restartP99Ms: 20,
+  perWatchMB: 0.1, // armsd + its spawner, RSS and PSS, 1 -> N watches
+  idleCpuPercent: 1, // armsd + its spawner with N idle watches, % of one core
+  massAllRunningMs: 300, // `--mass` programs killed at once: all running again
+};
+
+/** The sizes at which the watch.start curve is cut: 10, 100, then ten steps up to N (the first range, 1-10, includes the spawner's start). */
+function curvePoints(n) {
+  const pts = new Set([10, 100].filter((x) => x < n));
+  const step = n >= 1000 ? n / 10 : n / 5;
+  for (let x = step; x < n; x += step) if (x > 100) pts.add(Math.round(x));
+  pts.add(n);
+  return [...pts].sort((a, b) => a - b);
+}
+
+/** RSS, PSS, USS of several processes, summed (kB). */
+function memoryOfAll(pids) {
+  const m = pids.map(memoryOf);
+  return { rssKB: m.reduce((a, x) => a + x.rssKB, 0), pssKB: m.reduce((a, x) => a + x.pssKB, 0), ussKB: m.reduce((a, x) => a + x.ussKB, 0) };
+}
+
+async function idleCpuAll(pids, seconds, hz) {
+  const t0 = process.hrtime.bigint();
+  const c0 = pids.map(cpuTicks);
+  await sleep(seconds * 1000);
+  const ticks = pids.map(cpuTicks).reduce((a, t, i) => a + t - c0[i], 0);
+  const s = msSince(t0) / 1000;
+  return { seconds: r2(s), ticks, clockTicksPerSecond: hz, cpuSeconds: r3(ticks / hz), percentOfOneCore: r3((ticks / hz / s) * 100), resolutionPercent: r3((1 / hz / s) * 100) };
+}
+
+function massKill(parents, pids) {
+  return within(
+    60_000,
+    `mass restart of ${pids.length} programs`,
+    new Promise((resolve, reject) => {
+      prober.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result)));
+      prober.postMessage({ mass: { parents, pids, timeoutMs: 20_000 } });
+    }),
+  );
+}
+
+/** A minimal node supervisor of `n` sleeps (spawn each; on its 'exit' spawn it again): the reference for a mass restart. */
+const MINIMAL_RESTARTER_MANY = `
+const { spawn } = require('child_process');
+const n = Number(process.argv[1]);
+const cur = [];
+const start = (i) => {
+  cur[i] = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+  cur[i].once('exit', () => start(i));
+};
+for (let i = 0; i < n; i++) start(i);
+process.on('SIGTERM', () => {
+  for (const c of cur) { c.removeAllListeners('exit'); try { process.kill(-c.pid, 'SIGKILL'); } catch {} }
+  process.exit(0);
+});
+`;
+
+function distribution(xs) {
+  const d = summary(xs);
+  if (!d) return null;
+  return { ...d, p10: r3(pct(xs, 10)), p25: r3(pct(xs, 25)), p75: r3(pct(xs, 75)), p90: r3(pct(xs, 90)) };
+}
+
+async function scaleMain(opts, client) {
+  const N = opts.scale;
+  const M = opts.mass;
+  const started = new Date();
+  const hz = clockTicksPerSecond();
+  const say = (x) => process.stdout.write(x + '\n');
+  const result = {
+    benchmark: `${NAME} --scale`,
+    date: started.toISOString(),
+    machine: machine(),
+    options: { watches: N, mass: M, kills: opts.kills, warmup: opts.warmup, gapMs: opts.gap, idleSeconds: opts.idle, quick: !!opts.quick },
+    targets: SCALE_TARGETS,
+  };
+  const m = result.machine;
+  say(`ARMS benchmark: ${NAME} --scale ${N}  (${m.cpuModel}, ${m.cpus} CPUs, ${m.totalMemGiB} GiB, ${m.os}, node ${m.node}, load ${m.loadAvgAtStart.join(' ')})`);
+  const tempHome = procs.makeHome();
+  fs.writeFileSync(path.join(tempHome, 'arms.yaml'), 'server: BENCH\nsyslog: false\n');
+  const env = childEnv(tempHome);
+  say(`temporary home ${tempHome}`);
+  const svc = await startService(client, tempHome, env);
+  say(`armsd pid ${svc.proc.pid} answered ping ${svc.startMs.toFixed(0)} ms after spawn`);
+
+  // 1. N watches, one watch.start after another over one connection, as ARMLOAD sends it
+  const points = curvePoints(N);
+  say(`\n1. ${N} watches (sleep 1000, /R 999), watch.start one after another over one connection; median per size range (ms)`);
+  const lat = [];
+  const state = {};
+  let memAt1 = null;
+  const conn = await client.connect(svc.pipe, 5000);
+  const tGrow = process.hrtime.bigint();
+  try {
+    for (let i = 1; i <= N; i++) {
+      const id = i === 1 ? 'W' : `S${String(i).padStart(5, '0')}`;
+      const t = process.hrtime.bigint();
+      const r = await conn.request('watch.start', watchArgs(id, env, tempHome), 30_000);
+      lat.push(msSince(t));
+      if (!r || typeof r.pid !== 'number') throw new Error(`watch.start ${id} answered ${JSON.stringify(r)}`);
+      if (i === 1) {
+        state.wPid = r.pid;
+        svc.parents = parentsOf(svc);
+        await sleep(SETTLE_MS);
+        memAt1 = memoryOfAll(svc.parents);
+      }
+      if (i % 1000 === 0) noteSleeps(svc.proc.pid);
+      if (i % 2000 === 0 && i < N) say(`   ... ${i} watches, ${(msSince(tGrow) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    conn.close();
+  }
+  const growS = msSince(tGrow) / 1000;
+  noteSleeps(svc.proc.pid);
+  const curve = [];
+  let from = 0;
+  say(`   ${'watches'.padEnd(16)}${fmt('n', 6)}${fmt('median')}${fmt('p95')}${fmt('max')}`);
+  for (const p of points) {
+    const xs = lat.slice(from, p);
+    const c = { from: from + 1, to: p, n: xs.length, median: r3(median(xs)), p95: r3(pct(xs, 95)), max: r3(Math.max(...xs)) };
+    curve.push(c);
+    say(`   ${`${c.from}-${c.to}`.padEnd(16)}${fmt(c.n, 6)}${fmt(c.median.toFixed(2))}${fmt(c.p95.toFixed(2))}${fmt(c.max.toFixed(2))}`);
+    from = p;
+  }
+  result.start = { curve, all: summary(lat), totalSeconds: r2(growS), samplesMs: lat.map(r3) };
+  say(`   all ${N}: median ${median(lat).toFixed(2)} ms, ${growS.toFixed(1)} s in total (spawner: ${svc.parents.length > 1 ? `native, pid ${svc.parents[1]}` : "none: node's spawn"})`);
+  const count = await countRunning(client, svc.pipe);
+  if (count.running !== N) throw new Error(`expected ${N} running watches, the service shows ${count.running} of ${count.total}`);
+
+  // 2. memory and idle CPU at N
+  await sleep(SETTLE_MS);
+  const memAtN = memoryOfAll(svc.parents);
+  say(`\n2. memory (armsd${svc.parents.length > 1 ? ' + spawner' : ''}, MiB): 1 watch RSS ${mib(memAt1.rssKB)} PSS ${mib(memAt1.pssKB)} USS ${mib(memAt1.ussKB)}; ${N} watches RSS ${mib(memAtN.rssKB)} PSS ${mib(memAtN.pssKB)} USS ${mib(memAtN.ussKB)}`);
+  const perWatch = { rssKB: r2((memAtN.rssKB - memAt1.rssKB) / (N - 1)), pssKB: r2((memAtN.pssKB - memAt1.pssKB) / (N - 1)), ussKB: r2((memAtN.ussKB - memAt1.ussKB) / (N - 1)) };
+  const mb = (kb) => (kb * 1024) / 1e6;
+  say(`   per watch: RSS ${perWatch.rssKB.toFixed(1)} KiB, PSS ${perWatch.pssKB.toFixed(1)} KiB, USS ${perWatch.ussKB.toFixed(1)} KiB`);
+  const journal = path.join(tempHome, 'state', 'state.journal');
+  const stateKiB = fs.existsSync(journal) ? r2(fs.statSync(journal).size / 1024) : stateFileKiB(tempHome);
+  say(`   the service's state on disk: ${stateKiB} KiB (${r2((stateKiB * 1024) / N)} bytes per watch)`);
+  const cpu = await idleCpuAll(svc.parents, opts.idle, hz);
+  say(`   idle CPU over ${cpu.seconds} s with ${N} watches: ${cpu.ticks} ticks = ${cpu.percentOfOneCore.toFixed(3)} % of one core (resolution ${cpu.resolutionPercent} %)`);
+  result.memory = { at1: memAt1, atN: memAtN, perWatchKiB: perWatch, stateKiB };
+  result.cpu = cpu;
+
+  // 3. restart latency at N, interleaved with the minimal restarter
+  const minimal = startChild(['-e', MINIMAL_RESTARTER], env, 'minimal restarter');
+  state.minimalPid = await firstSleepOf(minimal.proc.pid, 'the minimal restarter');
+  noteSleeps(minimal.proc.pid);
+  const nice = await startProber();
+  result.method = { probeThreadNice: nice };
+  say(`\n3. restart latency with ${N} watches: ${opts.kills} kills of W after ${opts.warmup} warm-ups, ${opts.gap} ms apart, interleaved with the minimal restarter`);
+  result.restart = await measureRestarts(client, svc, minimal, state, opts, { n: opts.kills, withReference: false, statusToo: false });
+  const rr = result.restart;
+  say(`   ms: armsd median ${rr.armsd.median.toFixed(2)} p95 ${rr.armsd.p95.toFixed(2)} p99 ${rr.armsd.p99.toFixed(2)} max ${rr.armsd.max.toFixed(2)}; minimal restarter median ${rr.minimalRestarter.median.toFixed(2)} p99 ${rr.minimalRestarter.p99.toFixed(2)}; ratio of medians ${rr.ratioToMinimalMedian.toFixed(2)}`);
+  await stopChild(minimal);
+
+  // 4. mass restart: M programs killed at once
+  say(`\n4. mass restart: ${M} of the ${N} programs killed at once (kill -9 each, from one thread), until every one runs again`);
+  const before = (await client.call(svc.pipe, 'status', {}, 30_000)).watches;
+  const victims = before.filter((w) => w.id !== 'W').slice(0, M);
+  const mass = await massKill(svc.parents, victims.map((w) => w.pid));
+  for (const x of mass.replacements) sleeps.set(x.pid, startTicks(x.pid));
+  const times = mass.replacements.map((x) => x.ms);
+  // what the service says, once every killed watch shows a new PID
+  const killedIds = new Set(victims.map((w) => w.id));
+  const after = await waitForStatus(client, svc.pipe, (ws) => ws.filter((w) => killedIds.has(w.id)).every((w) => typeof w.pid === 'number' && w.pid !== before.find((b) => b.id === w.id).pid), 20_000);
+  const byId = new Map(before.map((w) => [w.id, w]));
+  let countedOnce = 0;
+  let countedWrong = 0;
+  let othersChanged = 0;
+  for (const w of after) {
+    const b = byId.get(w.id);
+    if (killedIds.has(w.id)) {
+      if (w.restartsUsed === b.restartsUsed + 1 && w.state === 'running') countedOnce++;
+      else countedWrong++;
+    } else if (w.pid !== b.pid || w.restartsUsed !== b.restartsUsed) othersChanged++;
+  }
+  const sleepsNow = svc.parents.flatMap(childrenOf).filter((p) => comm(p) === 'sleep\n').length;
+  const dist = distribution(times);
+  result.mass = { killed: M, killMs: r3(mass.killMs), replacementsSeen: times.length, missing: mass.missing, distribution: dist, countedOnce, countedWrong, othersChanged, sleepsUnderService: sleepsNow, samplesMs: times.map(r3) };
+  say(`   the kills took ${mass.killMs.toFixed(1)} ms; replacements seen: ${times.length} of ${M}${mass.missing ? ` (${mass.missing} missing after 20 s)` : ''}`);
+  if (dist) say(`   running again after (ms from the first kill): p10 ${dist.p10.toFixed(1)}  p25 ${dist.p25.toFixed(1)}  median ${dist.median.toFixed(1)}  p75 ${dist.p75.toFixed(1)}  p90 ${dist.p90.toFixed(1)}  p99 ${dist.p99.toFixed(1)}  all ${dist.max.toFixed(1)}`);
+  say(`   status: ${countedOnce} of ${M} killed watches counted exactly one restart (${countedWrong} otherwise), ${othersChanged} other watches changed; ${sleepsNow} sleeps under the service for ${N} watches`);
+
+  // the reference: a minimal node supervisor of M sleeps, the same kill
+  const many = startChild(['-e', MINIMAL_RESTARTER_MANY, String(M)], env, 'minimal restarter (many)');
+  const deadline = Date.now() + 60_000;
+  let kids = [];
+  while (Date.now() < deadline) {
+    kids = childrenOf(many.proc.pid).filter((p) => comm(p) === 'sleep\n').map(Number);
+    if (kids.length >= M) break;
+    await sleep(100);
+  }
+  noteSleeps(many.proc.pid);
+  if (kids.length < M) throw new Error(`the minimal restarter started ${kids.length} of ${M} sleeps within 60 s`);
+  const ref = await massKill([many.proc.pid], kids.slice(0, M));
+  for (const x of ref.replacements) sleeps.set(x.pid, startTicks(x.pid));
+  const refDist = distribution(ref.replacements.map((x) => x.ms));
+  result.massReference = { killed: M, killMs: r3(ref.killMs), replacementsSeen: ref.replacements.length, missing: ref.missing, distribution: refDist };
+  if (refDist) say(`   reference, a minimal node supervisor of ${M} sleeps: median ${refDist.median.toFixed(1)}  p90 ${refDist.p90.toFixed(1)}  all ${refDist.max.toFixed(1)} ms; armsd / reference (all running) ${dist && refDist ? (dist.max / refDist.max).toFixed(2) : '-'}`);
+  noteSleeps(many.proc.pid);
+  await stopChild(many);
+
+  // the end
+  noteSleeps(svc.proc.pid);
+  await prober.terminate();
+  const stopMs = await stopService(client, svc, 180_000);
+  const left = await leftoversAfter(5000);
+  killLeftovers();
+  result.stop = { serviceStopMs: stopMs === null ? null : r2(stopMs), sleepsRecorded: sleeps.size, leftAfterStop: left.length };
+  say(`\narmsd stopped with its ${N} watches in ${(stopMs / 1000).toFixed(2)} s; ${left.length} sleeps left running${left.length ? ' (killed now)' : ''}`);
+  if (left.length > 0) throw new Error(`${left.length} sleeps were still running after the service stopped`);
+
+  const worst = Math.max(...curve.map((c) => c.median));
+  result.target = {
+    startMedianMs: { target: SCALE_TARGETS.startMedianMs, measured: worst, met: worst <= SCALE_TARGETS.startMedianMs },
+    restartMedianMs: { target: SCALE_TARGETS.restartMedianMs, measured: rr.armsd.median, met: rr.armsd.median <= SCALE_TARGETS.restartMedianMs },
+    restartP99Ms: { target: SCALE_TARGETS.restartP99Ms, measured: rr.armsd.p99, met: rr.armsd.p99 <= SCALE_TARGETS.restartP99Ms },
+    perWatchMB: { target: SCALE_TARGETS.perWatchMB, measured: { rss: r3(mb(perWatch.rssKB)), pss: r3(mb(perWatch.pssKB)) }, met: mb(perWatch.rssKB) <= SCALE_TARGETS.perWatchMB && mb(perWatch.pssKB) <= SCALE_TARGETS.perWatchMB },
+    idleCpuPercent: { target: SCALE_TARGETS.idleCpuPercent, measured: cpu.percentOfOneCore, met: cpu.percentOfOneCore < SCALE_TARGETS.idleCpuPercent },
+    massAllRunningMs: { target: SCALE_TARGETS.massAllRunningMs, measured: dist ? dist.max : null, met: !!dist && mass.missing === 0 && dist.max <= SCALE_TARGETS.massAllRunningMs },
+    massCountedOnce: { target: M, measured: countedOnce, met: countedOnce === M && countedWrong === 0 && othersChanged === 0 && sleepsNow === N },
+  };
+  const t = result.target;
+  const verdict = (ok) => (ok ? 'met' : 'NOT MET');
+  say('\nsummary');
+  say(`   watch.start median, worst size range: ${worst.toFixed(2)} ms (target <= ${SCALE_TARGETS.startMedianMs}: ${verdict(t.startMedianMs.met)})`);
+  say(`   restart at ${N} watches: median ${rr.armsd.median.toFixed(2)} ms (target <= ${SCALE_TARGETS.restartMedianMs}: ${verdict(t.restartMedianMs.met)}), p99 ${rr.armsd.p99.toFixed(2)} ms (target <= ${SCALE_TARGETS.restartP99Ms}: ${verdict(t.restartP99Ms.met)}); minimal restarter median ${rr.minimalRestarter.median.toFixed(2)} ms`);
+  say(`   memory per watch: RSS ${mb(perWatch.rssKB).toFixed(3)} MB, PSS ${mb(perWatch.pssKB).toFixed(3)} MB (target <= ${SCALE_TARGETS.perWatchMB}: ${verdict(t.perWatchMB.met)})`);
+  say(`   idle CPU with ${N} watches: ${cpu.percentOfOneCore.toFixed(3)} % of one core (target < ${SCALE_TARGETS.idleCpuPercent} %: ${verdict(t.idleCpuPercent.met)})`);
+  say(`   mass restart of ${M}: all running again after ${dist ? dist.max.toFixed(1) : '-'} ms (target <= ${SCALE_TARGETS.massAllRunningMs}: ${verdict(t.massAllRunningMs.met)}); each counted once: ${verdict(t.massCountedOnce.met)}`);
+
+  result.durationSeconds = Math.round((Date.now() - started.getTime()) / 100) / 10;
+  fs.mkdirSync(path.dirname(opts.json), { recursive: true });
+  fs.writeFileSync(opts.json + '.tmp', JSON.stringify(result, null, 2) + '\n');
+  fs.renameSync(opts.json + '.tmp', opts.json);
+  say(`\nwritten ${path.relative(process.cwd(), opts.json)} (${result.durationSeconds} s)`);
+  return opts.check && !Object.values(t).every((x) => x.met) ? 2 : 0;
+}
+
+async function waitForStatus(client, pipe, ok, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ws = (await client.call(pipe, 'status', {}, 30_000)).watches;
+    if (ok(ws)) return ws;
+    if (Date.now() > deadline) return ws;
+    await sleep(100);
+  }
+}
+
 
 // bench/http-overhead.js borrows the restart detection (and the watch.start arguments).
 module.exports = { startProber, detect, watchArgs, noteSleeps, killLeftovers };

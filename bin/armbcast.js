@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-require("../dist/commands/cmdline.js").main(require("../dist/commands/armbcast.js").command);
+require("../dist/bundles/armbcast.js");

@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-require("../dist/commands/cmdline.js").main(require("../dist/commands/armrsp.js").command);
+require("../dist/bundles/armrsp.js");

@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-require("../dist/commands/arms/main.js");
+require("../dist/bundles/arms.js");

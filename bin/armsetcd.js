@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-require("../dist/commands/cmdline.js").main(require("../dist/commands/armsetcd.js").command);
+require("../dist/bundles/armsetcd.js");

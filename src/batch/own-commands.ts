@@ -42,7 +42,9 @@ export function ownCommand(file: string): Command | null {
     return null;
   }
   const name = path.basename(real, '.js');
-  if (path.dirname(real) !== path.join(PACKAGE_ROOT, 'bin') || !IN_PROCESS.includes(name) || !real.endsWith('.js')) return null;
+  // bin/<command>.js, or its bundle, where the commands folder's links lead (scripts/bundle-commands.js)
+  const ours = [path.join(PACKAGE_ROOT, 'bin'), path.join(PACKAGE_ROOT, 'dist', 'bundles')];
+  if (!ours.includes(path.dirname(real)) || !IN_PROCESS.includes(name) || !real.endsWith('.js')) return null;
   return load(name);
 }
 

@@ -14,6 +14,11 @@ export function identify(pid: number): ProcessIdentity | null {
   return { pid, start: startTicks(pid), boot: bootId() };
 }
 
+/** The identity of a process whose start time is already known (the native spawner reads it). */
+export function identityOf(pid: number, start: number | null): ProcessIdentity {
+  return { pid, start, boot: process.platform === 'linux' ? bootId() : null };
+}
+
 /** True when `id` still names the same living process (PID reuse is caught on Linux). */
 export function isSameProcess(id: ProcessIdentity): boolean {
   if (!isAlive(id.pid)) return false;

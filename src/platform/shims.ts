@@ -54,8 +54,10 @@ export function writeCommandsDir(dir: string, platform: NodeJS.Platform = proces
       fs.writeFileSync(file, Buffer.concat([template!, launcherTrailer(node, script)]));
       written.push(file);
     } else {
+      // Straight to the command's bundle (scripts/bundle-commands.js): one file to read at start.
+      const bundle = path.join(PACKAGE_ROOT, 'dist', 'bundles', path.basename(target));
       const file = path.join(dir, name);
-      fs.symlinkSync(path.relative(dir, target), file);
+      fs.symlinkSync(path.relative(dir, fs.existsSync(bundle) ? bundle : target), file);
       written.push(file);
     }
   }

@@ -7,7 +7,7 @@
 // An answer to a line that could not be read as a request has "id": null.
 
 export const PROTOCOL_VERSION = 1;
-/** The longest line either side accepts, newline excluded. */
+/** The longest request line the service accepts, newline excluded. */
 export const MAX_FRAME = 1024 * 1024;
 
 export type Id = number | string;

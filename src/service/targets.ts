@@ -2,9 +2,10 @@
 // service manager, or by configured commands, its end seen by polling every /INT seconds).
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { identify, isSameProcess, ProcessIdentity } from '../platform/process';
+import { identify, identityOf, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
 import { spawnCommandLine } from '../platform/command-line';
+import { SpawnFailed, sharedSpawner, Spawner } from '../platform/spawner';
 import { spawnProgram, stopTree } from '../platform/tree';
 
 export interface End {
@@ -90,8 +91,12 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
     // Only the very process that was saved (same PID, start time and boot); watch-adoption.ts
     // looks for a restart the crashed service had not written down.
     adopt: (saved, intervalMs) => (saved.identity ? adoptedProcess(saved.identity, intervalMs) : null),
-    start: (extraEnv = {}) =>
-      new Promise((resolve, reject) => {
+    start: (extraEnv = {}) => {
+      // Plain programs are started by the resident spawner, off the event loop; a command line of
+      // the config and another account's credentials (Windows) go through node's spawn.
+      const native = spec.line === undefined && !spec.user?.credentials ? sharedSpawner() : null;
+      if (native) return startNative(native, { ...spec, env: { ...spec.env, ...extraEnv } }, logFile);
+      return new Promise((resolve, reject) => {
         let out: number;
         try {
           out = fs.openSync(logFile, 'a', 0o640);
@@ -142,7 +147,42 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
             },
           });
         });
-      }),
+      });
+    },
+  };
+}
+
+/** The same as node's spawn above, through the native spawner (POSIX): off armsd's event loop. */
+async function startNative(spawner: Spawner, spec: ProgramSpec, logFile: string): Promise<Running> {
+  let started;
+  try {
+    started = await spawner.start({ file: spec.file, args: spec.args, cwd: spec.cwd, env: spec.env, logFile, uid: spec.user?.uid, gid: spec.user?.gid });
+  } catch (e) {
+    if (!(e instanceof SpawnFailed)) throw e;
+    // "cannot open the watch log ...", "cannot enter the working folder ...": said as they are
+    if (e.message.startsWith('cannot open the watch log')) throw new StartFailed(e.message);
+    const why = e.message.startsWith('cannot ') ? e.message : e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
+    throw new StartFailed(`cannot start "${spec.file}": ${why}`);
+  }
+  const { pid } = started;
+  // Linux: the helper read its start time; elsewhere (no /proc) as identify() would say.
+  const identity = started.start !== null ? identityOf(pid, started.start) : identify(pid);
+  let over = false;
+  const ended = started.exited.then((end) => {
+    over = true;
+    return end;
+  });
+  return {
+    pid,
+    identity,
+    ended,
+    ours: () => !over && identity !== null && isSameProcess(identity),
+    async stop(timeoutMs) {
+      if (over) return true;
+      await stopTree(pid, timeoutMs);
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+      return over;
+    },
   };
 }
 

@@ -140,8 +140,8 @@ export interface WatchesContext {
   serviceDef(name: string): ServiceDef | undefined;
   /** a watch is gone (ARMKILL, its group's stop, a /W end) */
   ended(id: string): void;
-  /** something the persisted state keeps has changed */
-  changed(): void;
+  /** something the persisted state keeps of this watch (its ID, upper case) has changed */
+  changed(key?: string): void;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
@@ -162,6 +162,8 @@ export interface Watches {
   close(): void;
   /** for the persisted state */
   saved(): SavedWatch[];
+  /** for the persisted state: one watch (its ID, upper case), null when there is none */
+  savedOne(key: string): SavedWatch | null;
   /** after a crash of the service: takes back the watches whose process still runs, handles the others by their policy */
   adopt(saved: SavedWatch[]): { adopted: string[]; gone: string[] };
   /**
@@ -182,8 +184,9 @@ export interface Watches {
   restart(id: string, cause: string, timeoutMs: number): Promise<number | null>;
 }
 
-/** How often the watch logs are checked against their size limit. */
+/** How often the watch logs are checked against their size limit, and how many at most each time. */
 const ROTATE_CHECK_MS = 5000;
+const ROTATE_CHECKS = 500;
 
 /** A program that exits with a usage error (2) this soon after its start is not restarted. */
 export const USAGE_ERROR_WINDOW_MS = 1000;
@@ -215,7 +218,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     clearTimers(w);
     watches.delete(w.key);
     ctx.ended(w.req.id);
-    ctx.changed();
+    ctx.changed(w.key);
   };
   /** counters carried across a /SCR group restart, which ARMKILLs and ARMLOADs the watch again */
   const carried = new Map<string, RestartCounters>();
@@ -223,8 +226,17 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   // The programs write their log files themselves (so they outlive the service): rotate by
   // copying the file aside and truncating it; they write with O_APPEND, so they go on at its start.
+  // At most ROTATE_CHECKS logs a turn (a stat each), in turn: the idle cost stays flat with
+  // thousands of watches (each log is then checked every ROTATE_CHECK_MS x watches / ROTATE_CHECKS).
+  let rotateNext = 0;
   const rotateTimer = setInterval(() => {
-    for (const w of watches.values()) if (w.running) rotateWatchLog(w.logFile, ctx.rotation);
+    const all = [...watches.values()];
+    const n = Math.min(all.length, ROTATE_CHECKS);
+    for (let i = 0; i < n; i++) {
+      const w = all[(rotateNext + i) % all.length];
+      if (w.running) rotateWatchLog(w.logFile, ctx.rotation);
+    }
+    rotateNext = all.length ? (rotateNext + n) % all.length : 0;
   }, ROTATE_CHECK_MS);
   rotateTimer.unref();
 
@@ -265,7 +277,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const setState = (w: Watch, state: WatchState) => {
     w.state = state;
     w.since = ctx.clock.now();
-    ctx.changed();
+    ctx.changed(w.key);
   };
 
   const targetFor = (req: WatchRequest, logFile: string): Target =>
@@ -306,7 +318,7 @@ export function openWatches(ctx: WatchesContext): Watches {
   const follow = (w: Watch, running: Running) => {
     w.running = running;
     void running.ended.then((end) => ended(w, running, end));
-    ctx.changed();
+    ctx.changed(w.key);
   };
 
   /** Its group and session are where its leftovers will be looked for (ARMKILL, a group's stop). */
@@ -385,7 +397,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     const before = afterRun(p, w.counters, ranMs);
     const d = decide(w.req.policy, { ...before, streak: (before.streak ?? 0) + 1 }, ctx.clock.now());
     w.counters = d.counters;
-    ctx.changed();
+    ctx.changed(w.key);
     switch (d.action) {
       case 'none':
         setState(w, 'ended');
@@ -432,6 +444,22 @@ export function openWatches(ctx: WatchesContext): Watches {
         return;
     }
   };
+
+  const saved = (w: Watch): SavedWatch => ({
+    req: w.req,
+    pid: w.running?.pid ?? null,
+    identity: w.running?.identity ?? null,
+    state: w.state === 'stopping' ? 'running' : w.state,
+    since: w.since,
+    startedAt: w.startedAt,
+    counters: w.counters,
+    lastExit: w.lastExit,
+    escalation: w.escalation,
+    run: w.run,
+    sessions: w.sessions,
+    suspended: w.suspended,
+    held: w.held,
+  });
 
   /** Runs `what` after `delayMs` (at once for 0), unless the watch is stopped or replaced meanwhile. */
   const later = (w: Watch, delayMs: number, what: () => void) => {
@@ -572,22 +600,11 @@ export function openWatches(ctx: WatchesContext): Watches {
       clearInterval(rotateTimer);
     },
 
-    saved: () =>
-      [...watches.values()].map((w) => ({
-        req: w.req,
-        pid: w.running?.pid ?? null,
-        identity: w.running?.identity ?? null,
-        state: w.state === 'stopping' ? 'running' : w.state,
-        since: w.since,
-        startedAt: w.startedAt,
-        counters: w.counters,
-        lastExit: w.lastExit,
-        escalation: w.escalation,
-        run: w.run,
-        sessions: w.sessions,
-        suspended: w.suspended,
-        held: w.held,
-      })),
+    saved: () => [...watches.values()].map(saved),
+    savedOne(key) {
+      const w = watches.get(key);
+      return w ? saved(w) : null;
+    },
 
     adopt: (saved) => adoptWatches(core, saved),
     adoptOrphans: () => adoptOrphans(core),

@@ -1,0 +1,110 @@
+// After tsc: bundles each command (every "bin" of package.json but armsd) into one file,
+// dist/bundles/<command>.js, so that starting a command resolves and compiles one file instead of
+// the dozen modules behind it. bin/<command>.js runs the bundle; dist/path links to it directly
+// (POSIX). armsd stays as tsc wrote it (a long-running service: its start-up is not on a script's
+// path). dist/bundles/meta.json says which source files went into which bundle
+// (test/light-commands.test.ts reads it).
+//
+// A bundled file runs from dist/bundles, not from where tsc put it: every __dirname/__filename of
+// a module is rewritten to the module's own folder, relative to the bundle's, so paths built from
+// them (the batch runner, the probe helper, bin/armsd.js) are the same as unbundled, wherever the
+// package is installed.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+const OUT = path.join(DIST, 'bundles');
+const say = (line) => process.stdout.write(`bundle-commands: ${line}\n`);
+
+let esbuild = null;
+try {
+  esbuild = require('esbuild');
+} catch {
+  /* an install without devDependencies: see main() */
+}
+
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+/** bundle name -> what it runs (relative to dist/bundles) */
+const entries = {};
+for (const [name, bin] of Object.entries(pkg.bin)) {
+  const cmd = path.basename(bin, '.js');
+  if (cmd === 'armsd' || name !== cmd) continue;
+  entries[cmd] = `require("../commands/cmdline.js").main(require("../commands/${cmd}.js").command);\n`;
+}
+// arms: `arms status` is answered by a small bundle of its own (commands/arms/entry.ts); every other
+// subcommand loads the full one, arms-main.js (commander and all), from there.
+entries.arms = 'require("../commands/arms/entry.js");\n';
+entries['arms-main'] = 'require("../commands/arms/main.js");\n';
+const ARMS_ENTRY = path.join(DIST, 'commands', 'arms', 'entry.js');
+
+/** In the arms bundle, entry.js's require('./main') is the arms-main bundle (not bundled again). */
+const armsMain = {
+  name: 'arms-main',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/main$/ }, (args) => (args.importer === ARMS_ENTRY ? { path: './arms-main.js', external: true } : undefined));
+  },
+};
+
+/** Rewrites __dirname/__filename of every module under dist/ relative to the bundle's folder. */
+const ownPaths = {
+  name: 'own-paths',
+  setup(build) {
+    build.onLoad({ filter: /\.js$/ }, (args) => {
+      if (!args.path.startsWith(DIST + path.sep)) return undefined;
+      const text = fs.readFileSync(args.path, 'utf8');
+      if (!/\b__(dirname|filename)\b/.test(text)) return { contents: text, loader: 'js' };
+      const rel = path.relative(OUT, path.dirname(args.path)).split(path.sep).join('/');
+      const dir = `require("node:path").join(__dirname, ${JSON.stringify(rel)})`;
+      const contents = text
+        .replace(/\b__filename\b/g, `require("node:path").join(${dir}, ${JSON.stringify(path.basename(args.path))})`)
+        .replace(/\b__dirname\b/g, dir);
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+async function main() {
+  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  const meta = {};
+  for (const [cmd, entry] of Object.entries(entries)) {
+    const outfile = path.join(OUT, `${cmd}.js`);
+    if (!esbuild) {
+      // Without esbuild (an install without devDependencies) the "bundle" only loads the modules.
+      fs.writeFileSync(outfile, `#!/usr/bin/env node\n${entry}`, { mode: 0o755 });
+      continue;
+    }
+    const stdin = { contents: entry, resolveDir: OUT, sourcefile: `${cmd}-entry.js` };
+    const r = await esbuild.build({
+      stdin,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile,
+      banner: { js: '#!/usr/bin/env node' },
+      plugins: [armsMain, ownPaths],
+      metafile: true,
+      logLevel: 'silent',
+      legalComments: 'none',
+    });
+    for (const w of r.warnings) {
+      // own-commands.ts loads the commands by computed path on purpose (the unbundled modules)
+      if (!/require\(.*path\.join/.test(w.text) && !w.location?.file.includes('own-commands')) say(`warning in ${cmd}: ${w.text} (${w.location?.file}:${w.location?.line})`);
+    }
+    fs.chmodSync(outfile, 0o755);
+    meta[cmd] = Object.keys(r.metafile.inputs).map((f) => (f.startsWith('<stdin>') ? f : path.relative(ROOT, path.resolve(ROOT, f)).split(path.sep).join('/'))).sort();
+  }
+  if (!esbuild) {
+    say('esbuild is not installed (npm ci installs it): the commands run unbundled');
+    return;
+  }
+  fs.writeFileSync(path.join(OUT, 'meta.json'), JSON.stringify(meta, null, 1) + '\n');
+  say(`bundled the commands into ${Object.keys(entries).length} files in ${path.relative(ROOT, OUT)}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bundle-commands: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,476 @@
+/*
+ * The watches' native spawner (started by spawner.ts, never by hand; built into
+ * dist/platform/arms-spawner by scripts/build-native.js when a C compiler is present). armsd is a
+ * ~100 MB node process: each fork of it for a watched program costs milliseconds on its event loop.
+ * This small resident process starts the programs instead and tells armsd their PIDs and, when
+ * they end, how. A fork of this ~1 MB process costs tens of microseconds; it does not wait for the
+ * exec: each child reports a failed exec through a close-on-exec pipe (end of file: it exec'd), so
+ * many programs asked for at once exec side by side on every core.
+ *
+ * A program is started exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
+ * stdio: ['ignore', log, log]}) starts it: a session and process group of its own (setsid), stdin
+ * from /dev/null, stdout and stderr appended to its log file (created 0640), the working folder,
+ * supplementary groups dropped then gid and uid set when asked, every signal back to its default
+ * and unblocked, `file` looked up on the PATH of the program's environment when it holds no '/'.
+ *
+ * Requests on stdin, each a frame: a 4-byte little-endian length, then that many bytes of fields,
+ * each ending with NUL:
+ *   spawn ID FILE CWD LOG UID GID NARGS ARG... NENV NAME=VALUE...     (UID, GID: empty for unchanged)
+ * Answers on stdout, one per line:
+ *   P ID PID START           started (the program has exec'd); START: its start time in clock
+ *                            ticks since boot (/proc/PID/stat field 22), -1 where unknown
+ *   E ID ERRNO-NAME MESSAGE  not started (MESSAGE: what failed, in words)
+ *   X PID CODE SIGNAL        a program it started has ended (CODE or SIGNAL is -1)
+ * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_FRAME (64 * 1024 * 1024)
+
+static int sigpipe_fds[2] = {-1, -1};
+
+static void on_sigchld(int sig) {
+    (void)sig;
+    int saved = errno;
+    char b = 0;
+    ssize_t r = write(sigpipe_fds[1], &b, 1);
+    (void)r;
+    errno = saved;
+}
+
+/* stdout: whole lines, written at once */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (n >= (int)sizeof line) n = sizeof line - 1;
+    const char *p = line;
+    while (n > 0) {
+        ssize_t w = write(1, p, (size_t)n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            exit(0); /* armsd is gone */
+        }
+        p += w;
+        n -= (int)w;
+    }
+}
+
+static const char *errno_name(int e) {
+    switch (e) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOTDIR: return "ENOTDIR";
+    case ENOEXEC: return "ENOEXEC";
+    case E2BIG: return "E2BIG";
+    case ENOMEM: return "ENOMEM";
+    case EAGAIN: return "EAGAIN";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EISDIR: return "EISDIR";
+    case ETXTBSY: return "ETXTBSY";
+    case EROFS: return "EROFS";
+    case ENOSPC: return "ENOSPC";
+    case EINVAL: return "EINVAL";
+    default: return "EOTHER";
+    }
+}
+
+/* what a child that could not exec writes to its pipe before it ends */
+struct failure {
+    int step; /* 0 exec, 1 chdir, 2 setgroups/setgid/setuid, 3 stdio */
+    int err;
+};
+
+static const char *step_words[] = {"exec", "cannot enter the working folder", "cannot switch to the user", "cannot set up its output"};
+
+/* the programs forked but not yet known to have exec'd */
+struct starting {
+    pid_t pid;
+    int fd; /* the read end of its close-on-exec pipe */
+    char id[24];
+    char cwd[PATH_MAX];
+};
+static struct starting *starting;
+static size_t nstarting, capstarting;
+
+static void report_exit(pid_t pid, int status) {
+    if (WIFEXITED(status)) say("X %ld %d -1\n", (long)pid, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) say("X %ld -1 %d\n", (long)pid, WTERMSIG(status));
+}
+
+/* Linux: the process's start time (clock ticks since boot, field 22 of /proc/PID/stat), which with
+ * its PID names it (armsd's process identity); -1 elsewhere or when it is gone. Read here, after the
+ * exec, so that armsd need not. */
+static long long start_ticks(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    p += 2; /* field 3 */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p) return -1;
+        p++;
+    }
+    return strtoll(p, NULL, 10);
+}
+
+/* The child at `i` has exec'd (end of file on its pipe) or failed (a struct failure): says which,
+ * and forgets it. Returns 1 when it exec'd. Its pipe is ready: the exec closed it, or the child
+ * wrote before ending. */
+static int settle(size_t i) {
+    struct starting *c = &starting[i];
+    struct failure f;
+    ssize_t r;
+    do r = read(c->fd, &f, sizeof f);
+    while (r < 0 && errno == EINTR);
+    int ok = r == 0;
+    if (ok) say("P %s %ld %lld\n", c->id, (long)c->pid, start_ticks(c->pid));
+    else if (r != (ssize_t)sizeof f) say("E %s EOTHER cannot tell whether it started\n", c->id);
+    else if (f.step == 0) say("E %s %s %s\n", c->id, errno_name(f.err), strerror(f.err));
+    else say("E %s %s %s %s: %s\n", c->id, errno_name(f.err), step_words[f.step], f.step == 1 ? c->cwd : "", strerror(f.err));
+    close(c->fd);
+    starting[i] = starting[--nstarting];
+    return ok;
+}
+
+static void reap(void) {
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        /* an end before its start was told: the start first (a failed one is not an end to tell) */
+        int told = 1;
+        for (size_t i = 0; i < nstarting; i++)
+            if (starting[i].pid == pid) {
+                told = settle(i);
+                break;
+            }
+        if (told) report_exit(pid, status);
+    }
+}
+
+/* The fields of a spawn frame, pointing into it. */
+struct spec {
+    const char *id, *file, *cwd, *log, *uid, *gid;
+    char **argv; /* NULL-terminated */
+    char **envp; /* NULL-terminated */
+};
+
+static int parse(char *buf, size_t len, struct spec *s) {
+    char *fields[6];
+    char *p = buf, *end = buf + len;
+    const char *op;
+    if (len == 0 || end[-1] != '\0') return -1;
+#define NEXT(dst)                      \
+    do {                               \
+        if (p >= end) return -1;       \
+        dst = p;                       \
+        p += strlen(p) + 1;            \
+    } while (0)
+    NEXT(op);
+    if (strcmp(op, "spawn") != 0) return -1;
+    for (int i = 0; i < 6; i++) NEXT(fields[i]);
+    s->id = fields[0];
+    s->file = fields[1];
+    s->cwd = fields[2];
+    s->log = fields[3];
+    s->uid = fields[4];
+    s->gid = fields[5];
+    char *count;
+    NEXT(count);
+    long nargs = strtol(count, NULL, 10);
+    if (nargs < 0 || nargs > 1000000) return -1;
+    s->argv = calloc((size_t)nargs + 2, sizeof(char *));
+    if (!s->argv) return -1;
+    s->argv[0] = (char *)s->file;
+    for (long i = 0; i < nargs; i++) NEXT(s->argv[i + 1]);
+    NEXT(count);
+    long nenv = strtol(count, NULL, 10);
+    if (nenv < 0 || nenv > 1000000) return -1;
+    s->envp = calloc((size_t)nenv + 1, sizeof(char *));
+    if (!s->envp) return -1;
+    for (long i = 0; i < nenv; i++) NEXT(s->envp[i]);
+#undef NEXT
+    return 0;
+}
+
+/* The candidates for `file`: itself when it holds a '/', else each folder of PATH (from the
+ * program's environment; unset: the system's default) joined with it, an empty entry meaning the
+ * working folder. */
+static char **candidates(const char *file, char **envp) {
+    if (strchr(file, '/')) {
+        char **c = calloc(2, sizeof(char *));
+        if (c) c[0] = strdup(file);
+        return c;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (char **e = envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+    size_t n = 1;
+    for (const char *q = path; *q; q++) n += *q == ':';
+    char **c = calloc(n + 1, sizeof(char *));
+    if (!c) return NULL;
+    size_t i = 0;
+    const char *start = path;
+    for (;;) {
+        const char *colon = strchr(start, ':');
+        size_t dl = colon ? (size_t)(colon - start) : strlen(start);
+        size_t fl = strlen(file);
+        char *full = malloc(dl + fl + 2);
+        if (!full) break;
+        if (dl == 0) memcpy(full, file, fl + 1);
+        else {
+            memcpy(full, start, dl);
+            full[dl] = '/';
+            memcpy(full + dl + 1, file, fl + 1);
+        }
+        c[i++] = full;
+        if (!colon) break;
+        start = colon + 1;
+    }
+    return c;
+}
+
+/* The forked child: becomes the program, or says on `fd` why it could not and ends. */
+static void child(const struct spec *s, char **cands, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
+static void child(const struct spec *s, char **cands, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) {
+    struct failure f = {0, 0};
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    setsid();
+    if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+        f.step = 3;
+        goto failed;
+    }
+    if (s->cwd[0] && chdir(s->cwd) < 0) {
+        f.step = 1;
+        goto failed;
+    }
+    if (set_uid || set_gid) {
+        f.step = 2;
+        if (setgroups(0, NULL) < 0 && errno != EPERM) goto failed;
+        if ((set_gid && setgid(gid) < 0) || (set_uid && setuid(uid) < 0)) goto failed;
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    f.step = 0;
+    int first = 0;
+    for (char **c = cands; *c; c++) {
+        execve(*c, s->argv, s->envp);
+        /* as execvp: go on past what is not there; remember a permission problem */
+        if (errno == EACCES) first = EACCES;
+        else if (errno != ENOENT && errno != ENOTDIR) {
+            first = errno;
+            break;
+        }
+    }
+    errno = first ? first : errno;
+failed:
+    f.err = errno;
+    ssize_t w = write(fd, &f, sizeof f);
+    (void)w;
+    _exit(127);
+}
+
+static void spawn_one(struct spec *s, const sigset_t *all) {
+    char **cands = candidates(s->file, s->envp);
+    int out = -1, devnull = -1, fds[2] = {-1, -1};
+    if (!cands) {
+        say("E %s ENOMEM out of memory\n", s->id);
+        return;
+    }
+    if (strlen(s->id) >= sizeof starting[0].id || strlen(s->cwd) >= PATH_MAX) {
+        say("E %s ENAMETOOLONG the working folder's name is too long\n", s->id);
+        goto done;
+    }
+    out = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (out < 0) {
+        int e = errno;
+        say("E %s %s cannot open the watch log %s: %s\n", s->id, errno_name(e), s->log, strerror(e));
+        goto done;
+    }
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || pipe2(fds, O_CLOEXEC) < 0) {
+        int e = errno;
+        say("E %s %s cannot start a process: %s\n", s->id, errno_name(e), strerror(e));
+        goto done;
+    }
+    if (nstarting == capstarting) {
+        size_t cap = capstarting ? capstarting * 2 : 64;
+        struct starting *grown = realloc(starting, cap * sizeof *grown);
+        if (!grown) {
+            say("E %s ENOMEM out of memory\n", s->id);
+            goto done;
+        }
+        starting = grown;
+        capstarting = cap;
+    }
+    int set_uid = s->uid[0] != '\0', set_gid = s->gid[0] != '\0';
+    uid_t uid = set_uid ? (uid_t)strtoul(s->uid, NULL, 10) : 0;
+    gid_t gid = set_gid ? (gid_t)strtoul(s->gid, NULL, 10) : 0;
+
+    sigset_t old;
+    /* Our SIGCHLD handler must not run in the child before it has reset it. */
+    sigprocmask(SIG_SETMASK, all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child(s, cands, devnull, out, fds[1], set_uid, uid, set_gid, gid);
+    }
+    int fork_err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        say("E %s %s cannot start a process: %s\n", s->id, errno_name(fork_err), strerror(fork_err));
+        goto done;
+    }
+    struct starting *c = &starting[nstarting++];
+    c->pid = pid;
+    c->fd = fds[0];
+    fds[0] = -1;
+    strcpy(c->id, s->id);
+    strcpy(c->cwd, s->cwd);
+done:
+    if (out >= 0) close(out);
+    if (devnull >= 0) close(devnull);
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    for (char **c = cands; *c; c++) free(*c);
+    free(cands);
+}
+
+/* What armsd's node left open without close-on-exec must not reach the programs. */
+static void close_inherited(void) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; fd++) close(fd);
+}
+
+int main(void) {
+    close_inherited();
+    if (pipe(sigpipe_fds) < 0) return 1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(sigpipe_fds[i], F_SETFD, FD_CLOEXEC);
+        fcntl(sigpipe_fds[i], F_SETFL, O_NONBLOCK);
+    }
+    fcntl(0, F_SETFD, FD_CLOEXEC);
+    fcntl(1, F_SETFD, FD_CLOEXEC);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t all;
+    sigfillset(&all);
+
+    struct pollfd *fds = NULL;
+    size_t capfds = 0;
+    char *in = NULL; /* what came on stdin, not yet served */
+    size_t inlen = 0, incap = 0;
+    for (;;) {
+        if (capfds < nstarting + 2) {
+            capfds = (nstarting + 2) * 2;
+            struct pollfd *grown = realloc(fds, capfds * sizeof *fds);
+            if (!grown) return 2;
+            fds = grown;
+        }
+        fds[0] = (struct pollfd){0, POLLIN, 0};
+        fds[1] = (struct pollfd){sigpipe_fds[0], POLLIN, 0};
+        size_t watched = nstarting;
+        for (size_t i = 0; i < watched; i++) fds[2 + i] = (struct pollfd){starting[i].fd, POLLIN, 0};
+        if (poll(fds, 2 + watched, -1) < 0) {
+            if (errno == EINTR) continue;
+            return 1;
+        }
+        /* starts settled first: a program's start is told before its end */
+        for (size_t i = watched; i-- > 0;) {
+            if (!fds[2 + i].revents) continue;
+            for (size_t j = 0; j < nstarting; j++)
+                if (starting[j].fd == fds[2 + i].fd) {
+                    settle(j);
+                    break;
+                }
+        }
+        if (fds[1].revents) {
+            char drain[64];
+            while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {
+            }
+            reap();
+        }
+        if (fds[0].revents) {
+            /* everything that has come: every whole frame in it is served now */
+            if (inlen == incap) {
+                size_t cap = incap ? incap * 2 : 65536;
+                char *grown = realloc(in, cap);
+                if (!grown) return 2;
+                in = grown;
+                incap = cap;
+            }
+            ssize_t r = read(0, in + inlen, incap - inlen);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return 0; /* armsd closed us (or is gone): the programs go on */
+            inlen += (size_t)r;
+            size_t at = 0;
+            while (inlen - at >= 4) {
+                const uint8_t *head = (const uint8_t *)in + at;
+                size_t len = (size_t)head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16 | (size_t)head[3] << 24;
+                if (len > MAX_FRAME) return 2;
+                if (inlen - at - 4 < len) {
+                    /* a frame larger than the buffer: make room for it */
+                    if (len + 4 > incap) {
+                        char *grown = realloc(in, len + 4);
+                        if (!grown) return 2;
+                        in = grown;
+                        incap = len + 4;
+                    }
+                    break;
+                }
+                struct spec s;
+                memset(&s, 0, sizeof s);
+                if (parse(in + at + 4, len, &s) < 0) say("E ? EINVAL a request the spawner could not read\n");
+                else spawn_one(&s, &all);
+                free(s.argv);
+                free(s.envp);
+                at += 4 + len;
+            }
+            memmove(in, in + at, inlen - at);
+            inlen -= at;
+        }
+    }
+}
