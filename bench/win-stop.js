@@ -33,6 +33,12 @@ if (!fs.existsSync(path.join(ROOT, 'dist', 'service', 'main.js'))) {
   process.exit(1);
 }
 
+// Run by hand (like npm run test:windows): without Wine, `npm run bench` skips it.
+if (!fs.existsSync(WINENODE) || spawnSync('sh', ['-c', 'command -v wine'], { stdio: 'ignore' }).status !== 0) {
+  console.log(`win-stop: skipped: needs Wine and ${WINENODE} (run it by hand where they are)`);
+  process.exit(0);
+}
+
 const wineEnv = (extra) => {
   const env = { ...process.env, WINEPREFIX, WINEDEBUG: '-all', ...extra };
   for (const k of ['ARMS_PIPE', 'ARMS_GROUPNAME']) delete env[k];
@@ -40,13 +46,9 @@ const wineEnv = (extra) => {
 };
 const winePath = (p) => spawnSync('winepath', ['-w', p], { env: wineEnv(), encoding: 'utf8' }).stdout.trim();
 function winenode(argv, extra = {}) {
-  return new Promise((resolve) => {
-    const c = spawn(WINENODE, argv, { env: wineEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
-    c.on('close', (code) => resolve({ code, out }));
-  });
+  const r = spawnSync(WINENODE, argv, { env: wineEnv(extra), encoding: 'utf8', timeout: 300_000 });
+  if (process.env.WIN_STOP_TRACE) process.stderr.write(`win-stop: ${argv.slice(1).join(' ')} -> ${r.status}\n`);
+  return Promise.resolve({ code: r.status, out: `${r.stdout}${r.stderr}` });
 }
 
 function writeGroup(home, eol) {
@@ -63,20 +65,28 @@ function figures(home) {
   const t = (r) => Date.parse(r.time);
   const stops = [];
   const failovers = [];
+  // the scripts' own time (spawn to exit, as the service measured it) within each
+  const stopScripts = [];
+  const failoverScripts = [];
   let stopping = null;
   let failover = null;
+  let scripts = 0;
   for (const r of recs) {
-    if (/^failover of group G requested/.test(r.msg)) failover = t(r);
-    else if (/^group G stopping \(GROUPSTOP\)/.test(r.msg)) stopping = t(r);
+    const ran = /^(start|stop) script \S+ \(.*\) exited with code 0 in (\d+) ms$/.exec(r.msg);
+    if (ran) scripts += Number(ran[2]);
+    if (/^failover of group G requested/.test(r.msg)) (failover = t(r)), (scripts = 0);
+    else if (/^group G stopping \(GROUPSTOP\)/.test(r.msg)) (stopping = t(r)), (scripts = 0);
     else if (r.msg === 'group G offline' && stopping !== null && failover === null) {
       stops.push(t(r) - stopping);
+      stopScripts.push(scripts);
       stopping = null;
     } else if (r.msg === 'group G online' && failover !== null) {
       failovers.push(t(r) - failover);
+      failoverScripts.push(scripts);
       failover = null;
     }
   }
-  return { stops, failovers };
+  return { stops, failovers, stopScripts, failoverScripts };
 }
 
 async function windows() {
@@ -90,6 +100,9 @@ async function windows() {
   fs.cpSync(path.join(ROOT, 'dist'), path.join(pkg, 'dist'), { recursive: true, filter: (s) => s !== path.join(ROOT, 'dist', 'path') });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
   writeGroup(home, '\r\n');
+  // Wine's own processes (started by the first program of a fresh prefix) would inherit the
+  // stdout of whichever command started them, and hold it open: start them with none.
+  spawnSync(WINENODE, ['path'], { env: wineEnv(), stdio: 'ignore', timeout: 600_000 });
   const homeWin = winePath(home);
   const bin = (n) => winePath(path.join(pkg, 'bin', `${n}.js`));
   const svc = spawn(WINENODE, ['node', bin('armsd')], { env: wineEnv({ ARMS_HOME: homeWin }), stdio: 'ignore', detached: true });
@@ -108,8 +121,7 @@ async function windows() {
       if ((await arms(['group', 'stop', 'G'])).code !== 0) throw new Error('stop failed');
     }
     await arms(['service', 'stop']);
-    const { stops, failovers } = figures(home);
-    return { stops: stops.filter((_, i) => i % 2 === 0), failovers };
+    return figures(home);
   } finally {
     try {
       process.kill(-svc.pid, 'SIGKILL');
@@ -137,9 +149,11 @@ async function linux() {
       run('ARMFOVER', ['/W', 'G']);
       run('arms', ['group', 'stop', 'G']);
     }
-    run('arms', ['service', 'stop']);
-    const { stops, failovers } = figures(home);
-    return { stops: stops.filter((_, i) => i % 2 === 0), failovers };
+    // (Not `arms service stop`: it waits for armsd's pid, which stays a zombie of this process
+    // while spawnSync blocks it.)
+    svc.kill('SIGTERM');
+    await new Promise((r) => svc.once('exit', r));
+    return figures(home);
   } finally {
     svc.kill('SIGKILL');
     fs.rmSync(home, { recursive: true, force: true });
@@ -149,15 +163,27 @@ async function linux() {
 async function main() {
   const lin = await linux();
   const win = await windows();
+  const view = (x) => ({
+    stopMs: summary(x.stops),
+    stopScriptsMs: summary(x.stopScripts),
+    stopBeyondScriptsMs: summary(x.stops.map((v, i) => v - x.stopScripts[i])),
+    failoverMs: summary(x.failovers),
+    failoverScriptsMs: summary(x.failoverScripts),
+    failoverBeyondScriptsMs: summary(x.failovers.map((v, i) => v - x.failoverScripts[i])),
+  });
   const result = {
     runs: RUNS,
-    linux: { stopMs: summary(lin.stops), failoverMs: summary(lin.failovers) },
-    wine: { stopMs: summary(win.stops), failoverMs: summary(win.failovers) },
+    linux: view(lin),
+    wine: view(win),
     ratio: { stop: r2(median(win.stops) / median(lin.stops)), failover: r2(median(win.failovers) / median(lin.failovers)) },
     before: 'issue 15: 14.6-22 s per group stop or failover under Wine (ARMKILL waited its /T)',
   };
-  console.log(`group stop with ARMKILL: Wine median ${median(win.stops)} ms, Linux ${median(lin.stops)} ms (x${result.ratio.stop})`);
-  console.log(`failover with ARMKILL:   Wine median ${median(win.failovers)} ms, Linux ${median(lin.failovers)} ms (x${result.ratio.failover})`);
+  const line = (what, w, l) => console.log(`${what}: Wine median ${w.median} ms, Linux ${l.median} ms`);
+  line('group stop with ARMKILL          ', result.wine.stopMs, result.linux.stopMs);
+  line('  of which the stop script ran    ', result.wine.stopScriptsMs, result.linux.stopScriptsMs);
+  line('failover with ARMKILL            ', result.wine.failoverMs, result.linux.failoverMs);
+  line('  of which the two scripts ran    ', result.wine.failoverScriptsMs, result.linux.failoverScriptsMs);
+  console.log(`ratio Wine/Linux: stop x${result.ratio.stop}, failover x${result.ratio.failover}`);
   fs.mkdirSync(path.dirname(JSON_OUT), { recursive: true });
   fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2) + '\n');
 }

@@ -178,9 +178,13 @@ static int do_run(HANDLE token, int words) {
     HANDLE ask = CreateEventW(NULL, FALSE, FALSE, name);
     _snwprintf(name, 63, L"Local\\arms-host-broke-%lu", GetCurrentProcessId());
     HANDLE sent = CreateEventW(NULL, FALSE, FALSE, name);
+    _snwprintf(name, 63, L"Local\\arms-host-nobreak-%lu", GetCurrentProcessId());
+    HANDLE refused = CreateEventW(NULL, FALSE, FALSE, name);
     HANDLE both[2] = {pi.hProcess, ask};
-    while (WaitForMultipleObjects(ask ? 2 : 1, both, FALSE, INFINITE) == WAIT_OBJECT_0 + 1)
-        if (GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pi.dwProcessId) && sent) SetEvent(sent);
+    while (WaitForMultipleObjects(ask ? 2 : 1, both, FALSE, INFINITE) == WAIT_OBJECT_0 + 1) {
+        HANDLE answer = GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pi.dwProcessId) ? sent : refused;
+        if (answer) SetEvent(answer);
+    }
     DWORD code = 1;
     GetExitCodeProcess(pi.hProcess, &code);
     return (int)code;
@@ -330,12 +334,16 @@ static int do_break(DWORD pid) {
         wchar_t name[64];
         _snwprintf(name, 63, L"Local\\arms-host-broke-%lu", pid);
         HANDLE sent = OpenEventW(SYNCHRONIZE, FALSE, name);
+        _snwprintf(name, 63, L"Local\\arms-host-nobreak-%lu", pid);
+        HANDLE refused = OpenEventW(SYNCHRONIZE, FALSE, name);
         _snwprintf(name, 63, L"Local\\arms-host-break-%lu", pid);
         HANDLE ask = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
-        /* Told only once the host says the console took the event (it may refuse it: no console). */
-        if (ask && sent && SetEvent(ask) && WaitForSingleObject(sent, 2000) == WAIT_OBJECT_0) groups++;
+        /* Told only once the host says the console took the event; it may refuse it (no console). */
+        HANDLE answers[2] = {sent, refused};
+        if (ask && sent && refused && SetEvent(ask) && WaitForMultipleObjects(2, answers, FALSE, 2000) == WAIT_OBJECT_0) groups++;
         if (ask) CloseHandle(ask);
         if (sent) CloseHandle(sent);
+        if (refused) CloseHandle(refused);
     }
     EnumWindows(close_window, 0);
     return groups + windows_told > 0 ? 0 : 3;
