@@ -80,6 +80,7 @@ const watch = shape({
   escalation: nullable(shape({ action: oneOf('failover', 'shutdown'), at: str, cause: str })),
   run: optional(count),
   sessions: optional(list(identity)),
+  orphan: optional(nullable(shape({ cmdline: str }))),
 });
 
 const group = shape({

@@ -44,6 +44,7 @@ export function adoptWatches(core: WatchCore, saved: SavedWatch[]): { adopted: s
       escalation: s.escalation,
       run: s.run ?? 0,
       sessions: s.sessions ?? (s.identity ? [s.identity] : []),
+      orphan: s.orphan ?? null,
     });
     watches.set(key, w);
     if (s.state !== 'running') continue; // ended, exhausted, escalated, failed: kept as they were

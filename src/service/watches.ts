@@ -54,6 +54,8 @@ export interface SavedWatch {
   run?: number;
   /** the leaders of the runs whose groups or sessions may still hold processes */
   sessions?: ProcessIdentity[];
+  /** taken back without its request after the state was lost (see Watch.orphan) */
+  orphan?: { cmdline: string } | null;
 }
 
 /** failed: its program exited with a usage error (2) within its first second; not restarted */
@@ -550,6 +552,7 @@ export function openWatches(ctx: WatchesContext): Watches {
         escalation: w.escalation,
         run: w.run,
         sessions: w.sessions,
+        orphan: w.orphan,
       })),
 
     adopt: (saved) => adoptWatches(core, saved),
