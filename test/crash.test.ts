@@ -8,9 +8,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
 import { Service, startService, stopAll, tempDir } from './helpers';
 
-afterAll(stopAll);
-
 const BASE = 300_000 + (process.pid % 4000) * 250;
+
+afterAll(async () => {
+  await stopAll();
+  // A failed run leaves its last service killed and its programs orphaned: never left behind.
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const [cmd, a] = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd === 'sleep' && Number(a) >= BASE && Number(a) < BASE + 250) process.kill(Number(d), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
 
 function sleepers(): Map<string, number> {
   const out = new Map<string, number>();

@@ -130,7 +130,8 @@ describe('pipe hardening', () => {
   }, 60_000);
 
   it('a flood of requests on 16 connections does not starve the restarts of a crashing watch', async () => {
-    const svc = await startService({ config: 'syslog: false\nlog: { maxSize: 1MB, keep: 1 }\n' });
+    // Restart pacing without growth (0.1 s between restarts): the restarts go on at a steady rate.
+    const svc = await startService({ config: 'syslog: false\nlog: { maxSize: 1MB, keep: 1 }\nwatches:\n  crashy:\n    restartBackoff: 1\n' });
     expect((await run('ARMLOAD', ['crashy', '/R', '999', 'sh', '-c', 'sleep 0.1'], svc.env)).code).toBe(0);
     const restarts = async () => ((await call(svc.pipe, 'status')) as { watches: Array<{ restartsUsed: number }> }).watches[0].restartsUsed;
     let flooding = true;
@@ -144,7 +145,7 @@ describe('pipe hardening', () => {
     flooding = false;
     await Promise.all(floods);
     for (const c of conns) c.close();
-    // About ten a second when idle; under the flood it must still go on (no timing asserted).
+    // About five a second when idle; under the flood it must still go on (no timing asserted).
     expect(after - before).toBeGreaterThanOrEqual(5);
     expect((await run('ARMKILL', ['crashy'], svc.env)).code).toBe(0);
     await svc.stop();

@@ -1,8 +1,8 @@
 // Text from the service shown on a terminal: names, commands and messages can come from anyone
 // who can set an environment variable or write a script, so control characters never reach the
 // terminal as such (an ESC sequence would clear the screen or recolour it, a newline forge a table
-// row). Each becomes a visible escape: \n, \t, \e, \xNN, \u{NNNN}. A backslash stays as it is:
-// Windows paths in messages must read as the operator wrote them (C:\arms, not C:\\arms).
+// row). Each becomes a visible escape: \n, \t, \e, \xNN, \u{NNNN}. (A backslash stays as it is: Windows
+// paths are full of them.)
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\x1b': '\\e' };
 
 // C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text.

@@ -26,8 +26,8 @@ export const DEFAULT_LIMITS: PipeLimits = { maxConnections: 256, idleMs: 30_000,
  * for an answer): a command still gets through while a client holds the rest busy.
  */
 const RESERVE = 16;
-/** Answers waiting for a client that does not read them: past this, it is no longer read; past 8x, dropped. */
-const OUT_HIGH = 1024 * 1024;
+/** Answers waiting for a client that does not read them: past this, it is no longer read; past 8x (2 MiB), dropped. */
+const OUT_HIGH = 256 * 1024;
 /** Pending connections the OS keeps for us (Linux caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
 

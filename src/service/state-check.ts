@@ -82,6 +82,7 @@ const watch = shape({
   sessions: optional(list(identity)),
   suspended: optional(bool),
   held: optional(bool),
+  orphan: optional(nullable(shape({ cmdline: str }))),
 });
 
 const group = shape({

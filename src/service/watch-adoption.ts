@@ -46,6 +46,7 @@ export function adoptWatches(core: WatchCore, saved: SavedWatch[]): { adopted: s
       sessions: s.sessions ?? (s.identity ? [s.identity] : []),
       suspended: s.suspended === true,
       held: s.held === true,
+      orphan: s.orphan ?? null,
     });
     watches.set(key, w);
     if (s.state !== 'running') continue; // ended, exhausted, escalated, failed: kept as they were

@@ -57,6 +57,8 @@ export interface SavedWatch {
   /** maintenance (`arms watch suspend`); held: its program ended meanwhile and waits for the resume */
   suspended?: boolean;
   held?: boolean;
+  /** taken back without its request after the state was lost (see Watch.orphan) */
+  orphan?: { cmdline: string } | null;
 }
 
 /** failed: its program exited with a usage error (2) within its first second; not restarted */
@@ -459,6 +461,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     sessions: w.sessions,
     suspended: w.suspended,
     held: w.held,
+    orphan: w.orphan,
   });
 
   /** Runs `what` after `delayMs` (at once for 0), unless the watch is stopped or replaced meanwhile. */

@@ -138,7 +138,7 @@ export function makeDispatcher(ctx: OpsContext): Dispatcher {
       const result = await op(req.args);
       // An answer promises what it says: whatever changed on the way is on disk before it leaves
       // (one write for every request answered meanwhile: state.ts batches them).
-      if (!READ_ONLY.has(req.op) && ctx.dirty()) {
+      if (promisesChange(req) && ctx.dirty()) {
         try {
           await ctx.commit();
         } catch (e) {
@@ -157,6 +157,13 @@ export function makeDispatcher(ctx: OpsContext): Dispatcher {
 
 /** Operations that change nothing the state keeps: their answers do not wait for a write. */
 const READ_ONLY = new Set(['ping', 'status', 'value.get', 'log', 'broadcast', 'group.resources', 'monitor.report']);
+/** Group operations answered "queued" without `wait` promise only that: the queue is not kept. */
+const QUEUEING = new Set(['group.start', 'group.stop', 'group.restart', 'group.failover']);
+
+function promisesChange(req: Request): boolean {
+  if (READ_ONLY.has(req.op)) return false;
+  return !(QUEUEING.has(req.op) && req.args?.wait !== true);
+}
 
 function uptime(info: ServiceInfo): number {
   return Math.round((Date.now() - Date.parse(info.startedAt)) / 1000);
