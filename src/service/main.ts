@@ -154,6 +154,13 @@ async function main(): Promise<void> {
     ended: (id) => monitors.forget(id),
     changed,
   });
+  const failoverHistory = {
+    get: (group: string) => state.data.failovers[group.toUpperCase()] ?? [],
+    set(group: string, times: number[]) {
+      state.data.failovers[group.toUpperCase()] = times;
+      save(`failovers of ${group}`);
+    },
+  };
   groups = openGroups(config.groups, {
     server: config.server,
     pipe: home.pipe,
@@ -162,13 +169,7 @@ async function main(): Promise<void> {
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),
     changed,
-    failoverHistory: {
-      get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
-      set(group, times) {
-        state.data.failovers[group.toUpperCase()] = times;
-        save(`failovers of ${group}`);
-      },
-    },
+    failoverHistory,
   });
   const values = {
     get: (name: string) => state.data.values[name],
@@ -288,13 +289,7 @@ async function main(): Promise<void> {
       logs,
       version: VERSION,
       recover: abnormalEnd,
-      failoverHistory: {
-        get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
-        set(group, times) {
-          state.data.failovers[group.toUpperCase()] = times;
-          save(`failovers of ${group}`);
-        },
-      },
+      failoverHistory,
     });
     return;
   }
