@@ -198,7 +198,12 @@ export function openCluster(ctx: ClusterContext): Cluster {
         .and(k.owner(g), 'Create', '==', fence ?? 0)
         .then(...ops)
         .commit();
-      if (res.succeeded) return true;
+      if (res.succeeded) {
+        // What this server just wrote, for the next decision before the watch brings it back.
+        last?.records.set(g, { rec: next, rev: String(res.header.revision) });
+        if (also.deleteOwner) last?.owners.delete(g);
+        return true;
+      }
       const owner = await getOne(k.owner(g));
       if ((owner?.create_revision ?? null) !== fence && !(fence === null && !owner)) return false;
     }
@@ -226,7 +231,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
       pending.set(g, pending.get(g)! - 1);
       schedule();
     });
-    chains.set(g, p.catch(() => undefined));
+    // An etcd call that failed half-way: said here; the next look at the cluster's state heals it.
+    chains.set(g, p.catch((e: Error) => info(`group ${config(g)?.name ?? g}: ${e.message}`, { group: config(g)?.name ?? g })));
     return p;
   };
 
@@ -396,7 +402,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
       const o = snap.owners.get(g);
       const fence = owned.get(g);
       if (fence) {
-        if (!o || o.fence !== fence) {
+        // (a release under way in this group's action deletes the key a moment before it forgets it)
+        if ((!o || o.fence !== fence) && !busy(g)) {
           // Our owner key is gone while we are joined: only an operator deleting it does that.
           owned.delete(g);
           alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
@@ -404,6 +411,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
           continue;
         }
         for (const r of snap.reqs.get(g) ?? []) takeRequest(g, r, fence);
+        if (o && !busy(g)) heal(g, c.name, fence, o, snap.records.get(g));
         const better = c.failback && ctx.groups.list().find((x) => x.name === c.name)?.state === 'online' && !busy(g) ? policyOf(g).find((s) => snap.servers.has(s)) : undefined;
         if (better && better !== me && policyOf(g).indexOf(better) < policyOf(g).indexOf(me)) {
           info(`group ${c.name}: ${better} is back and comes first in the policy: moving the group back (failback)`, { group: c.name });
@@ -441,6 +449,25 @@ export function openCluster(ctx: ClusterContext): Cluster {
           .commit();
         info(`server ${s} is down`);
       }
+    }
+  };
+
+  /**
+   * An owned group whose action ended half-way (an etcd call failed after the script ran): what
+   * etcd says is brought in line with what runs here. Online: the owner key and the record say so.
+   * Offline (stopped, the release not written): released, the policy decides again.
+   */
+  const heal = (g: string, name: string, fence: string, o: Owner, r: { rec: GroupRecord; rev: string } | undefined) => {
+    const local = ctx.groups.list().find((x) => x.name === name)?.state;
+    if (local === 'online' && (o.value.state !== 'online' || r?.rec.prev !== me || r.rec.target || r.rec.failed.length)) {
+      void act(g, () => updateRecord(g, fence, (x) => ({ ...x, want: 'online', prev: me, target: null, event: null, failed: [], error: null }), { ownerState: 'online', known: r }));
+    } else if (local === 'error' && o.value.state !== 'error') {
+      void act(g, () => putOwner(g, fence, 'error', 'see this server\'s log'));
+    } else if (local === 'offline') {
+      info(`group ${name}: stopped here but still owned (an etcd write failed): releasing it`, { group: name });
+      void act(g, async () => {
+        if (await updateRecord(g, fence, (x) => ({ ...x, target: null }), { deleteOwner: true, known: r })) owned.delete(g);
+      });
     }
   };
 
@@ -597,7 +624,12 @@ export function openCluster(ctx: ClusterContext): Cluster {
     for (let attempt = 0; attempt < 5; attempt++) {
       const snap = await readSnapshot();
       const o = snap.owners.get(g);
-      if (o && o.value.server === me && owned.get(g) === o.fence) {
+      if (o && o.value.server === me && owned.get(g) !== o.fence) {
+        // Taken a moment ago (the answer to the transaction is on its way), or being released.
+        await sleep(50);
+        continue;
+      }
+      if (o && o.value.server === me) {
         const { done, joined } = perform(g, op, opts);
         if (!opts.wait || opts.ownScript) {
           done.catch(() => undefined);

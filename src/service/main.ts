@@ -206,6 +206,13 @@ async function main(): Promise<void> {
     ended: (id) => monitors.forget(id),
     changed,
   });
+  const failoverHistory = {
+    get: (group: string) => state.data.failovers[group.toUpperCase()] ?? [],
+    set(group: string, times: number[]) {
+      state.data.failovers[group.toUpperCase()] = times;
+      changed();
+    },
+  };
   groups = openGroups(config.groups, {
     server: config.server,
     pipe: home.pipe,
@@ -214,13 +221,7 @@ async function main(): Promise<void> {
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),
     changed,
-    failoverHistory: {
-      get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
-      set(group, times) {
-        state.data.failovers[group.toUpperCase()] = times;
-        changed();
-      },
-    },
+    failoverHistory,
   });
   monitoring.start();
   const values = {
@@ -360,13 +361,7 @@ async function main(): Promise<void> {
       logs,
       version: VERSION,
       recover: abnormalEnd,
-      failoverHistory: {
-        get: (group) => state.data.failovers[group.toUpperCase()] ?? [],
-        set(group, times) {
-          state.data.failovers[group.toUpperCase()] = times;
-          save(`failovers of ${group}`);
-        },
-      },
+      failoverHistory,
     });
     return;
   }
