@@ -113,7 +113,7 @@ describe.sequential('the packed tarball, installed with npm install -g into a te
       if (Date.now() > deadline) throw new Error(`armsd did not answer: ${out}`);
     }
     const commands = path.join(installed, 'dist', 'path');
-    expect(fs.readlinkSync(path.join(commands, 'ARMLOG'))).toBe(path.join('..', '..', 'bin', 'armlog.js'));
+    expect(fs.readlinkSync(path.join(commands, 'ARMLOG'))).toBe(path.join('..', 'bundles', 'armlog.js'));
     expect(readLog(home).find((r) => r.src === 'armsd' && /^wrote the commands folder/.test(r.msg))?.msg).toBe(
       `wrote the commands folder ${commands} (the scripts find ARMLOG and the other commands there)`,
     );

@@ -54,14 +54,18 @@ export function writeCommandsDir(dir: string, platform: NodeJS.Platform = proces
       fs.writeFileSync(file, Buffer.concat([template!, launcherTrailer(node, script)]));
       written.push(file);
     } else {
-      // Straight to the command's bundle (scripts/bundle-commands.js): one file to read at start.
-      const bundle = path.join(PACKAGE_ROOT, 'dist', 'bundles', path.basename(target));
       const file = path.join(dir, name);
-      fs.symlinkSync(path.relative(dir, fs.existsSync(bundle) ? bundle : target), file);
+      fs.symlinkSync(path.relative(dir, linkTarget(target)), file);
       written.push(file);
     }
   }
   return written;
+}
+
+/** POSIX: straight to the command's bundle (scripts/bundle-commands.js), one file to read at start; its bin/ script without one. */
+function linkTarget(bin: string): string {
+  const bundle = path.join(PACKAGE_ROOT, 'dist', 'bundles', path.basename(bin));
+  return fs.existsSync(bundle) ? bundle : bin;
 }
 
 /** True when `dir` holds every launcher writeCommandsDir would write there for this platform. */
@@ -70,7 +74,7 @@ export function commandsDirComplete(dir: string, platform: NodeJS.Platform = pro
     for (const [name, target] of Object.entries(commandBins())) {
       if (platform === 'win32') {
         if (name === name.toLowerCase() && fs.statSync(path.join(dir, `${name}.exe`)).size <= LAUNCHER_MIN) return false;
-      } else if (fs.realpathSync(path.join(dir, name)) !== fs.realpathSync(target)) {
+      } else if (fs.realpathSync(path.join(dir, name)) !== fs.realpathSync(linkTarget(target))) {
         return false;
       }
     }
