@@ -1,5 +1,5 @@
 // Every watch's restarts go through one gate. However many programs die at once (a thousand
-// watches of a program that cannot run), starting their replacements takes at most about a third
+// watches of a program that cannot run), starting their replacements takes at most about a fifth
 // of the service's time, in slices: between two slices it answers its pipe, reaps, logs. (A spawn
 // is a fork on the event loop: 1-10 ms each, more the busier the machine.) A restart with nothing
 // queued before it starts at the next turn of the event loop, as fast as ever.
@@ -15,7 +15,7 @@ export interface Gate {
 }
 
 /** `sliceMs`: how long one slice may start restarts before the service gets at least as long back. */
-export function openGate(sliceMs = 10): Gate {
+export function openGate(sliceMs = 5): Gate {
   let queue: Array<() => void> = [];
   let scheduled = false;
   const slice = () => {
@@ -28,7 +28,7 @@ export function openGate(sliceMs = 10): Gate {
       }
     }
     const used = performance.now() - t0;
-    if (queue.length > 0) setTimeout(slice, Math.max(sliceMs, 2 * used));
+    if (queue.length > 0) setTimeout(slice, Math.max(sliceMs, 4 * used));
     else scheduled = false;
   };
   return {

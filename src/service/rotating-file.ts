@@ -125,8 +125,12 @@ export function openRotatingFile(file: string, policy: RotationPolicy, onError: 
         let bytes = 0;
         const writeUpTo = (to: number) => {
           if (to > from) {
+            // Reserved until its fdatasync below: a rotation in this same batch must not close it first.
+            if (!used.has(h)) {
+              used.add(h);
+              h.syncing++;
+            }
             writeAll(h, Buffer.from(batch.slice(from, to).join('')));
-            used.add(h);
           }
           written = to;
           from = to;
@@ -153,9 +157,13 @@ export function openRotatingFile(file: string, policy: RotationPolicy, onError: 
         }
       }
     }
-    if (done.length === 0) return;
-    if (problem) {
-      for (const w of done) w.fail(problem);
+    const unreserve = (h: Handle) => {
+      h.syncing--;
+      if (h.closing && h.syncing === 0) fs.close(h.fd, () => undefined);
+    };
+    if (done.length === 0 || problem) {
+      used.forEach(unreserve);
+      for (const w of done) w.fail(problem!);
       return;
     }
     // The lines are the OS's now (a crash of the service keeps them); the fsync makes them the
@@ -163,10 +171,8 @@ export function openRotatingFile(file: string, policy: RotationPolicy, onError: 
     const syncs = [...used].map(
       (h) =>
         new Promise<void>((resolve, reject) => {
-          h.syncing++;
           fs.fdatasync(h.fd, (err) => {
-            h.syncing--;
-            if (h.closing && h.syncing === 0) fs.close(h.fd, () => undefined);
+            unreserve(h);
             if (err) reject(err);
             else resolve();
           });
