@@ -165,7 +165,8 @@ describe('a group on three servers', () => {
     expect(third.code).toBe(1);
     expect(third.stderr).toMatch(/failover limit reached \(1 of 1 from this server within 3600 s\): it stays here/);
     expect(await owner(servers.B, 'G1')).toMatchObject({ owner: 'A', state: 'online' });
-    expect(readLog(servers.A.home, 'alert').some((r) => /failover limit reached/.test(r.msg))).toBe(true);
+    // the alert reaches its file a moment after the answer
+    await waitFor(async () => readLog(servers.A.home, 'alert').some((r) => /failover limit reached/.test(r.msg)), (x) => x, 5000, 'the alert');
     expect(lines(spec, 'start')).toEqual(['A start G1 START', 'B start G1 FAILOVER', 'A start G1 FAILOVER']);
   });
 
