@@ -177,13 +177,21 @@ describe('the persisted state on the journal', () => {
   /** the state with a map standing in for the watches' owner (what watches.ts answers) */
   const withWatches = (dir: string) => {
     const ws = new Map<string, SavedWatch>();
-    const state = openState(dir, { owners: () => ({ watch: (k) => ws.get(k) ?? null, group: () => null, watchKeys: () => ws.keys(), groupKeys: () => [] }) });
+    const asked: string[] = [];
+    const state = openState(dir, {
+      owners: () => ({
+        watch: (k) => (asked.push(k), ws.get(k) ?? null),
+        group: () => null,
+        watchKeys: () => ws.keys(),
+        groupKeys: () => [],
+      }),
+    });
     const set = (id: string, w: SavedWatch | null) => {
       if (w) ws.set(id.toUpperCase(), w);
       else ws.delete(id.toUpperCase());
       state.changed(watchRecord(id.toUpperCase()));
     };
-    return { state, set };
+    return { state, set, asked };
   };
 
   it('stores each distinct environment once, however many watches share it', async () => {
@@ -211,15 +219,17 @@ describe('the persisted state on the journal', () => {
 
   it('a change costs what changed: one watch restarted among 2,000 appends one record', async () => {
     const dir = tempDir();
-    const { state, set } = withWatches(dir);
+    const { state, set, asked } = withWatches(dir);
     const env = { PATH: '/usr/bin:/bin', HOME: '/root' };
     for (let i = 0; i < 2000; i++) set(`W${i}`, watch(`W${i}`, env, 1000 + i));
     await state.commit();
     const before = fs.statSync(path.join(dir, 'state.journal')).size;
+    asked.length = 0;
     set('W5', watch('W5', env, 99999));
     expect(state.dirty()).toBe(true);
     await state.commit();
     expect(state.dirty()).toBe(false);
+    expect(asked).toEqual(['W5']); // the owner was asked for that watch alone, not for all 2,000
     const grown = fs.statSync(path.join(dir, 'state.journal')).size - before;
     expect(grown).toBeGreaterThan(0);
     expect(grown).toBeLessThan(1000);
