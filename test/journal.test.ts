@@ -10,14 +10,15 @@ import type { SavedWatch } from '../src/service/watches';
 import { ROOT, tempDir } from './helpers';
 
 const WRITER = path.join(ROOT, 'test', 'fixtures', 'journal-writer.cjs');
+const STATE_WRITER = path.join(ROOT, 'test', 'fixtures', 'state-writer.cjs');
 
 /**
  * Runs the writer until it has acknowledged `killAfterAcks` more changes (then SIGKILL, at once or
  * `delayMs` later: mid-write, mid-sync, mid-compaction) or its end; the changes it acknowledged.
  */
-function runWriter(file: string, last: number, killAfterAcks: number, delayMs: number): Promise<{ acked: number[]; done: boolean; killed: boolean }> {
+function runWriter(file: string, last: number, killAfterAcks: number, delayMs: number, writer = WRITER): Promise<{ acked: number[]; done: boolean; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, file, String(last)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [writer, file, String(last)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let armed = false;
@@ -162,6 +163,45 @@ describe('the journal', () => {
 });
 
 describe('the persisted state on the journal', () => {
+  it('keeps every acknowledged commit() and save() when killed with SIGKILL at random moments during 1,000 changes', async () => {
+    const dir = tempDir();
+    let seed = 20261204;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const LAST = 1000;
+    const ackedFor = new Map<string, number>();
+    let maxAcked = 0;
+    let kills = 0;
+    let finished = false;
+    for (let round = 0; round < 200; round++) {
+      const r = await runWriter(dir, LAST, 1 + Math.floor(random() * 80), Math.floor(random() * 3), STATE_WRITER);
+      if (r.killed) kills++;
+      for (const i of r.acked) {
+        maxAcked = Math.max(maxAcked, i);
+        for (const k of [`K${i % 50}`, `W${i % 20}`]) ackedFor.set(k, Math.max(ackedFor.get(k) ?? 0, i));
+      }
+      const read = readState(dir);
+      if (read.state === null) {
+        expect(maxAcked).toBe(0); // killed before its first write
+        continue;
+      }
+      expect(read.from, `round ${round}`).toBe('current');
+      const s = read.state;
+      expect(s.values.COUNTER ?? 0).toBeGreaterThanOrEqual(maxAcked);
+      for (const [k, i] of ackedFor) {
+        const got = k.startsWith('K') ? s.values[k] : s.watches.find((w) => w.req.id === k)?.pid;
+        expect(got, `${k} after round ${round}`).toBeGreaterThanOrEqual(i);
+      }
+      if (r.done) {
+        finished = true;
+        break;
+      }
+    }
+    expect(finished).toBe(true);
+    expect(readState(dir).state!.values.COUNTER).toBe(LAST);
+    expect(kills).toBeGreaterThanOrEqual(10);
+    expect(fs.statSync(path.join(dir, 'state.journal')).size).toBeLessThan(64 * 1024); // compacted as it went
+  }, 180_000);
+
   const watch = (id: string, env: NodeJS.ProcessEnv, pid: number): SavedWatch => ({
     req: { id, group: null, file: 'sleep', args: ['1000'], cwd: '/', env, wait: false, policy: { restarts: 3, windowMs: null, monitorOnly: false, final: null }, scriptRestart: false, graceMs: 0, intervalMs: 5000 },
     pid,
