@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call, connect } from '../src/client/client';
+import { openJournal } from '../src/service/journal';
 import { readState } from '../src/service/state';
 import { readLog, run, Service, sleep, startService, stopAll, tempDir, until, sleepers } from './helpers';
 
@@ -104,11 +105,12 @@ describe('re-adoption after a kill -9 of the service', () => {
     // exactly a PID reused while it was down: same number, another start time.)
     const stranger = spawn('sleep', [S2], { stdio: 'ignore' });
     await new Promise((r) => stranger.once('spawn', r));
-    const stateFile = path.join(home, 'state', 'state.json');
-    const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-    saved.watches[0].pid = stranger.pid;
-    saved.watches[0].identity.pid = stranger.pid;
-    fs.writeFileSync(stateFile, JSON.stringify(saved));
+    const journal = openJournal(path.join(home, 'state', 'state.journal'));
+    const [key, saved] = [...journal.initial].find(([k]) => k.startsWith('watch:')) as [string, { pid: number; identity: { pid: number } }];
+    saved.pid = stranger.pid!;
+    saved.identity.pid = stranger.pid!;
+    journal.put(key, saved);
+    journal.close();
 
     svc = await startService({ home });
     const w = await until(() => watches(svc), (ws) => ws[0]?.pid !== null && ws[0]?.pid !== stranger.pid);
@@ -202,16 +204,45 @@ describe('the state file', () => {
     await svc.stop();
   }, 120_000);
 
-  it('a state file that was damaged is replaced by its previous good copy, with an alert', async () => {
+  it('a state journal that was damaged as a whole is replaced by its previous good copy (the journal as at the last start), with an alert', async () => {
     const home = tempDir();
     let svc = await startService({ home, config: 'syslog: false\n' });
     expect((await run('ARMSETCD', ['kept', '5'], svc.env)).code).toBe(0);
     expect((await run('ARMSETCD', ['kept', '6'], svc.env)).code).toBe(0);
     await svc.stop();
-    fs.writeFileSync(path.join(home, 'state', 'state.json'), '{"version":1,"clean');
+    svc = await startService({ home }); // this start keeps the journal as it is as the previous copy
+    expect((await run('ARMSETCD', ['later', '7'], svc.env)).code).toBe(0);
+    await svc.stop();
+    fs.writeFileSync(path.join(home, 'state', 'state.journal'), '{"version":1,"clean');
     svc = await startService({ home });
     expect((await run('ARMGETCD', ['kept'], svc.env)).code).toBe(6);
-    expect(readLog(home, 'alert').some((x) => /the state file was unreadable \(state\.json: .*\): using its previous good copy/.test(x.msg))).toBe(true);
+    expect((await run('ARMGETCD', ['later'], svc.env)).code).toBe(0); // set after that start: not in the copy
+    expect(readLog(home, 'alert').some((x) => /the state file was unreadable \(state\.journal: no usable meta record .*\): using its previous good copy/.test(x.msg))).toBe(true);
+    expect(fs.readFileSync(path.join(home, 'state', 'state.journal.damaged'), 'utf8')).toBe('{"version":1,"clean');
+    await svc.stop();
+  });
+
+  it('a write cut short at the end of the journal is skipped, with an alert; everything before it is kept', async () => {
+    const home = tempDir();
+    let svc = await startService({ home, config: 'syslog: false\n' });
+    expect((await run('ARMSETCD', ['kept', '5'], svc.env)).code).toBe(0);
+    expect((await run('ARMSETCD', ['kept', '6'], svc.env)).code).toBe(0);
+    await svc.stop();
+    // What a crash in the middle of a write leaves: the start of a record.
+    fs.appendFileSync(path.join(home, 'state', 'state.journal'), '\n0badc0de {"n":99999,"k":"meta","v":{"version":1,"clea');
+    svc = await startService({ home });
+    expect((await run('ARMGETCD', ['kept'], svc.env)).code).toBe(6);
+    expect(readLog(home, 'alert').some((x) => /the state journal ended in 1 unreadable line\(s\) \(\d+ bytes from byte \d+: a write cut short by a crash, never acknowledged\): skipped/.test(x.msg))).toBe(true);
+    await svc.stop();
+  });
+
+  it('a state.json from before the journal is taken over, then removed', async () => {
+    const home = tempDir();
+    fs.mkdirSync(path.join(home, 'state'));
+    fs.writeFileSync(path.join(home, 'state', 'state.json'), JSON.stringify({ version: 1, cleanStop: true, reboots: 0, failovers: {}, values: { OLD: 9 }, groups: {}, watches: [] }));
+    const svc = await startService({ home, config: 'syslog: false\n' });
+    expect((await run('ARMGETCD', ['old'], svc.env)).code).toBe(9);
+    expect(fs.existsSync(path.join(home, 'state', 'state.json'))).toBe(false);
     await svc.stop();
   });
 });
@@ -231,22 +262,31 @@ describe('a full disk', () => {
     try {
       const svc = await startService({ home, config: 'syslog: false\n' });
       expect((await run('ARMSETCD', ['before', '1'], svc.env)).code).toBe(0);
-      const good = fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8');
       // Fill the disk.
       try {
         fs.writeFileSync(path.join(stateDir, 'filler'), Buffer.alloc(64 * 1024));
       } catch {
         /* full */
       }
-      const refused = await run('ARMSETCD', ['after', '2'], svc.env);
+      // The journal's last block may still take a few records (each acknowledged: it is on disk):
+      // values are set until a write is refused.
+      let n = 0;
+      let refused = await run('ARMSETCD', [`after${++n}`, '2'], svc.env);
+      while (refused.code === 0 && n < 300) refused = await run('ARMSETCD', [`after${++n}`, '2'], svc.env);
       expect(refused.code).toBe(1); // refused: a value that is not on disk would vanish with the service
-      expect(refused.stderr).toMatch(/AFTER was not set: the service could not save it \(.*ENOSPC/);
-      expect(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8')).toBe(good);
-      expect(JSON.parse(good).values).toEqual({ BEFORE: 1 });
-      expect((await run('ARMGETCD', ['after'], svc.env)).code).toBe(0); // not set: 0
+      expect(refused.stderr).toMatch(new RegExp(`AFTER${n} was not set: the service could not save it \\(.*ENOSPC`));
+      // What is on disk reads, holds every value acknowledged, and not the refused one.
+      const onDisk = readState(stateDir).state!.values;
+      expect(onDisk.BEFORE).toBe(1);
+      for (let i = 1; i < n; i++) expect(onDisk[`AFTER${i}`]).toBe(2);
+      expect(onDisk[`AFTER${n}`]).toBeUndefined();
+      expect((await run('ARMGETCD', [`after${n}`], svc.env)).code).toBe(0); // not set: 0
       fs.rmSync(path.join(stateDir, 'filler'));
-      expect((await run('ARMSETCD', ['after', '2'], svc.env)).code).toBe(0); // room again: kept
-      expect((await run('ARMGETCD', ['after'], svc.env)).code).toBe(2);
+      expect((await run('ARMSETCD', ['later', '3'], svc.env)).code).toBe(0); // room again: kept
+      expect((await run('ARMGETCD', ['later'], svc.env)).code).toBe(3);
+      const now = readState(stateDir).state!.values;
+      expect(now[`AFTER${n}`]).toBeUndefined(); // the refused value did not come back with the next write
+      expect(now.LATER).toBe(3);
       await svc.stop();
     } finally {
       execFileSync('umount', ['-l', stateDir]);

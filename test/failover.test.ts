@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
+import { readState } from '../src/service/state';
 import { readLog, run, Service, sleep, startService, stopAll, tempDir, until } from './helpers';
 
 afterAll(stopAll);
@@ -218,7 +219,7 @@ describe('RECOVER', () => {
     expect(lines(trace)).toEqual(['start START', 'start START']);
     // The state reaches the disk just after the answer (in the background): the crash must come
     // after it, or the group is rightly restored as caught mid-start (in error).
-    const onDisk = () => JSON.parse(fs.readFileSync(path.join(home, 'state', 'state.json'), 'utf8')).groups?.R?.state;
+    const onDisk = () => readState(path.join(home, 'state')).state?.groups?.R?.state;
     await until(async () => onDisk(), (s) => s === 'online');
 
     svc.proc.kill('SIGKILL');

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
+import { openJournal } from '../src/service/journal';
 import { readLog, run, Service, sleep, startService, stopAll, tempDir, until, sleepers } from './helpers';
 
 afterAll(stopAll);
@@ -101,7 +102,7 @@ describe('d2, d3: an answer is durable before it is sent', () => {
 });
 
 describe('d4, d5: a damaged state', () => {
-  it('d4: right version, wrong field types: the service starts from the previous good copy, says which field, and keeps watching the program', async () => {
+  it('d4: a record with the right checksum and wrong field types: skipped with an alert naming the field, the earlier good record used; the service keeps watching the program', async () => {
     if (!linux) return;
     const home = tempDir();
     let svc = await startService({ home, config: 'syslog: false\n' });
@@ -110,11 +111,18 @@ describe('d4, d5: a damaged state', () => {
     const [pid] = sleepers(arg(4));
     svc.proc.kill('SIGKILL');
     await svc.exited;
-    fs.writeFileSync(path.join(home, 'state', 'state.json'), '{"version":1,"cleanStop":false,"reboots":0,"watches":{}}');
+    // The newest record of the watch, well formed as a line, wrong inside; and a meta record wrong inside.
+    const journal = openJournal(path.join(home, 'state', 'state.journal'));
+    journal.put('watch:APP', { ...(journal.initial.get('watch:APP') as object), counters: 'many' });
+    journal.put('meta', { version: 1, cleanStop: false, reboots: 0, values: [] });
+    journal.close();
     svc = await startService({ home });
     expect((await status(svc)).watches).toMatchObject([{ id: 'APP', pid, state: 'running' }]);
-    expect(readLog(home, 'alert').some((r) => /state\.json: state\.watches: expected a list\): using its previous good copy/.test(r.msg))).toBe(true);
-    expect(fs.existsSync(path.join(home, 'state', 'state.json.damaged'))).toBe(true);
+    expect((await run('ARMGETCD', ['X'], svc.env)).code).toBe(4); // the meta record before the wrong one
+    const alert = readLog(home, 'alert').find((r) => /^the state journal had 2 unreadable line\(s\) or record\(s\)/.test(r.msg))?.msg;
+    expect(alert).toMatch(/record "watch:APP": watch:APP\.counters: expected a mapping/);
+    expect(alert).toMatch(/record "meta": meta\.values: expected a mapping/);
+    expect(fs.existsSync(path.join(home, 'state', 'state.journal.damaged'))).toBe(true);
     await svc.stop();
     expect(sleepers(arg(4))).toEqual([]);
   });
@@ -127,8 +135,8 @@ describe('d4, d5: a damaged state', () => {
     const [pid] = sleepers(arg(5));
     svc.proc.kill('SIGKILL');
     await svc.exited;
-    fs.writeFileSync(path.join(home, 'state', 'state.json'), 'garbage');
-    fs.writeFileSync(path.join(home, 'state', 'state.json.prev'), 'garbage');
+    fs.writeFileSync(path.join(home, 'state', 'state.journal'), 'garbage');
+    fs.writeFileSync(path.join(home, 'state', 'state.journal.prev'), 'garbage');
     svc = await startService({ home });
     expect(readLog(home, 'alert').some((r) => /both copies of the state are unreadable/.test(r.msg))).toBe(true);
     const again = await run('ARMLOAD', ['APP', '/R', '9', 'sleep', arg(5)], svc.env);
@@ -165,15 +173,22 @@ describe('d6: a full disk', () => {
       expect(codes).toContain(1);
       const onDisk = fs.readFileSync(path.join(home, 'log', 'cluster.log'), 'utf8').split('\n').filter((l) => l.includes('FULL-'));
       for (let i = 0; i < 20; i++) expect(onDisk.some((l) => l.includes(`FULL-${i}-`))).toBe(codes[i] === 0);
-      const set = await run('ARMSETCD', ['X', '5'], svc.env);
+      // The state journal's last block may take a few more records (each on disk when answered 0):
+      // values are set until one is refused.
+      let n = 0;
+      let set = await run('ARMSETCD', [`X${++n}`, '5'], svc.env);
+      while (set.code === 0 && n < 300) set = await run('ARMSETCD', [`X${++n}`, '5'], svc.env);
       expect(set.code).toBe(1);
-      expect(set.stderr).toMatch(/X was not set: .*ENOSPC/);
-      const load = await run('ARMLOAD', ['FULL', 'sleep', arg(6)], svc.env);
+      expect(set.stderr).toMatch(new RegExp(`X${n} was not set: .*ENOSPC`));
+      let loads = 0;
+      let load = await run('ARMLOAD', ['FULL0', 'sleep', arg(6)], svc.env);
+      while (load.code === 0 && loads < 50) load = await run('ARMLOAD', [`FULL${++loads}`, 'sleep', arg(6)], svc.env);
       expect(load.code, load.stderr + svc.output()).toBe(1);
-      expect(sleepers(arg(6))).toEqual([]);
+      expect(sleepers(arg(6))).toHaveLength(loads); // the refused one does not run
       await svc.stop();
       svc = await startService({ home }); // still full
-      expect((await run('ARMGETCD', ['X'], svc.env)).code).toBe(0);
+      expect((await run('ARMGETCD', [`X${n}`], svc.env)).code).toBe(0);
+      if (n > 1) expect((await run('ARMGETCD', [`X${n - 1}`], svc.env)).code).toBe(5);
       await svc.stop();
     } finally {
       execFileSync('umount', ['-l', home]);

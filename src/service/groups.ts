@@ -87,8 +87,8 @@ export interface GroupsContext {
   env: NodeJS.ProcessEnv;
   /** after a successful stop script: stops the group's watches still running, returns their IDs */
   stopLeftovers(group: string, timeoutMs: number): Promise<string[]>;
-  /** something the persisted state keeps has changed */
-  changed(): void;
+  /** something the persisted state keeps of this group (its name, upper case) has changed */
+  changed(key: string): void;
   /** when each group's failovers happened (ms), kept across service restarts */
   failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
@@ -124,6 +124,10 @@ export interface Groups {
   /** true while the group's start or stop script runs */
   busy(name: string): boolean;
   saved(): Record<string, SavedGroup>;
+  /** for the persisted state: one group (its name, upper case), null when there is none */
+  savedOne(key: string): SavedGroup | null;
+  /** the groups' names, upper case */
+  keys(): Iterable<string>;
   /** after a crash of the service: groups take back their state; one caught mid-script is in error */
   restore(saved: Record<string, SavedGroup>): void;
   /** autostart groups, in parallel */
@@ -179,11 +183,13 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     else ctx.logs.alert(level, fields, msg);
   };
 
+  const savedOf = (g: Group): SavedGroup => ({ state: g.status.state, since: g.status.since, startedAs: g.status.startedAs, disk: g.status.disk });
+
   const setState = (g: Group, state: GroupState) => {
     if (g.status.state === state) return;
     g.status.state = state;
     g.status.since = now();
-    ctx.changed();
+    ctx.changed(g.config.name.toUpperCase());
   };
 
   const enqueue = (g: Group, work: () => Promise<Outcome>): { queued: Promise<Outcome> } => {
@@ -307,6 +313,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
 
     const disks = await activateDisks(g.config.disks, diskContext(g, 'start'));
     g.status.disk = disks.result;
+    ctx.changed(g.config.name.toUpperCase());
     for (const p of disks.problems) log(g, 'ERR', `disk: ${p}`);
 
     let r: ScriptResult | null = null;
@@ -462,9 +469,14 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     },
     saved() {
       const out: Record<string, SavedGroup> = {};
-      for (const [key, g] of groups) out[key] = { state: g.status.state, since: g.status.since, startedAs: g.status.startedAs, disk: g.status.disk };
+      for (const [key, g] of groups) out[key] = savedOf(g);
       return out;
     },
+    savedOne(key) {
+      const g = groups.get(key);
+      return g ? savedOf(g) : null;
+    },
+    keys: () => groups.keys(),
     restore(saved) {
       for (const [key, s] of Object.entries(saved)) {
         const g = groups.get(key);

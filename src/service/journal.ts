@@ -11,18 +11,28 @@
 // write may land before an earlier background one.
 //
 // Durability: flush() resolves and flushSync() returns only once the records are written and
-// fdatasync'ed; a compaction installs its file (rename, then fsync of the folder) before anything
-// written only to the new file is acknowledged.
+// fdatasync'ed (a short write, as a full disk makes, is a failure); a compaction installs its file
+// (rename, then fsync of the folder) before anything written only to the new file is acknowledged.
+// A background compaction keeps the file it replaces as `<file>.prev` (a hard link: the journal as
+// it was at that moment, whole), the previous good copy the state falls back to when the current
+// file cannot be used at all.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface Skipped {
   /** byte offset of the first unreadable line */
   offset: number;
-  /** unreadable lines and their bytes */
+  /** unreadable lines (and records refused by the caller's check) and their bytes */
   lines: number;
   bytes: number;
+  /** true when only the end was unreadable: what a write cut short by a crash leaves (never acknowledged) */
+  torn: boolean;
+  /** why, for the first few: byte offset and reason */
+  reasons: string[];
 }
+
+/** Why a record's value cannot be used (null: it can). A refused record is skipped like a damaged line. */
+export type RecordCheck = (key: string, value: unknown) => string | null;
 
 export interface JournalContents {
   /** key -> value, as the journal says now */
@@ -61,6 +71,12 @@ export interface JournalOptions {
   ratio?: number;
   /** ...and larger than this (bytes) */
   minBytes?: number;
+  /** checks each record read at open */
+  check?: RecordCheck;
+  /** what the caller already read (readJournal), to open on instead of reading `file` again */
+  found?: JournalContents | null;
+  /** rewrite the file at open from `found` even when it read cleanly (it came from another file) */
+  rewrite?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,7 +123,7 @@ function parseLine(text: string): Record_ | null {
 }
 
 /** Reads a journal file: every record that checks out, the last of each key (by sequence number). Missing file: null. */
-export function readJournal(file: string): JournalContents | null {
+export function readJournal(file: string, check?: RecordCheck): JournalContents | null {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
@@ -119,23 +135,38 @@ export function readJournal(file: string): JournalContents | null {
   let seq = 0;
   let skipped: Skipped | null = null;
   let start = 0;
+  let lastGood = -1;
+  let refusedAny = false;
+  const skip = (at: number, bytes: number, why: string) => {
+    skipped ??= { offset: at, lines: 0, bytes: 0, torn: false, reasons: [] };
+    skipped.lines++;
+    skipped.bytes += bytes;
+    if (skipped.reasons.length < 5) skipped.reasons.push(`byte ${at}: ${why}`);
+  };
   while (start < buf.length) {
     let end = buf.indexOf(10, start);
     if (end === -1) end = buf.length;
     if (end > start) {
       const r = parseLine(buf.toString('utf8', start, end));
-      if (r) {
+      const wrong = r && !r.d && check ? check(r.k, r.v) : null;
+      if (r && wrong === null) {
+        // A refused record leaves the key's earlier good record, if any, in force.
         const had = latest.get(r.k);
         if (!had || had.n < r.n) latest.set(r.k, r);
         if (r.n > seq) seq = r.n;
+        lastGood = start;
+      } else if (r) {
+        refusedAny = true;
+        if (r.n > seq) seq = r.n;
+        skip(start, end - start, `record ${JSON.stringify(r.k)}: ${wrong}`);
       } else {
-        skipped ??= { offset: start, lines: 0, bytes: 0 };
-        skipped.lines++;
-        skipped.bytes += end - start;
+        skip(start, end - start, 'not a whole record (cut short or damaged)');
       }
     }
     start = end + 1;
   }
+  const s = skipped as Skipped | null;
+  if (s) s.torn = !refusedAny && s.offset > lastGood;
   const values = new Map<string, unknown>();
   for (const [k, r] of latest) if (!r.d) values.set(k, r.v);
   return { values, seq, bytes: buf.length, skipped };
@@ -152,7 +183,7 @@ export function readJournal(file: string): JournalContents | null {
 export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<string, unknown>): Journal {
   const ratio = opts.ratio ?? 2;
   const minBytes = opts.minBytes ?? 1 << 20;
-  const found = readJournal(file);
+  const found = opts.found !== undefined ? opts.found : readJournal(file, opts.check);
   const initial = found ? found.values : new Map(seed ?? []);
   let seq = found?.seq ?? 0;
 
@@ -187,28 +218,58 @@ export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<
   };
 
   /** `tmp` (written and synced) becomes the journal, which is appended to from then on. */
-  const swap = (tmp: string, bytes: number) => {
+  const swap = (tmp: string, bytes: number, keepPrevious: boolean) => {
     if (fd !== -1) fs.closeSync(fd);
     fd = -1;
+    if (keepPrevious) {
+      // A hard link: there is no moment without a previous copy.
+      try {
+        fs.rmSync(`${file}.prev`, { force: true });
+        fs.linkSync(file, `${file}.prev`);
+      } catch {
+        /* links not supported: the rename below still replaces the file whole */
+      }
+    }
     fs.renameSync(tmp, file);
     syncFolder(path.dirname(file));
     fd = fs.openSync(file, 'r+');
     fileBytes = bytes;
   };
 
-  // At open: the live records into a fresh file (leaves out what did not check out; migrates `seed`).
+  // At open, the live records go into a fresh file (a compaction): it leaves out what did not check
+  // out (reported once), migrates `seed`, or replaces a file refused as a whole. A file that read
+  // cleanly is kept as the previous good copy (`.prev`: the journal as it was at this start). When
+  // the rewrite is refused (a full disk) and the file read is this one, it is appended to as it
+  // is: its unreadable lines stay, skipped again at the next start.
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
-  {
+  const rewriteAtOpen = (keepPrevious: boolean) => {
     const text = [...live.values()].join('');
     const tmp = `${file}.tmp`;
-    const t = fs.openSync(tmp, 'w', 0o600);
     try {
-      fs.writeSync(t, text);
-      fs.fdatasyncSync(t);
-    } finally {
-      fs.closeSync(t);
+      const t = fs.openSync(tmp, 'w', 0o600);
+      try {
+        writeWhole(t, Buffer.from(text, 'utf8'), null);
+        fs.fdatasyncSync(t);
+      } finally {
+        fs.closeSync(t);
+      }
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
     }
-    swap(tmp, Buffer.byteLength(text));
+    swap(tmp, Buffer.byteLength(text), keepPrevious);
+  };
+  const appendAsIs = () => {
+    fd = fs.openSync(file, 'r+');
+    fileBytes = fs.fstatSync(fd).size;
+  };
+  if (!found || opts.rewrite) rewriteAtOpen(false);
+  else {
+    try {
+      rewriteAtOpen(!found.skipped);
+    } catch {
+      appendAsIs();
+    }
   }
 
   // the background writer: one write (then fdatasync) at a time; what comes meanwhile goes with the next
@@ -217,8 +278,25 @@ export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<
     const at = fileBytes;
     fileBytes += buf.length;
     const f = fd;
-    await new Promise<void>((resolve, reject) => fs.write(f, buf, 0, buf.length, at, (e) => (e ? reject(e) : resolve())));
-    await new Promise<void>((resolve, reject) => fs.fdatasync(f, (e) => (e ? reject(e) : resolve())));
+    try {
+      await new Promise<void>((resolve, reject) =>
+        fs.write(f, buf, 0, buf.length, at, (e, n) => (e ? reject(e) : n < buf.length ? reject(shortWrite(n, buf.length)) : resolve())),
+      );
+      await new Promise<void>((resolve, reject) => fs.fdatasync(f, (e) => (e ? reject(e) : resolve())));
+    } catch (e) {
+      giveBack(f, at, buf.length);
+      throw e;
+    }
+  };
+  /** A write that failed: its place is taken back when nothing was written after it (else its bytes stay, unreadable, skipped). */
+  const giveBack = (f: number, at: number, length: number) => {
+    if (f !== fd || fileBytes !== at + length) return;
+    fileBytes = at;
+    try {
+      fs.ftruncateSync(f, at);
+    } catch {
+      /* its lines stay, cut short: skipped when read, and written again with the next write */
+    }
   };
   const compact = async () => {
     // The live records as they are now; what is written to the old file from here on is added to the new one.
@@ -229,7 +307,8 @@ export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<
       const buf = Buffer.from(text, 'utf8');
       const t = await fs.promises.open(tmp, 'w', 0o600);
       try {
-        await t.writeFile(buf);
+        const { bytesWritten } = await t.write(buf, 0, buf.length, 0);
+        if (bytesWritten < buf.length) throw shortWrite(bytesWritten, buf.length);
         await t.datasync();
       } finally {
         await t.close();
@@ -239,13 +318,13 @@ export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<
       if (since) {
         const t2 = fs.openSync(tmp, 'a');
         try {
-          fs.writeSync(t2, since);
+          writeWhole(t2, Buffer.from(since, 'utf8'), null);
           fs.fdatasyncSync(t2);
         } finally {
           fs.closeSync(t2);
         }
       }
-      swap(tmp, buf.length + Buffer.byteLength(since));
+      swap(tmp, buf.length + Buffer.byteLength(since), true);
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;
@@ -302,12 +381,14 @@ export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<
       if (queue.size === 0) return;
       const { batch, text } = takeQueue();
       sinceCapture?.push(text);
+      const buf = Buffer.from(text, 'utf8');
+      const at = fileBytes;
+      fileBytes += buf.length;
       try {
-        const at = fileBytes;
-        fileBytes += Buffer.byteLength(text);
-        fs.writeSync(fd, text, at);
+        writeWhole(fd, buf, at);
         fs.fdatasyncSync(fd);
       } catch (e) {
+        giveBack(fd, at, buf.length);
         requeue(batch);
         throw e;
       }
@@ -320,6 +401,16 @@ export function openJournal(file: string, opts: JournalOptions = {}, seed?: Map<
       fd = -1;
     },
   };
+}
+
+function shortWrite(n: number, of: number): Error {
+  return Object.assign(new Error(`ENOSPC: no space left on device (${n} of ${of} bytes written)`), { code: 'ENOSPC' });
+}
+
+/** writeSync of the whole buffer, or an error: a short write (a full disk) is a failure. */
+function writeWhole(fd: number, buf: Buffer, at: number | null): void {
+  const n = fs.writeSync(fd, buf, 0, buf.length, at);
+  if (n < buf.length) throw shortWrite(n, buf.length);
 }
 
 function syncFolder(dir: string): void {

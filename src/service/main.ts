@@ -18,7 +18,7 @@ import { makeDispatcher, ServiceInfo } from './ops/index';
 import type { HttpService } from '../http/server';
 import { listenPipe, PipeBusy, PipeServer } from './pipe';
 import { openPower } from './power';
-import { openState } from './state';
+import { groupRecord, openState, watchRecord } from './state';
 import { openWatches, Watches } from './watches';
 import type { Cluster } from '../cluster/cluster';
 
@@ -119,20 +119,33 @@ async function main(): Promise<void> {
   }
   if (commands.written) logs.write('INFO', { src: 'armsd', commandsDir: commands.dir }, `wrote the commands folder ${commands.dir} (the scripts find ARMLOG and the other commands there)`);
 
-  // The groups and watches own their state; the state file asks them for it before each write.
+  // The groups and watches own their state; they say which of theirs changed, and the state asks
+  // them for those records alone before a write.
   let owners: { groups: Groups; watches: Watches } | null = null;
   const state = openState(home.state, {
-    collect() {
-      if (!owners) return;
-      state.data.groups = owners.groups.saved();
-      state.data.watches = owners.watches.saved();
-    },
+    owners: () =>
+      owners && {
+        watch: (key) => owners!.watches.savedOne(key),
+        group: (key) => owners!.groups.savedOne(key),
+        watchKeys: () => owners!.watches.keys(),
+        groupKeys: () => owners!.groups.keys(),
+      },
     onError: (e) => logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk, and answers that need a save are refused until one succeeds`),
   });
   const { recovery } = state;
   if (recovery.from === 'previous') logs.alert('WARN', { src: 'armsd' }, `the state file was unreadable (${recovery.refused.join('; ')}): using its previous good copy`);
   if (recovery.lost) {
     logs.alert('ERR', { src: 'armsd' }, `both copies of the state are unreadable (${recovery.refused.join('; ')}; kept as *.damaged): starting without the previous state; programs still running from before are taken back, groups start as offline`);
+  }
+  if (recovery.skipped) {
+    const s = recovery.skipped;
+    logs.alert(
+      'WARN',
+      { src: 'armsd' },
+      s.torn
+        ? `the state journal ended in ${s.lines} unreadable line(s) (${s.bytes} bytes from byte ${s.offset}: a write cut short by a crash, never acknowledged): skipped; everything else was read`
+        : `the state journal had ${s.lines} unreadable line(s) or record(s) (${s.reasons.join('; ')}${s.lines > s.reasons.length ? '; …' : ''}; the file kept as state.journal.damaged): skipped, each key's earlier good record kept where there is one; programs it does not name are taken back, not stopped`,
+    );
   }
   // The current copy refused: whether the last service stopped cleanly is unknown, so its
   // programs are looked for.
@@ -149,9 +162,10 @@ async function main(): Promise<void> {
   /** Resolves once every change so far is on disk; rejects with the disk's reason. */
   const commit = () => state.commit();
   let http: HttpService | null = null;
-  const changed = () => {
+  /** `record`: the watch's or group's record that changed (watchRecord/groupRecord); none: state.data */
+  const changed = (record?: string) => {
     http?.changed();
-    state.changed();
+    state.changed(record);
   };
 
   const timeScale = Number(process.env.ARMS_TIME_SCALE) > 0 ? Number(process.env.ARMS_TIME_SCALE) : 1;
@@ -204,7 +218,7 @@ async function main(): Promise<void> {
     },
     serviceDef: (name) => current.services[name.toUpperCase()],
     ended: (id) => monitors.forget(id),
-    changed,
+    changed: (key) => changed(watchRecord(key)),
   });
   const failoverHistory = {
     get: (group: string) => state.data.failovers[group.toUpperCase()] ?? [],
@@ -220,7 +234,7 @@ async function main(): Promise<void> {
     logs,
     env: process.env,
     stopLeftovers: (group, timeoutMs) => watches.stopGroup(group, timeoutMs),
-    changed,
+    changed: (key) => changed(groupRecord(key)),
     failoverHistory,
   });
   monitoring.start();
@@ -346,6 +360,7 @@ async function main(): Promise<void> {
       await watches.sweep(5000);
       logs.alert('WARN', { src: 'armsd' }, 'the service did not stop cleanly last time: its watches are stopped; every group\'s start script runs with RECOVER once the server is in the cluster');
     }
+    state.resync();
     const { openCluster } = require('../cluster/cluster') as typeof import('../cluster/cluster');
     const { definitions, hashOf } = require('../cluster/definitions') as typeof import('../cluster/definitions');
     cluster = openCluster({
@@ -374,11 +389,14 @@ async function main(): Promise<void> {
     const { adopted, gone } = watches.adopt(state.previous.watches);
     // A program no watch has was started just before the crash and never acknowledged: stopped.
     // Unless the state is an older copy: then it may well have been acknowledged, and is kept.
-    const strays = recovery.from === 'current' ? await watches.sweep(5000) : [];
-    const orphans = recovery.from === 'current' ? [] : watches.adoptOrphans();
+    const complete = recovery.from === 'current' && !recovery.incomplete;
+    const strays = complete ? await watches.sweep(5000) : [];
+    const orphans = complete ? [] : watches.adoptOrphans();
     logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile${strays.length ? `, ${strays.length} program(s) it had not written down stopped` : ''}${orphans.length ? `, ${orphans.length} program(s) newer than the state copy taken back (${orphans.join(', ')})` : ''}; running every group's start script with RECOVER`);
     await Promise.all(config.groups.map((g) => groups.recover(g.name).queued));
   }
+  // What the journal still names and nothing has any more goes; what was taken back is written.
+  state.resync();
   void groups.autostart();
 }
 

@@ -1,6 +1,8 @@
-// The persisted state checked as a whole before the service trusts any of it: every field of every
-// group and watch has the type the service relies on. A copy that fails anywhere is refused like a
-// torn one (state.ts then tries the previous good copy), with the path of the first wrong field.
+// The persisted state checked before the service trusts any of it: every field of every group and
+// watch has the type the service relies on. A state.json from before the journal is checked as a
+// whole (checkState: a copy that fails anywhere is refused like a torn one, and the previous good
+// copy is tried); a journal record by itself (checkRecord: a record that fails is skipped like a
+// torn line). Either way with the path of the first wrong field.
 import type { PersistedState } from './state';
 
 type Check = (v: unknown, at: string) => void;
@@ -51,7 +53,7 @@ const shape =
 
 const identity = shape({ pid: count, start: nullable(num), boot: nullable(str) });
 
-const watchRequest = shape({
+const watchRequestFields = {
   id: str,
   group: nullable(str),
   file: str,
@@ -66,10 +68,10 @@ const watchRequest = shape({
   service: optional(shape({ noWait: bool })),
   intervalMs: num,
   pacing: optional(shape({ delayMs: num, backoff: num, maxDelayMs: num, resetAfterMs: nullable(num) })),
-});
+};
 
-const watch = shape({
-  req: watchRequest,
+const watchFields = {
+  req: shape(watchRequestFields),
   pid: nullable(count),
   identity: nullable(identity),
   state: oneOf('running', 'ended', 'exhausted', 'escalated', 'stopping', 'failed'),
@@ -83,7 +85,11 @@ const watch = shape({
   suspended: optional(bool),
   held: optional(bool),
   orphan: optional(nullable(shape({ cmdline: str }))),
-});
+};
+const watch = shape(watchFields);
+/** in the journal, a watch names its environment (an env:<id> record) instead of holding it */
+const { env: _env, ...requestWithoutEnv } = watchRequestFields;
+const watchRecord = shape({ ...watchFields, req: shape(requestWithoutEnv), env: str });
 
 const group = shape({
   state: oneOf('offline', 'starting', 'online', 'stopping', 'error'),
@@ -92,16 +98,36 @@ const group = shape({
   disk: oneOf(null, 'SUCCESS', 'FAILURE'),
 });
 
-const whole = shape({
+const metaFields = {
   version: oneOf(1),
   cleanStop: bool,
   reboots: count,
   failovers: optional(record(list(num))),
   values: optional(record(int)),
-  groups: optional(record(group)),
-  watches: optional(list(watch)),
   suspendedMonitors: optional(list(str)),
-});
+};
+const whole = shape({ ...metaFields, groups: optional(record(group)), watches: optional(list(watch)) });
+
+/** The journal's records, by the start of their key: meta, group:<NAME>, watch:<ID>, env:<id>. */
+const records: [string, Check][] = [
+  ['meta', shape(metaFields)],
+  ['group:', group],
+  ['watch:', watchRecord],
+  ['env:', record(str)],
+];
+
+/** Why the journal record `key` = `value` cannot be trusted, or null. */
+export function checkRecord(key: string, value: unknown): string | null {
+  const found = records.find(([k]) => (k.endsWith(':') ? key.startsWith(k) && key.length > k.length : key === k));
+  if (!found) return 'not a record this version knows';
+  try {
+    found[1](value, key);
+    return null;
+  } catch (e) {
+    if (e instanceof Wrong) return e.message;
+    throw e;
+  }
+}
 
 /** The state in `text`, or why it cannot be trusted. */
 export function checkState(text: string): PersistedState | string {

@@ -142,8 +142,8 @@ export interface WatchesContext {
   serviceDef(name: string): ServiceDef | undefined;
   /** a watch is gone (ARMKILL, its group's stop, a /W end) */
   ended(id: string): void;
-  /** something the persisted state keeps of this watch (its ID, upper case) has changed */
-  changed(key?: string): void;
+  /** something the persisted state keeps of this watch (its key: ID, upper case) has changed */
+  changed(key: string): void;
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_]{1,255}$/;
@@ -164,8 +164,10 @@ export interface Watches {
   close(): void;
   /** for the persisted state */
   saved(): SavedWatch[];
-  /** for the persisted state: one watch (its ID, upper case), null when there is none */
+  /** for the persisted state: one watch (its key: ID, upper case), null when there is none */
   savedOne(key: string): SavedWatch | null;
+  /** the watches' keys (IDs, upper case) */
+  keys(): Iterable<string>;
   /** after a crash of the service: takes back the watches whose process still runs, handles the others by their policy */
   adopt(saved: SavedWatch[]): { adopted: string[]; gone: string[] };
   /**
@@ -276,6 +278,23 @@ export function openWatches(ctx: WatchesContext): Watches {
   const fields = (w: Watch, extra: Record<string, unknown> = {}) => ({ src: 'watch', group: w.req.group ?? undefined, watch: w.req.id, ...extra });
   const marks = (w: Watch) => [`ARMS_WATCH_ID=${w.req.id}`, `ARMS_WATCH_LOG=${w.logFile}`];
 
+  const savedOf = (w: Watch): SavedWatch => ({
+    req: w.req,
+    pid: w.running?.pid ?? null,
+    identity: w.running?.identity ?? null,
+    state: w.state === 'stopping' ? 'running' : w.state,
+    since: w.since,
+    startedAt: w.startedAt,
+    counters: w.counters,
+    lastExit: w.lastExit,
+    escalation: w.escalation,
+    run: w.run,
+    sessions: w.sessions,
+    suspended: w.suspended,
+    held: w.held,
+    orphan: w.orphan,
+  });
+
   const setState = (w: Watch, state: WatchState) => {
     w.state = state;
     w.since = ctx.clock.now();
@@ -353,7 +372,7 @@ export function openWatches(ctx: WatchesContext): Watches {
     const { code, signal } = end;
     const ranMs = ctx.clock.now() - w.startedAt;
     w.lastExit = { code, signal, at: iso(ctx.clock.now()) };
-    ctx.changed();
+    ctx.changed(w.key);
     for (const wake of w.waiters.splice(0)) wake(end);
     if (w.state === 'stopping') return; // ARMKILL: not an end that counts
     if (w.req.wait) {
@@ -446,23 +465,6 @@ export function openWatches(ctx: WatchesContext): Watches {
         return;
     }
   };
-
-  const saved = (w: Watch): SavedWatch => ({
-    req: w.req,
-    pid: w.running?.pid ?? null,
-    identity: w.running?.identity ?? null,
-    state: w.state === 'stopping' ? 'running' : w.state,
-    since: w.since,
-    startedAt: w.startedAt,
-    counters: w.counters,
-    lastExit: w.lastExit,
-    escalation: w.escalation,
-    run: w.run,
-    sessions: w.sessions,
-    suspended: w.suspended,
-    held: w.held,
-    orphan: w.orphan,
-  });
 
   /** Runs `what` after `delayMs` (at once for 0), unless the watch is stopped or replaced meanwhile. */
   const later = (w: Watch, delayMs: number, what: () => void) => {
@@ -603,11 +605,12 @@ export function openWatches(ctx: WatchesContext): Watches {
       clearInterval(rotateTimer);
     },
 
-    saved: () => [...watches.values()].map(saved),
+    saved: () => [...watches.values()].map(savedOf),
     savedOne(key) {
       const w = watches.get(key);
-      return w ? saved(w) : null;
+      return w ? savedOf(w) : null;
     },
+    keys: () => watches.keys(),
 
     adopt: (saved) => adoptWatches(core, saved),
     adoptOrphans: () => adoptOrphans(core),
@@ -617,7 +620,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       if (!w) throw new WatchError('not_found', `no watch "${id}"`);
       if (w.suspended === on) return { changed: false, status: status(w) };
       w.suspended = on;
-      ctx.changed();
+      ctx.changed(w.key);
       ctx.logs.write('WARN', fields(w, { suspended: on }), on ? `watch ${w.req.id} suspended (maintenance): an end of its program is not restarted and not counted` : `watch ${w.req.id} resumed`);
       if (!on && w.held) {
         w.held = false;

@@ -271,7 +271,7 @@ describe.sequential('ARMS on Windows (node.exe and cmd.exe under Wine)', () => {
     expect(first?.pipe).toBe(s.pipe);
     expect(first?.pid).toBe(s.pid);
     expect(fs.existsSync(path.join(home, 'run'))).toBe(false);
-    expect(fs.readdirSync(path.join(home, 'state')).sort()).toEqual(['armsd.lock', 'state.json']);
+    expect(fs.readdirSync(path.join(home, 'state')).sort()).toEqual(['armsd.lock', 'state.journal']);
   });
 
   it('the Windows build step (make-path.js under node.exe) writes dist\\path: the committed launcher plus a trailer, per command', () => {
