@@ -33,6 +33,9 @@ const IN_PROCESS = ['armbcast', 'armdown', 'armfover', 'armgetcd', 'armkill', 'a
 
 const load = (name: string) => (require(path.join(PACKAGE_ROOT, 'dist', 'commands', `${name}.js`)) as { command: Command }).command;
 
+/** bin/<command>.js, or its bundle, where the commands folder's links lead (scripts/bundle-commands.js). */
+const OURS = [path.join(PACKAGE_ROOT, 'bin'), path.join(PACKAGE_ROOT, 'dist', 'bundles')];
+
 /** The command a program found on PATH is, when it is one of ours that runs in this process; else null. */
 export function ownCommand(file: string): Command | null {
   let real: string;
@@ -42,9 +45,7 @@ export function ownCommand(file: string): Command | null {
     return null;
   }
   const name = path.basename(real, '.js');
-  // bin/<command>.js, or its bundle, where the commands folder's links lead (scripts/bundle-commands.js)
-  const ours = [path.join(PACKAGE_ROOT, 'bin'), path.join(PACKAGE_ROOT, 'dist', 'bundles')];
-  if (!ours.includes(path.dirname(real)) || !IN_PROCESS.includes(name) || !real.endsWith('.js')) return null;
+  if (!OURS.includes(path.dirname(real)) || !IN_PROCESS.includes(name) || !real.endsWith('.js')) return null;
   return load(name);
 }
 
@@ -63,7 +64,7 @@ export function preloadOwnCommands(): void {
 export function projectCommandName(file: string): string | null {
   try {
     const real = fs.realpathSync(file);
-    return path.dirname(real) === path.join(PACKAGE_ROOT, 'bin') ? path.basename(real, '.js') : null;
+    return OURS.includes(path.dirname(real)) ? path.basename(real, '.js') : null;
   } catch {
     return null;
   }
