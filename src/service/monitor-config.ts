@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { isMap, isScalar, Node } from 'yaml';
 import type { Reader } from './config-reader';
+import { OS_MONITOR_NAME } from './os-monitor';
 
 export type FinalMonitorAction = 'none' | 'stop-group' | 'failover' | 'shutdown' | 'reboot';
 export const FINAL_MONITOR_ACTIONS: readonly FinalMonitorAction[] = ['none', 'stop-group', 'failover', 'shutdown', 'reboot'];
@@ -92,8 +93,11 @@ function readMonitor(r: Reader, name: string, node: Node | null, home: string, l
   const rec = m.recovery;
   if (rec) {
     if (rec.target.kind === 'server' && rec.restarts > 0) r.problem(node, `${where}.recovery: the server cannot be re-activated: restarts must be 0 with target: server`);
-    if ((rec.finalAction === 'stop-group' || rec.finalAction === 'failover' || rec.target.kind === 'group') && m.check !== null && m.group === null && rec.target.kind !== 'watch') {
-      r.problem(node, `${where}: a recovery that acts on a group (target: group, finalAction: ${rec.finalAction}) needs "group:" on a monitor the service runs`);
+    // An ARMRSP reports its group; the service's own monitors and its stall monitor report none.
+    const own = m.check !== null || name.toUpperCase() === OS_MONITOR_NAME.toUpperCase();
+    if ((rec.finalAction === 'stop-group' || rec.finalAction === 'failover' || rec.target.kind === 'group') && own && m.group === null && rec.target.kind !== 'watch') {
+      const which = m.check !== null ? 'on a monitor the service runs' : `on ${OS_MONITOR_NAME} (the service's stall monitor belongs to no group)`;
+      r.problem(node, `${where}: a recovery that acts on a group (target: group, finalAction: ${rec.finalAction}) needs "group:" ${which}`);
     }
   }
   return r.problems.length === before ? m : undefined;

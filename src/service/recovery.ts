@@ -176,7 +176,7 @@ export function openRecovery(ctx: RecoveryContext): Recovery {
       step.action === 'restart'
         ? target.kind === 'watch'
           ? `restarting watch ${target.id} (${step.counters.restarts} of ${rec.restarts})`
-          : `restarting group ${group} (${step.counters.restarts} of ${rec.restarts})`
+          : `restarting group ${group ?? '(none: the monitor has no group)'} (${step.counters.restarts} of ${rec.restarts})`
         : step.final === 'none'
           ? rec.restarts > 0
             ? `its ${rec.restarts} restart(s) are used up and it has no final action`
@@ -189,7 +189,9 @@ export function openRecovery(ctx: RecoveryContext): Recovery {
     try {
       if (step.action === 'restart') {
         if (target.kind === 'watch') await ctx.restartWatch(target.id, cause);
-        else if (group) {
+        else {
+          // An ARMRSP loaded outside any group: nothing to restart, and the operator must know it.
+          if (!group) throw new Error(`monitor ${cfg.name} has no group to restart`);
           const o = await ctx.restartGroup(group, cause);
           if (!o.ok) throw new Error(o.message);
         }

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/client';
-import { readLog, run, Service, sleep, startService, stopAll, tempDir, until } from '../helpers';
+import { envFor, readLog, run, Service, sleep, startService, stopAll, tempDir, until } from '../helpers';
 
 afterAll(stopAll);
 
@@ -107,4 +107,20 @@ monitors:
     expect(log.filter((l) => l.src === 'script' && l.monitor === 'armsd-os').map((l) => l.msg)).toEqual(['recovery script saw RESTART', 'recovery script saw FINALACTION']);
     await svc.stop();
   }, 120_000);
+
+  it('a recovery that acts on a group needs "group:" on armsd-os (it belongs to no group): arms check and armsd refuse it with its line; with target: server it is valid', async () => {
+    const home = tempDir('arms-os-recovery-');
+    const file = path.join(home, 'arms.yaml');
+    // restarts with the default target (group): once accepted, and logged "restarting group null" doing nothing
+    fs.writeFileSync(file, 'syslog: false\nmonitors:\n  armsd-os:\n    recovery: { restarts: 1, script: recover.sh }\n');
+    const env = envFor(home);
+    const c = await run('arms', ['check'], env);
+    expect(c.code).toBe(1);
+    expect(c.stdout.trim()).toBe(`${file}:4: monitors.armsd-os: a recovery that acts on a group (target: group, finalAction: none) needs "group:" on armsd-os (the service's stall monitor belongs to no group)`);
+    const d = await run('armsd', [], env);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain(`${file}:4: monitors.armsd-os: a recovery that acts on a group`);
+    fs.writeFileSync(file, 'syslog: false\nmonitors:\n  armsd-os:\n    recovery: { target: server, finalAction: reboot, script: recover.sh }\n');
+    expect((await run('arms', ['check'], env)).code).toBe(0);
+  });
 });
