@@ -156,6 +156,19 @@ monitors:
     expect((await run('arms', ['group', 'stop', 'G'], svc.env)).code).toBe(0);
     await svc.stop();
   });
+  it('loaded outside any group, with target: group: the restart fails in the alert log and in recoveries[] (nothing to restart), never "done"', async () => {
+    const home = tempDir('arms-recovery-');
+    const svc = await startService({ home, config: 'syslog: false\nmonitors:\n  RSP: { recovery: { restarts: 1 } }\n' });
+    expect((await run('ARMLOAD', ['RSP', 'ARMRSP', '/CMD', 'false', '/INT', '0.2', '/N', '1'], svc.env)).code).toBe(0);
+    const s = await until(() => status(svc), (x) => x.recoveries[0]?.last !== null && x.recoveries[0].state === 'idle');
+    expect(s.recoveries).toEqual([expect.objectContaining({ monitor: 'RSP', restarts: 1, last: expect.objectContaining({ action: 'restart', result: 'failed: monitor RSP has no group to restart' }) })]);
+    expect(readLog(home, 'alert').filter((l) => l.src === 'recovery').map((l) => l.msg)).toEqual([
+      'monitor RSP: cmd false failed 1 check in a row: exit code 1; restarting group (none: the monitor has no group) (1 of 1)',
+      'monitor RSP: recovery (restart) failed: monitor RSP has no group to restart',
+    ]);
+    expect((await run('ARMKILL', ['RSP'], svc.env)).code).toBe(0);
+    await svc.stop();
+  });
 });
 
 describe('final actions on the server', () => {
