@@ -1,10 +1,11 @@
 // Answers larger than a request may be: `status` of 10,000 watches is ~4 MB, past the 1 MiB a
-// request line may have. The client takes them whole (up to MAX_ANSWER).
+// request line may have. The client takes them whole, without a ceiling (issue 12: a status grows
+// with the installation).
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
-import { MAX_ANSWER, MAX_FRAME } from '../src/protocol/messages';
+import { MAX_FRAME } from '../src/protocol/messages';
 import { tempDir } from './helpers';
 
 describe('the client', () => {
@@ -14,7 +15,6 @@ describe('the client', () => {
     const server = net.createServer((s) => s.once('data', () => s.end(JSON.stringify({ v: 1, id: 1, ok: true, result: big }) + '\n')));
     await new Promise<void>((r) => server.listen(sock, r));
     try {
-      expect(MAX_ANSWER).toBeGreaterThan(4 * MAX_FRAME);
       expect(await call(sock, 'status')).toBe(big);
     } finally {
       server.close();

@@ -71,6 +71,8 @@ describe.runIf(process.platform === 'linux')('Windows programs mapped on Linux',
         TASKLIST /FI "IMAGENAME eq zzvictim.exe" /NH | FIND /C "zzvictim.exe"
         TASKKILL /IM zzvictim.exe
         ECHO killed %ERRORLEVEL%
+        REM TASKKILL without /F asks and returns: the programs end a moment later.
+        zzwait
         TASKKILL /F /IM zzvictim.exe
         ECHO again %ERRORLEVEL%
       `),
