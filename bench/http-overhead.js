@@ -59,7 +59,7 @@ function fail(msg) {
 
 // The watches are process groups of their own: on a failure, the sleeps are found through their
 // service before it is killed, then killed (restart-latency.js keeps that bookkeeping).
-const { startProber, detect, watchArgs, noteSleeps, killLeftovers } = require('./restart-latency');
+const { startProber, detect, watchArgs, noteSleeps, killLeftovers, parentsOf } = require('./restart-latency');
 const procs = tracked(NAME, {
   beforeKill: (running) => running.forEach((c) => noteSleeps(c.proc.pid)),
   afterKill: () => killLeftovers(),
@@ -184,7 +184,7 @@ async function main() {
   const eventsBeforeKills = page.events;
   for (let i = 0; i < opts.warmup + opts.kills; i++) {
     for (const k of i % 2 ? ['off', 'on'] : ['on', 'off']) {
-      const r = await detect(services[k].pid, current[k]);
+      const r = await detect(parentsOf(services[k].svc), current[k]);
       current[k] = r.pid;
       if (i >= opts.warmup) lat[k].push(r.ms);
       await sleep(opts.gap);

@@ -1081,7 +1081,7 @@ async function waitForStatus(client, pipe, ok, timeoutMs) {
 
 
 // bench/http-overhead.js borrows the restart detection (and the watch.start arguments).
-module.exports = { startProber, detect, watchArgs, noteSleeps, killLeftovers };
+module.exports = { startProber, detect, watchArgs, noteSleeps, killLeftovers, parentsOf };
 
 if (!isMainThread) probeThread();
 else if (require.main === module) main().then(
