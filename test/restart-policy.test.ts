@@ -1,7 +1,7 @@
 // The restart rules of ARMLOAD as a pure function over a fake clock: a crash loop at any period
 // stops after exactly n restarts, /H returns the count to zero, the final action comes once.
 import { describe, expect, it } from 'vitest';
-import { decide, RestartCounters, RestartPolicy } from '../src/service/restart-policy';
+import { afterRun, decide, immediateRestartAfter, Pacing, restartDelay, RestartCounters, RestartPolicy } from '../src/service/restart-policy';
 
 const HOUR = 3_600_000;
 
@@ -63,5 +63,39 @@ describe('restart policy', () => {
 
   it('without /R or /M nothing is restarted', () => {
     expect(decide({ restarts: 0, windowMs: null, monitorOnly: false, final: null }, { used: 0, windowStart: null }, 5).action).toBe('none');
+  });
+});
+
+describe('the restarts the spawner may make without asking (immediateRestartAfter)', () => {
+  // For random policies, pacings, counters and run lengths: whenever an approve covers a run
+  // (run >= the answer), decide() and restartDelay() say "restart, now" for its end; and the answer
+  // is the shortest such run among those tried (nothing the policy would restart at once is left to
+  // the slow path needlessly, for the two run lengths that matter: at once and after a good run).
+  it('approves exactly the ends that the policy restarts at once', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 16) % n;
+    };
+    let approved = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const policy: RestartPolicy = { restarts: rnd(4), windowMs: rnd(2) ? null : 1000 * (1 + rnd(5)), monitorOnly: rnd(8) === 0, final: rnd(2) ? 'failover' : null };
+      const p: Pacing = { delayMs: rnd(3) === 0 ? 100 * rnd(3) : 0, backoff: 2, maxDelayMs: 30_000, resetAfterMs: rnd(2) ? null : 50 * (1 + rnd(4)) };
+      const counters: RestartCounters = { used: rnd(5), windowStart: rnd(2) ? null : 0, streak: rnd(3) };
+      const now = rnd(2) ? 10 : 100_000;
+      const after = immediateRestartAfter(policy, p, counters);
+      for (const ran of [0, 10, 49, 50, 200, 59_999, 60_000, 120_000]) {
+        const before = afterRun(p, counters, ran);
+        const d = decide(policy, { ...before, streak: (before.streak ?? 0) + 1 }, now);
+        const atOnce = d.action === 'restart' && restartDelay(p, d.counters.streak ?? 1) === 0;
+        if (after !== null && ran >= after) {
+          approved++;
+          expect(atOnce, JSON.stringify({ policy, p, counters, ran, after })).toBe(true);
+        }
+        // a first end with a restart left is never left to the slow path
+        if (ran === 0 && atOnce && (counters.windowStart === null || policy.windowMs === null)) expect(after).toBe(0);
+      }
+    }
+    expect(approved).toBeGreaterThan(1000);
   });
 });

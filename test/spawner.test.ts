@@ -190,6 +190,110 @@ describe.skipIf(!posix)('the native spawner', () => {
     process.kill(p.pid, 'SIGKILL');
   });
 
+  describe('restarts approved in advance (approve, hold)', () => {
+    const runScript = (dir: string) => {
+      // each run appends its ARMS_WATCH_RUN, then sleeps
+      const script = path.join(dir, 'run.sh');
+      fs.writeFileSync(script, `#!/bin/sh\necho "run $ARMS_WATCH_RUN" >> ${dir}/runs\nexec sleep 30\n`, { mode: 0o755 });
+      return script;
+    };
+    const startKept = async (s: Spawner, dir: string) => {
+      const p = await s.start({ file: runScript(dir), args: [], cwd: dir, env: { PATH, ARMS_WATCH_RUN: '1' }, logFile: path.join(dir, 'log'), keep: true });
+      started.add(p.pid);
+      await until(async () => (fs.existsSync(`${dir}/runs`) ? fs.readFileSync(`${dir}/runs`, 'utf8') : ''), (t) => t === 'run 1\n');
+      return p;
+    };
+    const runs = (dir: string) => fs.readFileSync(`${dir}/runs`, 'utf8').split('\n').filter(Boolean);
+
+    it('an approved program killed is running again at once, as the same request with the approved variables, once', async () => {
+      const dir = tempDir();
+      const s = spawner();
+      const p = await startKept(s, dir);
+      p.approve(0, { ARMS_WATCH_RUN: '2' });
+      await sleep(50);
+      process.kill(p.pid, 'SIGKILL');
+      const end = await p.exited;
+      expect(end).toMatchObject({ code: null, signal: 'SIGKILL' });
+      expect(end.ranMs).toBeGreaterThanOrEqual(40);
+      const next = end.next!;
+      expect(next.pid).not.toBe(p.pid);
+      started.add(next.pid);
+      expect(Number(stat(next.pid)[1])).toBe(s.pid()); // the helper's child again
+      expect(Number(stat(next.pid)[2])).toBe(next.pid); // a process group of its own
+      await until(async () => runs(dir), (r) => r.length === 2);
+      expect(runs(dir)).toEqual(['run 1', 'run 2']);
+      // once only: the new program has no approve of its own
+      process.kill(next.pid, 'SIGKILL');
+      const end2 = await next.exited;
+      expect(end2).toEqual({ code: null, signal: 'SIGKILL' });
+      await sleep(200);
+      expect(runs(dir)).toEqual(['run 1', 'run 2']);
+    });
+
+    it('is not restarted without an approve, after a hold, before its minimum run, or on a usage error in its first second', async () => {
+      const dir = tempDir();
+      const s = spawner();
+      // no approve
+      const a = await startKept(s, dir);
+      process.kill(a.pid, 'SIGKILL');
+      expect(await a.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      // approve, then hold: the hold answers, the end is plain
+      fs.rmSync(`${dir}/runs`);
+      const b = await startKept(s, dir);
+      b.approve(0, {});
+      await b.hold();
+      process.kill(b.pid, 'SIGKILL');
+      expect(await b.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      // a run shorter than the approve's minimum
+      fs.rmSync(`${dir}/runs`);
+      const c = await startKept(s, dir);
+      c.approve(60_000, {});
+      process.kill(c.pid, 'SIGKILL');
+      expect(await c.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      // exit code 2 at once: a usage error, the service's to judge
+      const d = await s.start({ file: 'sh', args: ['-c', 'read x; exit 2'], cwd: dir, env: { PATH }, logFile: path.join(dir, 'log'), keep: true });
+      d.approve(0, {});
+      expect(await d.exited).toEqual({ code: 2, signal: null });
+      // whereas exit code 3 is restarted
+      const e = await s.start({ file: 'sh', args: ['-c', 'sleep 0.2; exit 3'], cwd: dir, env: { PATH }, logFile: path.join(dir, 'log'), keep: true });
+      e.approve(0, {});
+      const endE = await e.exited;
+      expect(endE).toMatchObject({ code: 3, signal: null });
+      await endE.next!.hold();
+      expect((await endE.next!.exited).code).toBe(3);
+      await sleep(300);
+      expect(runs(dir)).toEqual(['run 1']);
+    });
+
+    it('a restart whose program cannot start any more is told as the plain end', async () => {
+      const dir = tempDir();
+      const s = spawner();
+      const p = await startKept(s, dir);
+      p.approve(0, {});
+      fs.rmSync(path.join(dir, 'run.sh'));
+      process.kill(p.pid, 'SIGKILL');
+      expect(await p.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    });
+
+    it('a hold that comes while the restart is under way is answered after it: the new run is told first', async () => {
+      const dir = tempDir();
+      const s = spawner();
+      const p = await startKept(s, dir);
+      p.approve(0, {});
+      let endSeen = false;
+      void p.exited.then(() => (endSeen = true));
+      process.kill(p.pid, 'SIGKILL');
+      // the kill and the hold race; whichever the helper sees first, the hold never resolves before a restart is told
+      await sleep(5);
+      await p.hold();
+      const end = await p.exited;
+      if (end.next) {
+        expect(endSeen).toBe(true);
+        started.add(end.next.pid);
+      }
+    });
+  });
+
   it('a malformed request is answered, not fatal', async () => {
     const h = spawn(BINARY, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
@@ -202,8 +306,8 @@ describe.skipIf(!posix)('the native spawner', () => {
     };
     h.stdin.write(frame('nonsense\0'));
     h.stdin.write(frame('spawn\x001\0')); // too few fields
-    h.stdin.write(frame(`spawn\x002\0true\0/\0/dev/null\0\0\x000\x001\0PATH=${PATH}\0`));
-    await until(async () => out, (o) => /^P 2 \d+$/m.test(o));
+    h.stdin.write(frame(`spawn\x002\0true\0/\0/dev/null\0\0\x000\x000\x001\0PATH=${PATH}\0`));
+    await until(async () => out, (o) => /^P 2 \d+ -?\d+$/m.test(o));
     expect(out.split('\n').filter((l) => l.startsWith('E'))).toEqual(['E ? EINVAL a request the spawner could not read', 'E ? EINVAL a request the spawner could not read']);
     h.stdin.end();
     expect(await new Promise((r) => h.once('exit', (code) => r(code)))).toBe(0);

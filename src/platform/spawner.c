@@ -15,12 +15,26 @@
  *
  * Requests on stdin, each a frame: a 4-byte little-endian length, then that many bytes of fields,
  * each ending with NUL:
- *   spawn ID FILE CWD LOG UID GID NARGS ARG... NENV NAME=VALUE...     (UID, GID: empty for unchanged)
+ *   spawn ID FILE CWD LOG UID GID KEEP NARGS ARG... NENV NAME=VALUE...
+ *                            UID, GID: empty for unchanged. KEEP 1: the request is kept while the
+ *                            program runs, so that it can be started again without armsd (approve)
+ *   approve PID MINRUN NSET NAME=VALUE...
+ *                            armsd's restart policy has already decided: when this (kept) program
+ *                            ends after running at least MINRUN ms, start it again at once, with
+ *                            these variables set, and say R instead of X. Once only: the new
+ *                            program needs an approve of its own. Never for an exit code of 2
+ *                            within its first second (a usage error: armsd's to judge).
+ *   hold ID PID              no more restart of PID without armsd; answered H ID (after an R
+ *                            for PID, when it had already been started again)
  * Answers on stdout, one per line:
  *   P ID PID START           started (the program has exec'd); START: its start time in clock
  *                            ticks since boot (/proc/PID/stat field 22), -1 where unknown
  *   E ID ERRNO-NAME MESSAGE  not started (MESSAGE: what failed, in words)
  *   X PID CODE SIGNAL        a program it started has ended (CODE or SIGNAL is -1)
+ *   R PID CODE SIGNAL RANMS NEWPID START
+ *                            an approved program ended after RANMS ms and is running again as
+ *                            NEWPID (exec'd). A failed new start is told as the plain end (X).
+ *   H ID                     the hold is in force
  * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
  */
 #define _GNU_SOURCE
@@ -39,6 +53,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FRAME (64 * 1024 * 1024)
@@ -111,6 +126,11 @@ struct starting {
     int fd; /* the read end of its close-on-exec pipe */
     char id[24];
     char cwd[PATH_MAX];
+    /* a restart without armsd: the program it replaces, how that ended, how long it ran */
+    pid_t old;
+    int old_status;
+    long long ran_ms;
+    char hold_id[24]; /* a hold of `old` that came meanwhile: answered after the R */
 };
 static struct starting *starting;
 static size_t nstarting, capstarting;
@@ -118,6 +138,48 @@ static size_t nstarting, capstarting;
 static void report_exit(pid_t pid, int status) {
     if (WIFEXITED(status)) say("X %ld %d -1\n", (long)pid, WEXITSTATUS(status));
     else if (WIFSIGNALED(status)) say("X %ld -1 %d\n", (long)pid, WTERMSIG(status));
+}
+
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The fields of a spawn frame, pointing into it. */
+struct spec {
+    const char *id, *file, *cwd, *log, *uid, *gid, *keep;
+    char **argv; /* NULL-terminated */
+    char **envp; /* NULL-terminated */
+};
+
+/* A running program whose request is kept (KEEP 1): what armsd may approve a restart of. */
+struct kept {
+    pid_t pid;
+    char *frame; /* the spawn frame, owned; spec points into it */
+    struct spec spec;
+    char **set; /* variables set by approves (owned strings), NULL-terminated */
+    int approved;
+    long long min_run_ms;
+    long long started_ms;
+};
+static struct kept *kept;
+static size_t nkept, capkept;
+
+static struct kept *kept_of(pid_t pid) {
+    for (size_t i = 0; i < nkept; i++)
+        if (kept[i].pid == pid) return &kept[i];
+    return NULL;
+}
+
+static void kept_free(struct kept *k) {
+    free(k->frame);
+    free(k->spec.argv);
+    free(k->spec.envp);
+    if (k->set)
+        for (char **v = k->set; *v; v++) free(*v);
+    free(k->set);
+    *k = kept[--nkept];
 }
 
 /* Linux: the process's start time (clock ticks since boot, field 22 of /proc/PID/stat), which with
@@ -153,6 +215,25 @@ static int settle(size_t i) {
     do r = read(c->fd, &f, sizeof f);
     while (r < 0 && errno == EINTR);
     int ok = r == 0;
+    if (c->old > 0) {
+        /* a restart without armsd: told as R once it has exec'd, else as the plain end it replaced */
+        int st = c->old_status;
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig = WIFSIGNALED(st) ? WTERMSIG(st) : -1;
+        if (ok) say("R %ld %d %d %lld %ld %lld\n", (long)c->old, code, sig, c->ran_ms, (long)c->pid, start_ticks(c->pid));
+        else {
+            struct kept *k = kept_of(c->pid);
+            if (k) kept_free(k);
+            report_exit(c->old, st);
+        }
+        if (c->hold_id[0]) say("H %s\n", c->hold_id);
+        close(c->fd);
+        starting[i] = starting[--nstarting];
+        return ok;
+    }
+    if (!ok) {
+        struct kept *k = kept_of(c->pid);
+        if (k) kept_free(k);
+    }
     if (ok) say("P %s %ld %lld\n", c->id, (long)c->pid, start_ticks(c->pid));
     else if (r != (ssize_t)sizeof f) say("E %s EOTHER cannot tell whether it started\n", c->id);
     else if (f.step == 0) say("E %s %s %s\n", c->id, errno_name(f.err), strerror(f.err));
@@ -161,6 +242,8 @@ static int settle(size_t i) {
     starting[i] = starting[--nstarting];
     return ok;
 }
+
+static int respawn(struct kept *k, int status);
 
 static void reap(void) {
     for (;;) {
@@ -174,19 +257,16 @@ static void reap(void) {
                 told = settle(i);
                 break;
             }
-        if (told) report_exit(pid, status);
+        if (!told) continue;
+        struct kept *k = kept_of(pid);
+        if (k && respawn(k, status)) continue;
+        if (k) kept_free(k);
+        report_exit(pid, status);
     }
 }
 
-/* The fields of a spawn frame, pointing into it. */
-struct spec {
-    const char *id, *file, *cwd, *log, *uid, *gid;
-    char **argv; /* NULL-terminated */
-    char **envp; /* NULL-terminated */
-};
-
 static int parse(char *buf, size_t len, struct spec *s) {
-    char *fields[6];
+    char *fields[7];
     char *p = buf, *end = buf + len;
     const char *op;
     if (len == 0 || end[-1] != '\0') return -1;
@@ -198,13 +278,14 @@ static int parse(char *buf, size_t len, struct spec *s) {
     } while (0)
     NEXT(op);
     if (strcmp(op, "spawn") != 0) return -1;
-    for (int i = 0; i < 6; i++) NEXT(fields[i]);
+    for (int i = 0; i < 7; i++) NEXT(fields[i]);
     s->id = fields[0];
     s->file = fields[1];
     s->cwd = fields[2];
     s->log = fields[3];
     s->uid = fields[4];
     s->gid = fields[5];
+    s->keep = fields[6];
     char *count;
     NEXT(count);
     long nargs = strtol(count, NULL, 10);
@@ -261,8 +342,8 @@ static char **candidates(const char *file, char **envp) {
 }
 
 /* The forked child: becomes the program, or says on `fd` why it could not and ends. */
-static void child(const struct spec *s, char **cands, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
-static void child(const struct spec *s, char **cands, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) {
+static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
+static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) {
     struct failure f = {0, 0};
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -288,7 +369,7 @@ static void child(const struct spec *s, char **cands, int devnull, int out, int 
     f.step = 0;
     int first = 0;
     for (char **c = cands; *c; c++) {
-        execve(*c, s->argv, s->envp);
+        execve(*c, s->argv, envp);
         /* as execvp: go on past what is not there; remember a permission problem */
         if (errno == EACCES) first = EACCES;
         else if (errno != ENOENT && errno != ENOTDIR) {
@@ -304,34 +385,43 @@ failed:
     _exit(127);
 }
 
-static void spawn_one(struct spec *s, const sigset_t *all) {
-    char **cands = candidates(s->file, s->envp);
+/* Forks the program of `s` (its exec told later, by settle()); its PID, or -1 when it could not be
+ * forked. `old` > 0: a restart without armsd, replacing `old`, which ended with `old_status` after
+ * `ran_ms`: nothing is said here (settle() says R, or the plain end). */
+static pid_t spawn_one(struct spec *s, char **envp, const sigset_t *all, pid_t old, int old_status, long long ran_ms) {
+    char **cands = candidates(s->file, envp);
     int out = -1, devnull = -1, fds[2] = {-1, -1};
+    pid_t pid = -1;
+    int quiet = old > 0;
+#define SAY_E(...)                  \
+    do {                            \
+        if (!quiet) say(__VA_ARGS__); \
+    } while (0)
     if (!cands) {
-        say("E %s ENOMEM out of memory\n", s->id);
-        return;
+        SAY_E("E %s ENOMEM out of memory\n", s->id);
+        return -1;
     }
     if (strlen(s->id) >= sizeof starting[0].id || strlen(s->cwd) >= PATH_MAX) {
-        say("E %s ENAMETOOLONG the working folder's name is too long\n", s->id);
+        SAY_E("E %s ENAMETOOLONG the working folder's name is too long\n", s->id);
         goto done;
     }
     out = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (out < 0) {
         int e = errno;
-        say("E %s %s cannot open the watch log %s: %s\n", s->id, errno_name(e), s->log, strerror(e));
+        SAY_E("E %s %s cannot open the watch log %s: %s\n", s->id, errno_name(e), s->log, strerror(e));
         goto done;
     }
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0 || pipe2(fds, O_CLOEXEC) < 0) {
         int e = errno;
-        say("E %s %s cannot start a process: %s\n", s->id, errno_name(e), strerror(e));
+        SAY_E("E %s %s cannot start a process: %s\n", s->id, errno_name(e), strerror(e));
         goto done;
     }
     if (nstarting == capstarting) {
         size_t cap = capstarting ? capstarting * 2 : 64;
         struct starting *grown = realloc(starting, cap * sizeof *grown);
         if (!grown) {
-            say("E %s ENOMEM out of memory\n", s->id);
+            SAY_E("E %s ENOMEM out of memory\n", s->id);
             goto done;
         }
         starting = grown;
@@ -341,18 +431,19 @@ static void spawn_one(struct spec *s, const sigset_t *all) {
     uid_t uid = set_uid ? (uid_t)strtoul(s->uid, NULL, 10) : 0;
     gid_t gid = set_gid ? (gid_t)strtoul(s->gid, NULL, 10) : 0;
 
-    sigset_t old;
+    sigset_t before;
     /* Our SIGCHLD handler must not run in the child before it has reset it. */
-    sigprocmask(SIG_SETMASK, all, &old);
-    pid_t pid = fork();
+    sigprocmask(SIG_SETMASK, all, &before);
+    pid = fork();
     if (pid == 0) {
         close(fds[0]);
-        child(s, cands, devnull, out, fds[1], set_uid, uid, set_gid, gid);
+        child(s, cands, envp, devnull, out, fds[1], set_uid, uid, set_gid, gid);
     }
     int fork_err = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigprocmask(SIG_SETMASK, &before, NULL);
     if (pid < 0) {
-        say("E %s %s cannot start a process: %s\n", s->id, errno_name(fork_err), strerror(fork_err));
+        SAY_E("E %s %s cannot start a process: %s\n", s->id, errno_name(fork_err), strerror(fork_err));
+        pid = -1;
         goto done;
     }
     struct starting *c = &starting[nstarting++];
@@ -361,6 +452,10 @@ static void spawn_one(struct spec *s, const sigset_t *all) {
     fds[0] = -1;
     strcpy(c->id, s->id);
     strcpy(c->cwd, s->cwd);
+    c->old = old;
+    c->old_status = old_status;
+    c->ran_ms = ran_ms;
+    c->hold_id[0] = '\0';
 done:
     if (out >= 0) close(out);
     if (devnull >= 0) close(devnull);
@@ -368,6 +463,143 @@ done:
     if (fds[1] >= 0) close(fds[1]);
     for (char **c = cands; *c; c++) free(*c);
     free(cands);
+    return pid;
+#undef SAY_E
+}
+
+static sigset_t all_signals;
+
+/* The environment of a kept program's next start: its request's, with the approves' variables. */
+static char **next_env(const struct kept *k) {
+    size_t n = 0, nset = 0;
+    for (char **e = k->spec.envp; *e; e++) n++;
+    if (k->set)
+        for (char **v = k->set; *v; v++) nset++;
+    char **env = calloc(n + nset + 1, sizeof(char *));
+    if (!env) return NULL;
+    size_t at = 0;
+    for (char **e = k->spec.envp; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t name = eq ? (size_t)(eq - *e) + 1 : strlen(*e);
+        int replaced = 0;
+        for (size_t j = 0; j < nset; j++)
+            if (strncmp(k->set[j], *e, name) == 0) replaced = 1;
+        if (!replaced) env[at++] = *e;
+    }
+    for (size_t j = 0; j < nset; j++) env[at++] = k->set[j];
+    return env;
+}
+
+/* An approved program has ended: starts it again at once when the approval covers this end.
+ * Returns 1 when a new start is under way (its R or X comes from settle()). */
+static int respawn(struct kept *k, int status) {
+    long long ran = now_ms() - k->started_ms;
+    if (!k->approved || ran < k->min_run_ms) return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2 && ran < 1000) return 0;
+    char **env = next_env(k);
+    if (!env) return 0;
+    pid_t old = k->pid;
+    pid_t pid = spawn_one(&k->spec, env, &all_signals, old, status, ran);
+    free(env);
+    if (pid < 0) return 0;
+    k->pid = pid;
+    k->approved = 0;
+    k->started_ms = now_ms();
+    return 1;
+}
+
+/* approve PID MINRUN NSET NAME=VALUE... */
+static int approve(char *p, char *end) {
+    char *f[3];
+    for (int i = 0; i < 3; i++) {
+        if (p >= end) return -1;
+        f[i] = p;
+        p += strlen(p) + 1;
+    }
+    struct kept *k = kept_of((pid_t)strtol(f[0], NULL, 10));
+    long nset = strtol(f[2], NULL, 10);
+    if (nset < 0 || nset > 1000) return -1;
+    if (!k) return 0; /* ended meanwhile: its end is on its way */
+    char **set = calloc((size_t)nset + 1, sizeof(char *));
+    if (!set) return -1;
+    for (long i = 0; i < nset; i++) {
+        if (p >= end || !(set[i] = strdup(p))) {
+            for (long j = 0; j < i; j++) free(set[j]);
+            free(set);
+            return -1;
+        }
+        p += strlen(p) + 1;
+    }
+    if (k->set)
+        for (char **v = k->set; *v; v++) free(*v);
+    free(k->set);
+    k->set = set;
+    k->min_run_ms = strtoll(f[1], NULL, 10);
+    k->approved = 1;
+    return 0;
+}
+
+/* One request frame (fields each ending with NUL): spawn, approve or hold. */
+static void serve(char *frame, size_t len) {
+    if (len == 0 || frame[len - 1] != '\0') {
+        say("E ? EINVAL a request the spawner could not read\n");
+        return;
+    }
+    char *end = frame + len;
+    if (strcmp(frame, "approve") == 0) {
+        if (approve(frame + strlen(frame) + 1, end) < 0) say("E ? EINVAL an approve the spawner could not read\n");
+        return;
+    }
+    if (strcmp(frame, "hold") == 0) {
+        char *id = frame + strlen(frame) + 1;
+        char *pid = id < end ? id + strlen(id) + 1 : end;
+        if (pid >= end) {
+            say("E ? EINVAL a hold the spawner could not read\n");
+            return;
+        }
+        pid_t target = (pid_t)strtol(pid, NULL, 10);
+        struct kept *k = kept_of(target);
+        if (k) k->approved = 0;
+        /* started again and not yet told: the hold is answered after the R */
+        for (size_t i = 0; i < nstarting; i++)
+            if (starting[i].old == target && strlen(id) < sizeof starting[i].hold_id) {
+                strcpy(starting[i].hold_id, id);
+                return;
+            }
+        say("H %s\n", id);
+        return;
+    }
+    /* spawn: a kept request owns a copy of its frame */
+    char *copy = malloc(len);
+    if (!copy) {
+        say("E ? ENOMEM out of memory\n");
+        return;
+    }
+    memcpy(copy, frame, len);
+    struct spec s;
+    memset(&s, 0, sizeof s);
+    if (parse(copy, len, &s) < 0) {
+        say("E ? EINVAL a request the spawner could not read\n");
+    } else {
+        pid_t pid = spawn_one(&s, s.envp, &all_signals, 0, 0, 0);
+        if (pid > 0 && strcmp(s.keep, "1") == 0) {
+            if (nkept == capkept) {
+                size_t cap = capkept ? capkept * 2 : 64;
+                struct kept *grown = realloc(kept, cap * sizeof *grown);
+                if (grown) {
+                    kept = grown;
+                    capkept = cap;
+                }
+            }
+            if (nkept < capkept) {
+                kept[nkept++] = (struct kept){pid, copy, s, NULL, 0, 0, now_ms()};
+                return; /* the frame and the spec's arrays are the kept program's now */
+            }
+        }
+    }
+    free(s.argv);
+    free(s.envp);
+    free(copy);
 }
 
 /* What armsd's node left open without close-on-exec must not reach the programs. */
@@ -396,8 +628,7 @@ int main(void) {
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
-    sigset_t all;
-    sigfillset(&all);
+    sigfillset(&all_signals);
 
     struct pollfd *fds = NULL;
     size_t capfds = 0;
@@ -461,12 +692,7 @@ int main(void) {
                     }
                     break;
                 }
-                struct spec s;
-                memset(&s, 0, sizeof s);
-                if (parse(in + at + 4, len, &s) < 0) say("E ? EINVAL a request the spawner could not read\n");
-                else spawn_one(&s, &all);
-                free(s.argv);
-                free(s.envp);
+                serve(in + at + 4, len);
                 at += 4 + len;
             }
             memmove(in, in + at, inlen - at);

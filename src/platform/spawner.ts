@@ -3,7 +3,10 @@
 // milliseconds on its event loop each time, a fork of the ~1 MB helper costs tens of microseconds, and it does not wait for the exec. The
 // helper starts a program exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
 // stdio: ['ignore', log, log]}) would (see spawner.c), says its PID once it has exec'd, and how it
-// ended. Windows, or a build without a C compiler: none (sharedSpawner() is null), armsd spawns.
+// ended. When armsd's restart policy already knows its answer to a program's next end (a restart
+// left, no delay due), it approves that restart in advance: the helper starts the program again the
+// moment it dies, without a round trip through armsd's event loop, and tells armsd afterwards (R).
+// Windows, or a build without a C compiler: none (sharedSpawner() is null), armsd spawns.
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,11 +22,16 @@ export interface ProgramStart {
   logFile: string;
   uid?: number;
   gid?: number;
+  /** the helper keeps the request while the program runs, so that approve() can restart it */
+  keep?: boolean;
 }
 
 export interface ProgramExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** started again by the helper on an approve (approve()): the new program, and how long the old one ran */
+  next?: StartedProgram;
+  ranMs?: number;
 }
 
 export interface StartedProgram {
@@ -32,6 +40,14 @@ export interface StartedProgram {
   start: number | null;
   /** resolves once, when the program has ended (code and signal null: seen gone after the helper's own end) */
   exited: Promise<ProgramExit>;
+  /**
+   * The restart policy has already decided: when this program ends after at least `minRunMs`, the
+   * helper starts it again at once, with `set` in its environment, and `exited` tells the new
+   * program (`next`). Once: the new program needs an approve of its own. Only for a start with `keep`.
+   */
+  approve(minRunMs: number, set: Record<string, string>): void;
+  /** no restart without armsd from now on; resolves once that holds (after any restart already made) */
+  hold(): Promise<void>;
 }
 
 /** The program was not started; `code` is the errno name (ENOENT, EACCES, ...). */
@@ -66,9 +82,69 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
   const starting = new Map<string, { resolve(p: StartedProgram): void; reject(e: Error): void }>();
   /** programs started, by PID, waiting for their X line */
   const running = new Map<number, (e: ProgramExit) => void>();
+  /** holds waiting for their H line */
+  const holding = new Map<string, () => void>();
+
+  const send = (fields: string[]): boolean => {
+    const payload = Buffer.from(fields.join('\0') + '\0', 'utf8');
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(payload.length);
+    if (!helper) return false;
+    helper.stdin!.write(Buffer.concat([head, payload]));
+    return true;
+  };
+
+  const program = (pid: number, start: number): StartedProgram => {
+    const exited = new Promise<ProgramExit>((r) => running.set(pid, r));
+    return {
+      pid,
+      start: Number.isInteger(start) && start >= 0 ? start : null,
+      exited,
+      approve(minRunMs, set) {
+        if (!running.has(pid)) return;
+        const vars = Object.entries(set).map(([k, v]) => `${k}=${v}`);
+        if (vars.some((v) => v.includes('\0'))) return;
+        send(['approve', String(pid), String(Math.max(0, Math.round(minRunMs))), String(vars.length), ...vars]);
+      },
+      hold() {
+        // Ended already: resolved after that end is told (it is on its way, in a later turn).
+        if (!helper || !running.has(pid)) return new Promise((resolve) => setImmediate(resolve));
+        const id = `h${nextId++}`;
+        return new Promise<void>((resolve) => {
+          holding.set(id, resolve);
+          refresh();
+          if (!send(['hold', id, String(pid)])) {
+            holding.delete(id);
+            resolve();
+          }
+        });
+      },
+    };
+  };
 
   const line = (text: string) => {
     const [kind, a, b, ...rest] = text.split(' ');
+    if (kind === 'H') {
+      const done = holding.get(a);
+      holding.delete(a);
+      // After the end of an R that came before it (told in a later turn, see below), never before.
+      if (done) setImmediate(done);
+      refresh();
+      return;
+    }
+    if (kind === 'R') {
+      // R PID CODE SIGNAL RANMS NEWPID START: ended, and already running again (approved)
+      const pid = Number(a);
+      const done = running.get(pid);
+      running.delete(pid);
+      const code = Number(b);
+      const sig = Number(rest[0]);
+      const next = program(Number(rest[2]), Number(rest[3]));
+      const end: ProgramExit = { code: code >= 0 ? code : null, signal: sig >= 0 ? (SIGNAL_NAMES.get(sig) ?? (`SIG${sig}` as NodeJS.Signals)) : null, next, ranMs: Number(rest[1]) };
+      if (done) setImmediate(() => done(end));
+      refresh();
+      return;
+    }
     if (kind === 'X') {
       const pid = Number(a);
       const done = running.get(pid);
@@ -85,10 +161,7 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
     if (!waiting) return;
     starting.delete(a);
     if (kind === 'P') {
-      const pid = Number(b);
-      const start = Number(rest[0]);
-      const exited = new Promise<ProgramExit>((r) => running.set(pid, r));
-      waiting.resolve({ pid, start: Number.isInteger(start) && start >= 0 ? start : null, exited });
+      waiting.resolve(program(Number(b), Number(rest[0])));
     } else {
       waiting.reject(new SpawnFailed(b, rest.join(' ')));
     }
@@ -100,6 +173,9 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
     helper = null;
     for (const w of starting.values()) w.reject(new SpawnFailed('ESRCH', `the spawner ended (${why})`));
     starting.clear();
+    // Nothing restarts without armsd any more: every hold holds.
+    for (const done of holding.values()) done();
+    holding.clear();
     for (const [pid, done] of running) {
       const poll = () => (isAlive(pid) && !isZombie(pid) ? setTimeout(poll, ORPHAN_POLL_MS).unref() : done({ code: null, signal: null }));
       poll();
@@ -132,13 +208,13 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
   };
   const refresh = () => {
     const out = helper?.stdout as unknown as { ref(): void; unref(): void } | undefined;
-    if (starting.size > 0 || running.size > 0) out?.ref();
+    if (starting.size > 0 || running.size > 0 || holding.size > 0) out?.ref();
     else out?.unref();
   };
 
   return {
     start(p) {
-      const fields = [p.file, p.cwd, p.logFile, p.uid === undefined ? '' : String(p.uid), p.gid === undefined ? '' : String(p.gid), String(p.args.length), ...p.args];
+      const fields = [p.file, p.cwd, p.logFile, p.uid === undefined ? '' : String(p.uid), p.gid === undefined ? '' : String(p.gid), p.keep ? '1' : '0', String(p.args.length), ...p.args];
       const env = Object.entries(p.env)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${v}`);
@@ -146,19 +222,15 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
         return Promise.reject(new SpawnFailed('EINVAL', 'an argument or an environment value holds a NUL character'));
       }
       const id = String(nextId++);
-      const payload = Buffer.from(['spawn', id, ...fields, String(env.length), ...env].join('\0') + '\0', 'utf8');
-      const head = Buffer.alloc(4);
-      head.writeUInt32LE(payload.length);
-      let h: ChildProcess;
       try {
-        h = ensure();
+        ensure();
       } catch (e) {
         return Promise.reject(new SpawnFailed('ESRCH', `cannot start the spawner: ${(e as Error).message}`));
       }
       return new Promise((resolve, reject) => {
         starting.set(id, { resolve, reject });
         refresh();
-        h.stdin!.write(Buffer.concat([head, payload]));
+        send(['spawn', id, ...fields, String(env.length), ...env]);
       });
     },
     pid: () => helper?.pid ?? null,

@@ -95,3 +95,19 @@ export function afterRun(p: Pacing, counters: RestartCounters, ranMs: number): R
   if (p.resetAfterMs !== null) return { used: 0, windowStart: null, streak: 0 };
   return { ...counters, streak: 0 };
 }
+
+/**
+ * The shortest run after which an end of the program is restarted at once by this policy and
+ * pacing, whatever the exit (but a usage error): what the native spawner may do without asking
+ * (approve). null when no run length guarantees it: then the service decides each end. Only ever
+ * says yes where decide() and restartDelay() would say "restart, now" (a window reset by /H only
+ * gives restarts back).
+ */
+export function immediateRestartAfter(policy: RestartPolicy, p: Pacing, counters: RestartCounters): number | null {
+  if (policy.monitorOnly || policy.restarts === 0 || p.delayMs > 0) return null;
+  // any run: the first end of a streak is restarted at once while a restart is left
+  if ((counters.streak ?? 0) === 0 && counters.used < policy.restarts) return 0;
+  // a good run ends the streak (with resetAfter it gives the budget back too)
+  if (counters.used < policy.restarts || p.resetAfterMs !== null) return p.resetAfterMs ?? GOOD_RUN_MS;
+  return null;
+}

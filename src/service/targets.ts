@@ -5,12 +5,15 @@ import * as fs from 'node:fs';
 import { identify, identityOf, isSameProcess, ProcessIdentity } from '../platform/process';
 import { serviceManager, ServiceDef } from '../platform/services';
 import { spawnCommandLine } from '../platform/command-line';
-import { SpawnFailed, sharedSpawner, Spawner } from '../platform/spawner';
+import { SpawnFailed, sharedSpawner, Spawner, StartedProgram } from '../platform/spawner';
 import { spawnProgram, stopTree } from '../platform/tree';
 
 export interface End {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** already running again, on the watch's approve(): the new run, and how long this one ran */
+  next?: Running;
+  ranMs?: number;
 }
 
 export interface Running {
@@ -23,6 +26,14 @@ export interface Running {
   stop(timeoutMs: number): Promise<boolean>;
   /** is it still what we started? (false once ended, or when its PID now names another process) */
   ours(): boolean;
+  /**
+   * Only for a program of the native spawner: the restart policy has decided that an end after at
+   * least `minRunMs` is restarted at once; the spawner does it without waiting for the service,
+   * and `ended` tells the new run (End.next). Once per run.
+   */
+  approve?(minRunMs: number, set: Record<string, string>): void;
+  /** withdraws an approve; resolves once no restart can come without the service */
+  hold?(): Promise<void>;
 }
 
 export class StartFailed extends Error {}
@@ -156,7 +167,7 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
 async function startNative(spawner: Spawner, spec: ProgramSpec, logFile: string): Promise<Running> {
   let started;
   try {
-    started = await spawner.start({ file: spec.file, args: spec.args, cwd: spec.cwd, env: spec.env, logFile, uid: spec.user?.uid, gid: spec.user?.gid });
+    started = await spawner.start({ file: spec.file, args: spec.args, cwd: spec.cwd, env: spec.env, logFile, uid: spec.user?.uid, gid: spec.user?.gid, keep: true });
   } catch (e) {
     if (!(e instanceof SpawnFailed)) throw e;
     // "cannot open the watch log ...", "cannot enter the working folder ...": said as they are
@@ -164,23 +175,39 @@ async function startNative(spawner: Spawner, spec: ProgramSpec, logFile: string)
     const why = e.message.startsWith('cannot ') ? e.message : e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable (permission denied)' : e.message;
     throw new StartFailed(`cannot start "${spec.file}": ${why}`);
   }
+  return nativeRun(started);
+}
+
+function nativeRun(started: StartedProgram): Running {
   const { pid } = started;
   // Linux: the helper read its start time; elsewhere (no /proc) as identify() would say.
   const identity = started.start !== null ? identityOf(pid, started.start) : identify(pid);
   let over = false;
-  const ended = started.exited.then((end) => {
+  let next: Running | undefined;
+  const ended: Promise<End> = started.exited.then(({ code, signal, next: again, ranMs }) => {
     over = true;
-    return end;
+    if (!again) return { code, signal };
+    next = nativeRun(again);
+    return { code, signal, next, ranMs };
   });
   return {
     pid,
     identity,
     ended,
     ours: () => !over && identity !== null && isSameProcess(identity),
+    approve: (minRunMs, set) => started.approve(minRunMs, set),
+    hold: () => started.hold(),
     async stop(timeoutMs) {
-      if (over) return true;
+      // No restart by the spawner from here on. One it had already made belongs to this stop: a
+      // watch being stopped does not take the new run.
+      await started.hold();
+      if (over) {
+        await ended;
+        return next ? next.stop(timeoutMs) : true;
+      }
       await stopTree(pid, timeoutMs);
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+      if (next) return next.stop(timeoutMs);
       return over;
     },
   };

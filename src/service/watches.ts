@@ -7,7 +7,7 @@ import { ProcessIdentity } from '../platform/process';
 import { groupLeft, stopSessions } from '../platform/tree';
 import { nativeService, ServiceDef } from '../platform/services';
 import { Logs } from './log';
-import { afterRun, decide, DEFAULT_PACING, FinalAction, Pacing, restartDelay, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
+import { afterRun, decide, DEFAULT_PACING, FinalAction, immediateRestartAfter, Pacing, restartDelay, resetsAt, RestartCounters, RestartPolicy } from './restart-policy';
 import { openGate } from './restart-gate';
 import { RotationPolicy } from './rotating-file';
 import { End, programTarget, Running, serviceTarget, StartFailed, Target } from './targets';
@@ -363,18 +363,59 @@ export function openWatches(ctx: WatchesContext): Watches {
     w.startedAt = ctx.clock.now();
     if (running.identity) remember(w, running.identity);
     follow(w, running);
+    approve(w);
     return running.pid;
+  };
+
+  /**
+   * Tells the native spawner which end of the current run it may restart by itself, at once, when
+   * the policy's answer is already known: a killed program runs again without waiting for this
+   * event loop (respawned() then counts it). Anything the policy must judge comes here as an end.
+   */
+  const approve = (w: Watch) => {
+    const r = w.running;
+    if (!r?.approve || closing || w.state !== 'running' || w.suspended || w.req.wait || w.req.scriptRestart || w.req.service) return;
+    const after = immediateRestartAfter(w.req.policy, pacing(w), w.counters);
+    if (after !== null) r.approve(Math.max(after, w.req.graceMs), { ARMS_WATCH_RUN: String(w.run + 1) });
+  };
+
+  /** The spawner restarted the program on its approve: counted and logged as a restart made here. */
+  const respawned = (w: Watch, next: Running, code: number | null, signal: NodeJS.Signals | null, ranMs: number) => {
+    const how = describeEnd(code, signal);
+    const before = afterRun(pacing(w), w.counters, ranMs);
+    if (watches.get(w.key) !== w) {
+      // Released meanwhile (ARMKILL of a program it saw ended): the new run is nobody's.
+      void next.stop(10_000);
+      return;
+    }
+    const d = decide(w.req.policy, { ...before, streak: (before.streak ?? 0) + 1 }, ctx.clock.now());
+    if (d.action !== 'restart' || closing) {
+      // Not what the approve promised (the service is closing, or the policy changed meanwhile): undone.
+      void next.stop(10_000);
+      react(w, code, signal, ranMs);
+      return;
+    }
+    w.counters = d.counters;
+    ctx.logs.write('WARN', fields(w, { exitCode: code, signal, delayMs: 0 }), `watch ${w.req.id} ended (${how}); restarting it (restart ${d.counters.used} of ${w.req.policy.restarts})`);
+    w.run += 1;
+    w.startedAt = ctx.clock.now();
+    if (next.identity) remember(w, next.identity);
+    follow(w, next);
+    ctx.logs.write('INFO', fields(w, { pid: next.pid }), `watch ${w.req.id} restarted, pid ${next.pid}`);
+    approve(w);
   };
 
   const ended = (w: Watch, running: Running, end: End) => {
     if (w.running !== running) return;
     w.running = null;
     const { code, signal } = end;
-    const ranMs = ctx.clock.now() - w.startedAt;
+    const ranMs = end.ranMs ?? ctx.clock.now() - w.startedAt;
     w.lastExit = { code, signal, at: iso(ctx.clock.now()) };
     ctx.changed(w.key);
-    for (const wake of w.waiters.splice(0)) wake(end);
-    if (w.state === 'stopping') return; // ARMKILL: not an end that counts
+    for (const wake of w.waiters.splice(0)) wake({ code, signal });
+    // ARMKILL: not an end that counts (a run the spawner had started again is the stop's to end)
+    if (w.state === 'stopping') return;
+    if (end.next) return respawned(w, end.next, code, signal, ranMs);
     if (w.req.wait) {
       remove(w);
       ctx.logs.write('INFO', fields(w, { exitCode: code, signal }), `watch ${w.req.id} (${w.req.file}) ended: ${describeEnd(code, signal)}; ID released (/W)`);
@@ -491,6 +532,9 @@ export function openWatches(ctx: WatchesContext): Watches {
    */
   const stopWatch = async (w: Watch, timeoutMs: number, leftovers = true): Promise<'stopped' | 'had-ended'> => {
     clearTimers(w);
+    // A run the spawner has just started again is told before the hold's answer: then w.running
+    // is that new run, the one to stop.
+    await w.running?.hold?.();
     const running = w.running;
     // Never signal what is no longer ours: an ended program's PID may name a stranger now.
     if (!running || !running.ours()) {
@@ -620,6 +664,9 @@ export function openWatches(ctx: WatchesContext): Watches {
       if (!w) throw new WatchError('not_found', `no watch "${id}"`);
       if (w.suspended === on) return { changed: false, status: status(w) };
       w.suspended = on;
+      // From the answer on, an end is the service's to see (not restarted by the spawner).
+      if (on) await w.running?.hold?.();
+      else approve(w);
       ctx.changed(w.key);
       ctx.logs.write('WARN', fields(w, { suspended: on }), on ? `watch ${w.req.id} suspended (maintenance): an end of its program is not restarted and not counted` : `watch ${w.req.id} resumed`);
       if (!on && w.held) {
