@@ -64,6 +64,8 @@ export interface Spawner {
   start(p: ProgramStart): Promise<StartedProgram>;
   /** the helper's PID while it runs (its programs are its children), else null */
   pid(): number | null;
+  /** starts the helper now, so that the first watch does not wait for it */
+  warm(): void;
   /** ends the helper; the programs it started go on */
   close(): void;
 }
@@ -234,6 +236,13 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
       });
     },
     pid: () => helper?.pid ?? null,
+    warm() {
+      try {
+        ensure();
+      } catch {
+        /* the first start says why */
+      }
+    },
     close() {
       const h = helper;
       helper = null;

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveHome } from '../platform/home';
 import { openNotifier } from '../platform/sd-notify';
+import { sharedSpawner } from '../platform/spawner';
 import { ensureCommandsDir } from '../platform/shims';
 import { VERSION } from '../version';
 import { dropBatchSpare, keepBatchSpare } from './batch-spare';
@@ -344,6 +345,7 @@ async function main(): Promise<void> {
 
   logs.write('INFO', { src: 'armsd', pid: process.pid, pipe: home.pipe, version: VERSION }, `armsd started on ${config.server}`);
   say(`listening on ${home.pipe} (server ${config.server}, home ${home.root}, pid ${process.pid})`);
+  sharedSpawner()?.warm();
   notifier?.ready(`listening on ${home.pipe}, server ${config.server}, ${config.groups.length} group(s)`);
   if (config.http) {
     // Loaded only when configured: the HTTP server, prom-client and the page cost nothing otherwise.
