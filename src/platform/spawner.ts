@@ -134,26 +134,16 @@ export function openSpawner(binary = SPAWNER_BINARY): Spawner {
       refresh();
       return;
     }
-    if (kind === 'R') {
-      // R PID CODE SIGNAL RANMS NEWPID START: ended, and already running again (approved)
+    if (kind === 'X' || kind === 'R') {
+      // X PID CODE SIGNAL: ended. R PID CODE SIGNAL RANMS NEWPID START: ended, and already running
+      // again (approved).
       const pid = Number(a);
       const done = running.get(pid);
       running.delete(pid);
       const code = Number(b);
       const sig = Number(rest[0]);
-      const next = program(Number(rest[2]), Number(rest[3]));
-      const end: ProgramExit = { code: code >= 0 ? code : null, signal: sig >= 0 ? (SIGNAL_NAMES.get(sig) ?? (`SIG${sig}` as NodeJS.Signals)) : null, next, ranMs: Number(rest[1]) };
-      if (done) setImmediate(() => done(end));
-      refresh();
-      return;
-    }
-    if (kind === 'X') {
-      const pid = Number(a);
-      const done = running.get(pid);
-      running.delete(pid);
-      const code = Number(b);
-      const sig = Number(rest[0]);
-      const end = { code: code >= 0 ? code : null, signal: sig >= 0 ? (SIGNAL_NAMES.get(sig) ?? (`SIG${sig}` as NodeJS.Signals)) : null };
+      const end: ProgramExit = { code: code >= 0 ? code : null, signal: sig >= 0 ? (SIGNAL_NAMES.get(sig) ?? (`SIG${sig}` as NodeJS.Signals)) : null };
+      if (kind === 'R') Object.assign(end, { next: program(Number(rest[2]), Number(rest[3])), ranMs: Number(rest[1]) });
       // As with node's spawn, an end is told in a later turn than the start, even when both lines came together.
       if (done) setImmediate(() => done(end));
       refresh();
