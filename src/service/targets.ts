@@ -137,26 +137,7 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
         });
         child.once('spawn', () => {
           const pid = child.pid!;
-          const identity: ProcessIdentity | null = identify(pid);
-          let over = false;
-          const ended = new Promise<End>((r) =>
-            child.once('exit', (code, signal) => {
-              over = true;
-              r({ code, signal });
-            }),
-          );
-          resolve({
-            pid,
-            identity,
-            ended,
-            ours: () => !over && identity !== null && isSameProcess(identity),
-            async stop(timeoutMs) {
-              if (over) return true;
-              await stopTree(pid, timeoutMs);
-              await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-              return over;
-            },
-          });
+          resolve(processRun(pid, identify(pid), new Promise<End>((r) => child.once('exit', (code, signal) => r({ code, signal })))));
         });
       });
     },
@@ -182,33 +163,37 @@ function nativeRun(started: StartedProgram): Running {
   const { pid } = started;
   // Linux: the helper read its start time; elsewhere (no /proc) as identify() would say.
   const identity = started.start !== null ? identityOf(pid, started.start) : identify(pid);
+  const exited = started.exited.then(({ code, signal, next, ranMs }): End => (next ? { code, signal, next: nativeRun(next), ranMs } : { code, signal }));
+  return processRun(pid, identity, exited, started);
+}
+
+/**
+ * A process we started (our child, or the native spawner's). With the spawner, a restart it made on
+ * an approve (End.next) during a stop belongs to that stop: a watch being stopped does not take it.
+ */
+function processRun(pid: number, identity: ProcessIdentity | null, exited: Promise<End>, spawned?: StartedProgram): Running {
   let over = false;
   let next: Running | undefined;
-  const ended: Promise<End> = started.exited.then(({ code, signal, next: again, ranMs }) => {
+  const ended = exited.then((end) => {
     over = true;
-    if (!again) return { code, signal };
-    next = nativeRun(again);
-    return { code, signal, next, ranMs };
+    next = end.next;
+    return end;
   });
   return {
     pid,
     identity,
     ended,
     ours: () => !over && identity !== null && isSameProcess(identity),
-    approve: (minRunMs, set) => started.approve(minRunMs, set),
-    hold: () => started.hold(),
+    ...(spawned && { approve: (minRunMs: number, set: Record<string, string>) => spawned.approve(minRunMs, set), hold: () => spawned.hold() }),
     async stop(timeoutMs) {
-      // No restart by the spawner from here on. One it had already made belongs to this stop: a
-      // watch being stopped does not take the new run.
-      await started.hold();
-      if (over) {
-        await ended;
-        return next ? next.stop(timeoutMs) : true;
+      // no restart by the spawner from here on
+      await spawned?.hold();
+      if (over) await ended;
+      else {
+        await stopTree(pid, timeoutMs);
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
       }
-      await stopTree(pid, timeoutMs);
-      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-      if (next) return next.stop(timeoutMs);
-      return over;
+      return next ? next.stop(timeoutMs) : over;
     },
   };
 }
