@@ -46,6 +46,8 @@ export interface SavedWatch {
   identity: ProcessIdentity | null;
   state: WatchState;
   since: number;
+  /** `since` as status shows it, kept while `since` does not change (status of 1000 watches is read often) */
+  sinceText?: [number, string];
   startedAt: number;
   counters: RestartCounters;
   lastExit: WatchStatus['lastExit'];
@@ -103,6 +105,8 @@ export interface Watch {
   running: Running | null;
   state: WatchState;
   since: number;
+  /** `since` as status shows it, kept while `since` does not change (status of 1000 watches is read often) */
+  sinceText?: [number, string];
   startedAt: number;
   counters: RestartCounters;
   lastExit: WatchStatus['lastExit'];
@@ -263,7 +267,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       pid: w.running?.pid ?? null,
       state: w.state,
       command: w.target.describe,
-      since: iso(w.since),
+      since: (w.sinceText?.[0] === w.since ? w.sinceText : (w.sinceText = [w.since, iso(w.since)]))[1],
       restartsUsed: w.counters.used,
       restartsAllowed: w.req.policy.restarts,
       resetsAt: reset === null ? null : iso(reset),
