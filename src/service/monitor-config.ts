@@ -67,6 +67,7 @@ function readMonitor(r: Reader, name: string, node: Node | null, home: string, l
   const m: MonitorConfig = { name, group: null, check: null, interval: 10, timeout: 10, failures: 3, recovery: null, line };
   const checks: Array<{ kind: string; node: Node | null }> = [];
   let expectNode: Node | null = null;
+  const timing: string[] = [];
   const check = (kind: string) => (v: Node | null) => checks.push({ kind, node: v });
   r.map(node, where, {
     group: (v) => (m.group = r.name(v, `${where}.group`) ?? null),
@@ -76,15 +77,20 @@ function readMonitor(r: Reader, name: string, node: Node | null, home: string, l
     cmd: check('cmd'),
     process: check('process'),
     usage: check('usage'),
-    interval: (v) => (m.interval = r.duration(v, `${where}.interval`) ?? m.interval),
-    timeout: (v) => (m.timeout = r.duration(v, `${where}.timeout`) ?? m.timeout),
-    failures: (v) => (m.failures = r.int(v, `${where}.failures`, 1, 1000) ?? m.failures),
+    interval: (v) => (timing.push('interval'), (m.interval = r.duration(v, `${where}.interval`) ?? m.interval)),
+    timeout: (v) => (timing.push('timeout'), (m.timeout = r.duration(v, `${where}.timeout`) ?? m.timeout)),
+    failures: (v) => (timing.push('failures'), (m.failures = r.int(v, `${where}.failures`, 1, 1000) ?? m.failures)),
     recovery: (v) => (m.recovery = readRecovery(r, v, `${where}.recovery`, home) ?? null),
   });
   if (!isMap(node)) return undefined;
   if (checks.length > 1) r.problem(checks[1].node, `${where}: one check per monitor (${CHECK_KINDS.join(', ')}); found ${checks.map((c) => c.kind).join(' and ')}`);
   const c = checks[0];
   if (c) m.check = readCheck(r, c.kind, c.node, where);
+  else if (timing.length > 0) {
+    // Without a check the results come from elsewhere, on their own schedule: said, not ignored.
+    const from = name.toUpperCase() === OS_MONITOR_NAME.toUpperCase() ? 'the stall monitor (its schedule: osMonitor:)' : `ARMRSP (its schedule: ARMRSP's /INT, /TIMEOUT and /N)`;
+    r.problem(node, `${where}: ${timing.join(', ')}: only for a check the service runs (${CHECK_KINDS.join(', ')}); this monitor has none: its results come from ${from}`);
+  }
   if (expectNode !== null) {
     const text = r.string(expectNode, `${where}.expect`, 'a text the HTTP answer must contain');
     if (m.check?.kind === 'http') m.check.expect = text;

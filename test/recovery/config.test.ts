@@ -95,6 +95,16 @@ describe('arms check: monitoring and recovery settings', () => {
     expect(d.stderr).toContain(`${file}:23: monitors.M7.recovery`);
   });
 
+  it('timing settings on a monitor without a check (ARMRSP\'s, the stall monitor) are refused, not ignored', async () => {
+    const { home: h, file } = home(['server: S', 'monitors:', '  RSP: { interval: 5s, failures: 2 }', '  armsd-os: { timeout: 1s, recovery: { finalAction: none, target: server } }'].join('\n') + '\n');
+    const r = await run('arms', ['check'], envFor(h));
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${file}:3: monitors.RSP: interval, failures: only for a check the service runs (http, tcp, cmd, process, usage); this monitor has none: its results come from ARMRSP (its schedule: ARMRSP's /INT, /TIMEOUT and /N)`,
+      `${file}:4: monitors.armsd-os: timeout: only for a check the service runs (http, tcp, cmd, process, usage); this monitor has none: its results come from the stall monitor (its schedule: osMonitor:)`,
+    ]);
+  });
+
   it('a good config is valid, and its defaults are those of docs/config.md', async () => {
     const { home: h, file } = home(
       `server: S
