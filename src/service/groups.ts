@@ -229,7 +229,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     const problem = await interpreterProblem(cmd, env);
     if (problem) {
       const r: ScriptResult = { code: null, signal: null, timedOut: false, spawnError: problem, ms: 0 };
-      log(g, 'ERR', `${which} script ${path.basename(script)} (${event}${factor ? ` ${factor}` : ''}) ${describeResult(r, timeoutS)}`, { script: path.basename(script), exitCode: null });
+      log(g, 'ERR', `${which} script ${path.basename(script)} (${event}${factor ? ` ${factor}` : ''}) ${describeResult(r, timeoutS)}`, { script: path.basename(script), exitCode: null, event: 'script-failed' });
       return r;
     }
     const name = path.basename(script);
@@ -262,7 +262,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     setState(g, 'error');
     g.status.lastError = { message, step, exitCode, at: now() };
     if (g.status.lastEvent) g.status.lastEvent.result = 'failed';
-    log(g, 'ERR', `group ${g.config.name} is in error: ${message}`);
+    log(g, 'ERR', `group ${g.config.name} is in error: ${message}`, { event: 'group-error' });
     return { ok: false, state: 'error', message: `group ${g.config.name}: ${message}` };
   };
 
@@ -314,12 +314,12 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     const disks = await activateDisks(g.config.disks, diskContext(g, 'start'));
     g.status.disk = disks.result;
     ctx.changed(g.config.name.toUpperCase());
-    for (const p of disks.problems) log(g, 'ERR', `disk: ${p}`);
+    for (const p of disks.problems) log(g, 'ERR', `disk: ${p}`, { event: 'disk-failed' });
 
     let r: ScriptResult | null = null;
     const epoch = g.epoch;
     for (let attempt = 0; attempt <= g.config.maxStartRetries; attempt++) {
-      if (attempt > 0) log(g, 'WARN', `retrying the start script (${attempt} of ${g.config.maxStartRetries})`);
+      if (attempt > 0) log(g, 'WARN', `retrying the start script (${attempt} of ${g.config.maxStartRetries})`, { event: 'start-retry' });
       r = await runGroupScript(g, 'start', event, null, disks.result);
       if (succeeded(r) || g.epoch !== epoch) break;
     }
@@ -360,7 +360,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
       return { ok: true, state: 'offline', message: `group ${g.config.name} is already offline` };
     }
     const event = g.status.startedAs ?? 'START';
-    log(g, 'ERR', `group ${g.config.name}: this server fences itself off (${reason}); stopping the group within ${Math.max(0, deadline - Date.now())} ms`);
+    log(g, 'ERR', `group ${g.config.name}: this server fences itself off (${reason}); stopping the group within ${Math.max(0, deadline - Date.now())} ms`, { event: 'fence' });
     setState(g, 'stopping');
     g.status.lastEvent = { action: 'stop', event, factor: 'SERVERSHUTDOWN', at: now(), result: 'running' };
     // Half the time left for the stop script, the rest for killing whatever it left running.
@@ -373,7 +373,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
     g.fence = null;
     g.status.lastEvent.result = 'ok';
     g.status.lastError = { message: `fenced: ${reason}`, step: 'stop', exitCode: null, at: now() };
-    log(g, 'WARN', `group ${g.config.name} offline (fenced)`);
+    log(g, 'WARN', `group ${g.config.name} offline (fenced)`, { event: 'fence' });
     return { ok: true, state: 'offline', message: `group ${g.config.name} is offline (fenced)` };
   };
 
@@ -434,7 +434,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         log(g, 'INFO', `failover of group ${g.config.name} already queued; this request joins it (${opts.cause})`);
         return { queued: g.pendingFailover, joined: true };
       }
-      log(g, 'WARN', `failover of group ${g.config.name} requested: ${opts.cause}`);
+      log(g, 'WARN', `failover of group ${g.config.name} requested: ${opts.cause}`, { event: 'failover' });
       const { queued } = enqueue(g, async () => {
         g.pendingFailover = null;
         const recent = recentFailovers(g);
@@ -445,7 +445,7 @@ export function openGroups(configs: GroupConfig[], ctx: GroupsContext): Groups {
         if (g.status.state !== 'offline') {
           const stopped = await doStop(g, 'GROUPFAILOVER');
           if (!stopped.ok && !opts.force) return stopped;
-          if (!stopped.ok) log(g, 'WARN', `the stop script failed; going on with the failover (/F)`);
+          if (!stopped.ok) log(g, 'WARN', `the stop script failed; going on with the failover (/F)`, { event: 'script-failed' });
         }
         g.prevServer = ctx.server;
         try {

@@ -131,12 +131,12 @@ async function main(): Promise<void> {
         watchKeys: () => owners!.watches.keys(),
         groupKeys: () => owners!.groups.keys(),
       },
-    onError: (e) => logs.alert('ERR', { src: 'armsd' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk, and answers that need a save are refused until one succeeds`),
+    onError: (e) => logs.alert('ERR', { src: 'armsd', event: 'state-save-failed' }, `cannot save the state (groups and watches): ${e.message}; the last saved state stays on disk, and answers that need a save are refused until one succeeds`),
   });
   const { recovery } = state;
-  if (recovery.from === 'previous') logs.alert('WARN', { src: 'armsd' }, `the state file was unreadable (${recovery.refused.join('; ')}): using its previous good copy`);
+  if (recovery.from === 'previous') logs.alert('WARN', { src: 'armsd', event: 'state-recovered' }, `the state file was unreadable (${recovery.refused.join('; ')}): using its previous good copy`);
   if (recovery.lost) {
-    logs.alert('ERR', { src: 'armsd' }, `both copies of the state are unreadable (${recovery.refused.join('; ')}; kept as *.damaged): starting without the previous state; programs still running from before are taken back, groups start as offline`);
+    logs.alert('ERR', { src: 'armsd', event: 'state-lost' }, `both copies of the state are unreadable (${recovery.refused.join('; ')}; kept as *.damaged): starting without the previous state; programs still running from before are taken back, groups start as offline`);
   }
   if (recovery.skipped) {
     const s = recovery.skipped;
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     try {
       state.save();
     } catch (e) {
-      logs.alert('ERR', { src: 'armsd' }, `cannot save the state (${what}): ${(e as Error).message}; the last saved state stays on disk`);
+      logs.alert('ERR', { src: 'armsd', event: 'state-save-failed' }, `cannot save the state (${what}): ${(e as Error).message}; the last saved state stays on disk`);
     }
   };
   state.data.cleanStop = false;
@@ -334,7 +334,7 @@ async function main(): Promise<void> {
     try {
       reload();
     } catch (e) {
-      logs.alert('ERR', { src: 'armsd' }, `SIGHUP: the config was not reloaded (keeping the current one): ${(e as Error).message.split('\n').join('; ')}`);
+      logs.alert('ERR', { src: 'armsd', event: 'config-refused' }, `SIGHUP: the config was not reloaded (keeping the current one): ${(e as Error).message.split('\n').join('; ')}`);
     }
   });
   process.on('uncaughtException', (err) => {
@@ -360,7 +360,7 @@ async function main(): Promise<void> {
       else if (state.previous) watches.adopt(state.previous.watches);
       await watches.stopAll(5000);
       await watches.sweep(5000);
-      logs.alert('WARN', { src: 'armsd' }, 'the service did not stop cleanly last time: its watches are stopped; every group\'s start script runs with RECOVER once the server is in the cluster');
+      logs.alert('WARN', { src: 'armsd', event: 'crash-recovered' }, 'the service did not stop cleanly last time: its watches are stopped; every group\'s start script runs with RECOVER once the server is in the cluster');
     }
     state.resync();
     const { openCluster } = require('../cluster/cluster') as typeof import('../cluster/cluster');
@@ -394,7 +394,7 @@ async function main(): Promise<void> {
     const complete = recovery.from === 'current' && !recovery.incomplete;
     const strays = complete ? await watches.sweep(5000) : [];
     const orphans = complete ? [] : watches.adoptOrphans();
-    logs.alert('WARN', { src: 'armsd' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile${strays.length ? `, ${strays.length} program(s) it had not written down stopped` : ''}${orphans.length ? `, ${orphans.length} program(s) newer than the state copy taken back (${orphans.join(', ')})` : ''}; running every group's start script with RECOVER`);
+    logs.alert('WARN', { src: 'armsd', event: 'crash-recovered' }, `the service did not stop cleanly last time: ${adopted.length} watch(es) taken back, ${gone.length} ended meanwhile${strays.length ? `, ${strays.length} program(s) it had not written down stopped` : ''}${orphans.length ? `, ${orphans.length} program(s) newer than the state copy taken back (${orphans.join(', ')})` : ''}; running every group's start script with RECOVER`);
     await Promise.all(config.groups.map((g) => groups.recover(g.name).queued));
   }
   // What the journal still names and nothing has any more goes; what was taken back is written.

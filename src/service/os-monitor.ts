@@ -77,7 +77,7 @@ export function startOsMonitor(config: OsMonitorConfig, logs: Pick<Logs, 'write'
     if (stalled) {
       st.stalls++;
       st.totalStalls++;
-      logs.alert('ERR', { src: 'armsd', monitor: 'os', delayMs, thresholdMs }, `OS stall: the service's event loop was blocked for ${secs(delayMs)} (threshold ${secs(thresholdMs)}): the service or the OS under it stopped responding`);
+      logs.alert('ERR', { src: 'armsd', event: 'os-stall', monitor: 'os', delayMs, thresholdMs }, `OS stall: the service's event loop was blocked for ${secs(delayMs)} (threshold ${secs(thresholdMs)}): the service or the OS under it stopped responding`);
     } else {
       if (st.stalls > 0) logs.write('INFO', { src: 'armsd', monitor: 'os', delayMs }, `OS stall over: the event loop runs on time again (delay ${secs(delayMs)})`);
       st.stalls = 0;
@@ -129,7 +129,7 @@ function openWatchdog(file: string, logs: Pick<Logs, 'write' | 'alert'>): Watchd
 
   const problem = (what: string, e: unknown) => {
     const msg = `${what}: ${(e as Error).message}`;
-    if (status.lastError !== msg) logs.alert('ERR', { src: 'armsd', monitor: 'os', watchdog: file }, `watchdog ${file}: ${msg}`);
+    if (status.lastError !== msg) logs.alert('ERR', { src: 'armsd', event: 'watchdog', monitor: 'os', watchdog: file }, `watchdog ${file}: ${msg}`);
     status.lastError = msg;
   };
   const closeFd = () => {

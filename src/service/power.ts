@@ -44,7 +44,7 @@ export function openPower(ctx: {
       // One power action at a time: a second request while one is under way joins it.
       if (going) return going;
       going = (async () => {
-        ctx.logs.alert('WARN', { src: 'armsd', action }, `server ${action}: ${opts.cause}${opts.stopGroups ? '' : ' (groups not stopped: /NOSTOP)'}`);
+        ctx.logs.alert('WARN', { src: 'armsd', event: action, action }, `server ${action}: ${opts.cause}${opts.stopGroups ? '' : ' (groups not stopped: /NOSTOP)'}`);
         if (opts.stopGroups) {
           const stopped = await (ctx.stopGroups ?? (() => ctx.groups().stopAll('SERVERSHUTDOWN')))();
           for (const o of stopped.filter((x) => !x.ok)) ctx.logs.alert('ERR', { src: 'armsd' }, `before the ${action}: ${o.message}`);

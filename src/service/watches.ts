@@ -456,7 +456,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       // A usage error does not go away by itself: restarting it only spends the budget (and the
       // failovers after it). The operator must fix the command.
       setState(w, 'failed');
-      ctx.logs.alert('ERR', fields(w, { exitCode: code }), `watch ${w.req.id} failed: ${w.target.describe} exited with a usage error (exit code 2) ${ranMs} ms after its start; not restarted (fix its command, then ARMKILL ${w.req.id} and ARMLOAD it again)`);
+      ctx.logs.alert('ERR', fields(w, { exitCode: code, event: 'watch-failed' }), `watch ${w.req.id} failed: ${w.target.describe} exited with a usage error (exit code 2) ${ranMs} ms after its start; not restarted (fix its command, then ARMKILL ${w.req.id} and ARMLOAD it again)`);
       return;
     }
     const p = pacing(w);
@@ -476,7 +476,7 @@ export function openWatches(ctx: WatchesContext): Watches {
         if (w.req.scriptRestart && w.req.group) {
           setState(w, 'ended');
           carried.set(w.key, d.counters);
-          ctx.logs.alert('WARN', fields(w, { exitCode: code, signal, delayMs: delay }), `watch ${w.req.id} ended (${how}); restarting group ${w.req.group} by its scripts${after} (/SCR, restart ${n})`);
+          ctx.logs.alert('WARN', fields(w, { exitCode: code, signal, delayMs: delay, event: 'watch-restart' }), `watch ${w.req.id} ended (${how}); restarting group ${w.req.group} by its scripts${after} (/SCR, restart ${n})`);
           later(w, delay, () => ctx.rerunGroup(w.req.group!, `watch ${w.req.id} ended (${how}), restart ${n}`));
           return;
         }
@@ -485,7 +485,7 @@ export function openWatches(ctx: WatchesContext): Watches {
           launch(w).then(
             (pid) => ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} restarted${pid === null ? '' : `, pid ${pid}`}`),
             (e: Error) => {
-              ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: restart failed: ${e.message}`);
+              ctx.logs.alert('ERR', fields(w, { event: 'watch-restart-failed' }), `watch ${w.req.id}: restart failed: ${e.message}`);
               // A program that cannot start again ends again: the policy counts it like any end.
               setImmediate(() => watches.get(w.key) === w && w.state === 'running' && react(w, null, null, 0));
             },
@@ -500,13 +500,13 @@ export function openWatches(ctx: WatchesContext): Watches {
           ? `watch ${w.req.id} ended (${how}); monitored without restarts (/M)`
           : `watch ${w.req.id} ended (${how}) after ${d.counters.used} of ${w.req.policy.restarts} restarts (${window})`;
         w.escalation = { action: d.final, at: iso(ctx.clock.now()), cause };
-        ctx.logs.alert('ERR', fields(w, { action: d.final, restartsUsed: d.counters.used, restartsAllowed: w.req.policy.restarts }), `${cause}: ${d.final === 'failover' ? 'failing the group over' : 'shutting the server down'}`);
+        ctx.logs.alert('ERR', fields(w, { event: 'watch-escalated', action: d.final, restartsUsed: d.counters.used, restartsAllowed: w.req.policy.restarts }), `${cause}: ${d.final === 'failover' ? 'failing the group over' : 'shutting the server down'}`);
         ctx.escalate(d.final, status(w), cause);
         return;
       }
       case 'give-up':
         setState(w, 'exhausted');
-        ctx.logs.alert('ERR', fields(w, { restartsUsed: d.counters.used }), `watch ${w.req.id} ended (${how}); its ${w.req.policy.restarts} restarts are used up and it has no final action: monitoring stops`);
+        ctx.logs.alert('ERR', fields(w, { restartsUsed: d.counters.used, event: 'watch-exhausted' }), `watch ${w.req.id} ended (${how}); its ${w.req.policy.restarts} restarts are used up and it has no final action: monitoring stops`);
         return;
     }
   };
@@ -637,7 +637,7 @@ export function openWatches(ctx: WatchesContext): Watches {
       mine.forEach((w, i) => {
         if (hows[i] !== 'stopped') return;
         forgotten.push(w.req.id);
-        ctx.logs.alert('WARN', fields(w), `watch ${w.req.id} was still running after group ${group}'s stop script: stopped by the service (add ARMKILL ${w.req.id} to the stop script)`);
+        ctx.logs.alert('WARN', fields(w, { event: 'watch-left-running' }), `watch ${w.req.id} was still running after group ${group}'s stop script: stopped by the service (add ARMKILL ${w.req.id} to the stop script)`);
       });
       return forgotten;
     },
@@ -680,7 +680,7 @@ export function openWatches(ctx: WatchesContext): Watches {
           const pid = await launch(w);
           ctx.logs.write('INFO', fields(w, { pid }), `watch ${w.req.id} started again at its resume${pid === null ? '' : ` (pid ${pid})`}`);
         } catch (e) {
-          ctx.logs.alert('ERR', fields(w), `watch ${w.req.id}: its start at the resume failed: ${(e as Error).message}`);
+          ctx.logs.alert('ERR', fields(w, { event: 'watch-restart-failed' }), `watch ${w.req.id}: its start at the resume failed: ${(e as Error).message}`);
           react(w, null, null, 0);
         }
       }

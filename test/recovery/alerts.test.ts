@@ -122,6 +122,17 @@ alerts:
     await hung.close();
   });
 
+  it('each kind of alert carries its own event name (a watch used up, a usage error), for routes and receivers to tell them apart', async () => {
+    const home = tempDir();
+    const out = path.join(home, 'events');
+    const svc = await startService({ home, config: `syslog: false\nalerts:\n  CMD: { command: 'echo "$ARMS_ALERT_EVENT $ARMS_ALERT_SOURCE" >> ${out}' }\n` });
+    expect((await run('ARMLOAD', ['DIES', '/R', '1', 'sh', '-c', 'sleep 0.2; exit 1'], svc.env)).code).toBe(0);
+    expect((await run('ARMLOAD', ['USAGE', '/R', '5', 'sh', '-c', 'exit 2'], svc.env)).code).toBe(0);
+    const lines = await until(async () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n').sort() : []), (l) => l.length >= 2, 10_000);
+    expect(lines).toEqual(['watch-exhausted watch', 'watch-failed watch']);
+    await svc.stop();
+  });
+
   it('arms alert test: each route, past its filter; a failing route is exit 1; unknown route or none exit 4', async () => {
     const hook = await httpSink();
     const smtp = await smtpSink({ refuseRcpt: true });
