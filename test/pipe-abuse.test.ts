@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { call } from '../src/client/client';
 import { fromArmlog, run, sleep, startService, stopAll } from './helpers';
 
 afterAll(stopAll);
@@ -71,5 +72,18 @@ describe('pipe abuse', () => {
     expect((await run('ARMLOG', ['after the abuse'], svc.env)).code).toBe(0);
     await svc.stop();
     expect(await svc.exited).toBe(0);
+  }, 120_000);
+
+  it('an answer of several MB (the status of a large service) reaches a client that reads it; only a backlog of unread answers gets a client dropped', async () => {
+    const svc = await startService({ config: 'syslog: false\n' });
+    const long = 'A'.repeat(10_000);
+    for (let i = 0; i < 320; i++) {
+      await call(svc.pipe, 'watch.start', { id: `BIG${i}`, file: 'sh', args: ['-c', 'exec sleep 1000', long], cwd: svc.home, env: { PATH: process.env.PATH }, wait: false, restarts: 1, monitorOnly: false, final: 'none', scriptRestart: false, service: false, noWait: false });
+    }
+    const status = (await call(svc.pipe, 'status', {}, 30_000)) as { watches: Array<{ id: string; command: string }> };
+    expect(status.watches).toHaveLength(320);
+    expect(JSON.stringify(status).length).toBeGreaterThan(3_000_000);
+    expect((await run('arms', ['status'], svc.env)).code).toBe(0);
+    await svc.stop();
   }, 120_000);
 });

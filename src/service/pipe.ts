@@ -130,8 +130,11 @@ function serve(socket: net.Socket, handle: Handler, limits: PipeLimits, conns: M
   let outPaused = false;
   const send = (answer: Answer) => {
     if (socket.destroyed || !socket.writable) return;
+    // Judged on what was already waiting: one large answer (the status of 10,000 watches is several
+    // MB) is delivered whole to a client that reads.
+    const backlog = socket.writableLength;
     socket.write(encode(answer));
-    if (socket.writableLength > 8 * OUT_HIGH) socket.destroy();
+    if (backlog > 8 * OUT_HIGH) socket.destroy();
     else if (socket.writableLength > OUT_HIGH && !outPaused) {
       outPaused = true;
       socket.pause();
