@@ -344,7 +344,8 @@ describe.skipIf(!posix)('the watches on the native spawner', () => {
       const again = await until(() => pidOf(svc.pipe, 'SP'), (w) => w.pid !== null && w.pid !== first.pid);
       started.add(again.pid!);
       expect(again.restartsUsed).toBe(1);
-      const log = fs.readFileSync(path.join(svc.home, 'log', 'watches', 'SP.log'), 'utf8');
+      // (the new run writes its line just after its start)
+      const log = await until(async () => fs.readFileSync(path.join(svc.home, 'log', 'watches', 'SP.log'), 'utf8'), (t) => t.trim().split('\n').length >= 2);
       expect(log.trim().split('\n')).toEqual([`in ${process.cwd()} as SP`, `in ${process.cwd()} as SP`]);
       expect((await run('ARMKILL', ['SP'], svc.env)).code).toBe(0);
       await until(async () => fs.existsSync(`/proc/${again.pid}`) && stat(again.pid!)[0] !== 'Z', (alive) => !alive);

@@ -60,6 +60,11 @@
 
 static int sigpipe_fds[2] = {-1, -1};
 
+/* the signals a started program must get back to their default: those this process ignores or
+ * catches (see main) */
+static int to_reset[NSIG];
+static int nreset;
+
 static void on_sigchld(int sig) {
     (void)sig;
     int saved = errno;
@@ -348,7 +353,9 @@ static void child(const struct spec *s, char **cands, char **envp, int devnull, 
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    /* exec puts every caught signal back to its default; an ignored one stays ignored: those, and
+     * our SIGCHLD handler (until the exec), are what to reset (found once, at start) */
+    for (int i = 0; i < nreset; i++) sigaction(to_reset[i], &dfl, NULL);
     setsid();
     if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
         f.step = 3;
@@ -628,6 +635,10 @@ int main(void) {
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction now;
+        if (sigaction(sig, NULL, &now) == 0 && now.sa_handler != SIG_DFL) to_reset[nreset++] = sig;
+    }
     sigfillset(&all_signals);
 
     struct pollfd *fds = NULL;
