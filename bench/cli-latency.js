@@ -7,7 +7,7 @@
 //   defaults: 40 runs after 5 warm-ups; 20000 requests x 5 rounds, 128 in flight per connection;
 //   up to 30 s waiting for the busy service's heap to shrink. --check: exit 2 when a target is missed.
 //
-// 1. end-to-end latency: `node bin/armlog.js x` against a real armsd in a temporary ARMS_HOME,
+// 1. end-to-end latency: `node dist/path/ARMLOG x` (the bundle a script's ARMLOG runs) against a real armsd in a temporary ARMS_HOME,
 //    interleaved run by run with `node -e 0` (same load for both) and with a minimal node client
 //    (the floor for any node command that talks to armsd), with the environment as it is and with
 //    NODE_EXTRA_CA_CERTS removed from the children's environment;
@@ -82,7 +82,9 @@ const DIST = {
   armlog: path.join(ROOT, 'dist', 'commands', 'armlog.js'),
   service: path.join(ROOT, 'dist', 'service', 'main.js'),
 };
-const BIN = { armlog: path.join(ROOT, 'bin', 'armlog.js'), arms: path.join(ROOT, 'bin', 'arms.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
+// armlog: what a group script's ARMLOG runs (dist/path/ARMLOG links to the bundle; bin/armlog.js,
+// npm's entry, only requires it: one module more).
+const BIN = { armlog: path.join(ROOT, 'dist', 'bundles', 'armlog.js'), arms: path.join(ROOT, 'bin', 'arms.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
 
 function checkDist() {
   const missing = [...Object.values(DIST), ...Object.values(BIN)].filter((f) => !fs.existsSync(f));
@@ -164,7 +166,7 @@ s.on('error', (e) => { process.stderr.write(e.message + '\\n'); process.exitCode
 
 function measureLatency(env, pipe, opts) {
   const commands = { armlog: [BIN.armlog, 'x'], node: ['-e', '0'], minimal: ['-e', MINIMAL_CLIENT, pipe] };
-  const labels = { armlog: '"node bin/armlog.js x"', node: '"node -e 0"', minimal: 'the minimal client' };
+  const labels = { armlog: '"node dist/path/ARMLOG x"', node: '"node -e 0"', minimal: 'the minimal client' };
   const keys = Object.keys(commands);
   for (let i = 0; i < opts.warmup; i++) for (const k of keys) timeRun(commands[k], env, labels[k]);
   const samples = { armlog: [], node: [], minimal: [] };
@@ -207,14 +209,17 @@ async function measureRoundTrip(client, pipe, n = 200) {
 // 1b. `arms status` against `pm2 jlist`
 
 /**
- * PM2 into a folder of the temporary home (`npm install` from the registry npm is set up with),
+ * PM2 into a folder of the temporary home (`npm install` from npm's cache, else from the registry npm is set up with),
  * with its own PM2_HOME there. null (and why) when it cannot be installed.
  */
 function installPm2(home) {
   const dir = path.join(home, 'pm2');
   fs.mkdirSync(dir, { recursive: true });
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `pm2@${PM2_VERSION}`], { encoding: 'utf8', timeout: 300_000 });
+  // From npm's cache when it is there (no network), else from the registry npm is set up with.
+  const install = (mode) => spawnSync(npm, ['install', mode, '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `pm2@${PM2_VERSION}`], { encoding: 'utf8', timeout: 300_000 });
+  let r = install('--offline');
+  if (r.status !== 0) r = install('--prefer-offline');
   const bin = path.join(dir, 'node_modules', 'pm2', 'bin', 'pm2');
   if (r.status !== 0 || !fs.existsSync(bin)) return { bin: null, why: r.error ? r.error.message : String(r.stderr || `exit ${r.status}`).trim().split('\n').slice(-1)[0] };
   return { bin, pm2Home: path.join(home, 'pm2-home') };
