@@ -6,7 +6,7 @@ import { identify, identityOf, isSameProcess, ProcessIdentity } from '../platfor
 import { serviceManager, ServiceDef } from '../platform/services';
 import { spawnCommandLine } from '../platform/command-line';
 import { SpawnFailed, sharedSpawner, Spawner } from '../platform/spawner';
-import { spawnProgram, stopTree } from '../platform/tree';
+import { programStarted, spawnProgram, stopTree } from '../platform/tree';
 
 export interface End {
   code: number | null;
@@ -121,32 +121,36 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
         }
         // The program has its own copy of the log file's descriptor.
         fs.closeSync(out);
-        child.once('error', (e: NodeJS.ErrnoException) => {
-          if (child.pid === undefined) reject(cannot(e));
-        });
-        child.once('spawn', () => {
-          const pid = child.pid!;
-          const identity: ProcessIdentity | null = identify(pid);
-          let over = false;
-          const ended = new Promise<End>((r) =>
-            child.once('exit', (code, signal) => {
-              over = true;
-              r({ code, signal });
-            }),
-          );
-          resolve({
-            pid,
-            identity,
-            ended,
-            ours: () => !over && identity !== null && isSameProcess(identity),
-            async stop(timeoutMs) {
-              if (over) return true;
-              await stopTree(pid, timeoutMs);
-              await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-              return over;
-            },
-          });
-        });
+        // Its end is caught from the start: a program may end before it is reported started.
+        let over = false;
+        const ended = new Promise<End>((r) =>
+          child.once('exit', (code, signal) => {
+            over = true;
+            r({ code, signal });
+          }),
+        );
+        child.on('error', () => {}); // said through programStarted
+        // Started only once it runs (Windows: the host said so, after the logon of /U): until
+        // then a refusal is the start's failure (ARMLOAD exit 6), not a watch that ends.
+        programStarted(child).then(
+          () => {
+            const pid = child.pid!;
+            const identity: ProcessIdentity | null = identify(pid);
+            resolve({
+              pid,
+              identity,
+              ended,
+              ours: () => !over && identity !== null && isSameProcess(identity),
+              async stop(timeoutMs) {
+                if (over) return true;
+                await stopTree(pid, timeoutMs);
+                await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+                return over;
+              },
+            });
+          },
+          (e: NodeJS.ErrnoException) => reject(e.code ? cannot(e) : new StartFailed(`cannot start "${spec.file}"${spec.user?.name ? ` as ${spec.user.name}` : ''}: ${e.message}`)),
+        );
       });
     },
   };

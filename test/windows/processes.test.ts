@@ -124,6 +124,8 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     const r = await cmd('ARMKILL', ['CON']);
     expect(r.code, r.stderr).toBe(0);
     expect(running(/console\.json/)).toEqual([]);
+    // The stop was asked of armsd's one resident host (no arms-host started per stop).
+    expect(running(/arms-host\.exe serve$/).length, JSON.stringify(wineProcesses().map((p) => p.cmdline))).toBe(1);
     // WINE ONLY: Wine's GenerateConsoleCtrlEvent fails (ERROR_INVALID_HANDLE), so node never saw
     // SIGBREAK. On Windows it would have: it writes console.json.break and exits 0.
     expect(fs.existsSync(path.join(spaced, 'console.json.break'))).toBe(false);
@@ -181,7 +183,7 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(r.code).toBe(6);
     expect(r.stderr.trim()).toMatch(/^ARMLOAD: \/U Administrator/);
   });
-  it('/U with stored credentials: "arms account set" (password on stdin) seals them through the service; ARMLOAD /U then runs the program as that account', async () => {
+  it('/U with stored credentials: "arms account set" (password on stdin) seals them through the service; ARMLOAD /U answers 0 only once the program runs as that account, else 6 with the host\'s reason', async () => {
     const bat = path.join(tmp, 'ACCOUNT.BAT');
     writeBat(bat, ['@echo off', `set "ARMS_HOME=${homeWin}"`, `echo s3cret-pw| node "${bin('arms')}" account set Administrator`]);
     const r = await winenode(['cmd', '/c', w(bat)]);
@@ -192,20 +194,31 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(sealed.includes(Buffer.from('s3cret-pw', 'utf16le'))).toBe(false);
     expect(sealed.includes(Buffer.from('s3cret-pw'))).toBe(false);
 
+    // ARMLOAD answers only once the host has the program running as that account: the host says
+    // so on a pipe of its own ("started PID"), after LogonUser and CreateProcessAsUser. Here
+    // (WINE ONLY) the logon "works": Wine's LogonUser is a stub that hands back a made-up token,
+    // and CreateProcessAsUser then refuses it (ERROR_INVALID_HANDLE). So the start fails: exit 6,
+    // saying why, no watch, and the program never ran. On Windows the token is a real logon's and
+    // LocalSystem may use it: exit 0 once the program runs as the account.
     const out = w(path.join(spaced, 'as-user.json'));
     const u = await cmd('ARMLOAD', ['U2', '/U', 'Administrator', 'node', w(path.join(spaced, 'argv.js')), out, 'as user']);
-    expect(u.code, u.stderr).toBe(0);
-    // WINE ONLY: Wine's LogonUser is a stub (it hands back a made-up token) and CreateProcessAsUser
-    // then refuses it (ERROR_INVALID_HANDLE): the host ends with 127 at once and the program never
-    // runs. On Windows, LocalSystem may call CreateProcessAsUser with the token of a real logon.
-    let watch: Watch | undefined;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(500)) {
-      watch = (await status()).watches.find((x) => x.id === 'U2');
-      if (watch?.state !== 'running') break;
-    }
-    expect(watch).toMatchObject({ state: 'ended', lastExit: { code: 127 } });
+    expect(u.code, u.stderr).toBe(6);
+    expect(u.stderr.trim()).toMatch(/^ARMLOAD: cannot start "node" as Administrator: the logon worked, but the program could not be started as that account \(.+\)$/);
+    expect((await status()).watches.map((x) => x.id)).not.toContain('U2');
     expect(fs.existsSync(path.join(spaced, 'as-user.json'))).toBe(false);
-    expect((await cmd('ARMKILL', ['U2'])).code).toBe(0);
+    expect(running(/as-user\.json/)).toEqual([]);
+
+    // Stored credentials that cannot be used: the start fails before any program runs, exit 6 with
+    // the host's reason. Shown here with a sealed file that DPAPI cannot open (damaged, or sealed
+    // by another account); a refused logon (a changed password: LogonUser fails with
+    // ERROR_LOGON_FAILURE) takes the same path on Windows, which Wine's LogonUser cannot show.
+    const file = path.join(home, 'state', 'accounts', 'administrator.dpapi');
+    fs.writeFileSync(file, Buffer.from('not sealed by DPAPI'));
+    const damaged = await cmd('ARMLOAD', ['U4', '/U', 'Administrator', 'node', w(path.join(spaced, 'argv.js')), out, 'as user']);
+    expect(damaged.code, damaged.stderr).toBe(6);
+    expect(damaged.stderr.trim()).toMatch(/^ARMLOAD: cannot start "node" as Administrator: cannot unseal .*administrator\.dpapi \(stored by another account\? store them again with arms account set\)/);
+    expect((await status()).watches.map((x) => x.id)).not.toContain('U4');
+    expect(fs.existsSync(path.join(spaced, 'as-user.json'))).toBe(false);
     // A name that cannot be an account is refused before anything is looked up.
     const bad = await cmd('ARMLOAD', ['U3', '/U', 'a/b', 'node', '-e', '0']);
     expect(bad.code).toBe(2);
