@@ -178,6 +178,18 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(readLog().filter((l) => /alerts are not reaching the system log/.test(l.msg))).toEqual([]);
   });
 
+  it("the host carries the event source's message table: events 1-3 (INFO, WARN, ERR) are their text alone", () => {
+    // What Event Viewer looks up in EventMessageFile (the host, registered by arms service
+    // install): without it, it shows "the description for Event ID 1 ... cannot be found".
+    expect(messageTable(fs.readFileSync(path.join(pkg, 'bin', 'win', 'arms-host.exe')))).toEqual(
+      new Map([
+        [1, '%1%0\n'],
+        [2, '%1%0\n'],
+        [3, '%1%0\n'],
+      ]),
+    );
+  });
+
   it('ARMLOAD /U on Windows without stored credentials: exit 6, saying so', async () => {
     const r = await cmd('ARMLOAD', ['U1', '/U', 'Administrator', 'node', '-e', '0']);
     expect(r.code).toBe(6);
@@ -224,3 +236,45 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(bad.code).toBe(2);
   });
 });
+
+/** The message table (RT_MESSAGETABLE 1, first language) of a PE file: message ID to text. */
+function messageTable(pe: Buffer): Map<number, string> {
+  const nt = pe.readUInt32LE(0x3c);
+  const sections = pe.readUInt16LE(nt + 6);
+  const optSize = pe.readUInt16LE(nt + 20);
+  const first = nt + 24 + optSize;
+  let rsrc: { rva: number; raw: number } | null = null;
+  for (let i = 0; i < sections; i++) {
+    const h = first + i * 40;
+    if (pe.toString('latin1', h, h + 8).replace(/\0+$/, '') === '.rsrc') rsrc = { rva: pe.readUInt32LE(h + 12), raw: pe.readUInt32LE(h + 20) };
+  }
+  if (!rsrc) throw new Error('no .rsrc section');
+  const base = rsrc.raw;
+  /** The entry with `id` in the resource directory at `dir` (its first entry when id is null). */
+  const entry = (dir: number, id: number | null): number => {
+    const named = pe.readUInt16LE(base + dir + 12);
+    const ids = pe.readUInt16LE(base + dir + 14);
+    for (let i = 0; i < named + ids; i++) {
+      const e = base + dir + 16 + i * 8;
+      if (id === null || pe.readUInt32LE(e) === id) return pe.readUInt32LE(e + 4) & 0x7fffffff;
+    }
+    throw new Error(`no resource ${id}`);
+  };
+  const data = base + entry(entry(entry(0, 11), 1), null);
+  let at = pe.readUInt32LE(data) - rsrc.rva + base;
+  const table = at;
+  const out = new Map<number, string>();
+  const blocks = pe.readUInt32LE(at);
+  for (let b = 0; b < blocks; b++, at += 12) {
+    const low = pe.readUInt32LE(at + 4);
+    const high = pe.readUInt32LE(at + 8);
+    let e = table + pe.readUInt32LE(at + 12);
+    for (let id = low; id <= high; id++) {
+      const len = pe.readUInt16LE(e);
+      const unicode = pe.readUInt16LE(e + 2) === 1;
+      out.set(id, pe.toString(unicode ? 'utf16le' : 'latin1', e + 4, e + len).replace(/\0+$/, ''));
+      e += len;
+    }
+  }
+  return out;
+}
