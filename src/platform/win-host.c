@@ -482,6 +482,8 @@ static void serve_line(const char *line) {
    when its stdin ends (armsd closed it or ended). */
 static int do_serve(void) {
     InitializeCriticalSection(&out_lock);
+    /* It shares armsd's console: a Ctrl+Break meant for a group is never ours to end on. */
+    SetConsoleCtrlHandler(ignore_ctrl, TRUE);
     HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
     static char buf[4096];
     DWORD have = 0, got;
