@@ -3,7 +3,8 @@
 # gcc-mingw-w64-x86-64): the command launcher template, bin/win/launcher.exe, from
 # src/platform/win-launcher.c (writeCommandsDir copies it once per command), and the native host,
 # bin/win/arms-host.exe, from src/platform/win-host.c (the Windows service, process groups, the
-# Event Log). Both are committed: installs and CI don't build them.
+# Event Log; its message table from src/platform/win-host.mc, with windmc and windres of the same
+# mingw-w64). Both are committed: installs and CI don't build them.
 #
 #   scripts/build-launcher.sh            rebuild both
 #   scripts/build-launcher.sh OUT.exe    build the launcher into OUT.exe
@@ -26,8 +27,15 @@ build() { # SOURCE-NAME OUT
   # Built in a temporary folder from a copy, so no path of this machine can reach the binary.
   local work; work=$(mktemp -d)
   cp "$root/src/platform/$1.c" "$work/program.c"
+  local res=
+  # A message table (SOURCE-NAME.mc, the Event Log's messages): windmc, then windres, linked in.
+  if [ -f "$root/src/platform/$1.mc" ]; then
+    cp "$root/src/platform/$1.mc" "$work/messages.mc"
+    (cd "$work" && "${cc%gcc}windmc" -U messages.mc && "${cc%gcc}windres" -i messages.rc -o messages.o)
+    res=messages.o
+  fi
   (cd "$work" && "$cc" -municode -O2 -s -Wall -Wextra -Werror -static \
-    -Wl,--no-insert-timestamp -Wl,--build-id=none -o program.exe program.c $(libs "$1"))
+    -Wl,--no-insert-timestamp -Wl,--build-id=none -o program.exe program.c $res $(libs "$1"))
   mv "$work/program.exe" "$2"
   rm -rf "$work"
 }

@@ -29,14 +29,29 @@ export function spawnProgram(file: string, args: string[], opts: SpawnOptions, a
 }
 
 /**
+ * Resolves once a program from spawnProgram (or spawnCommandLine with `tree`) really runs; rejects
+ * with why it does not (node's spawn error, or on Windows what the native host said: the logon
+ * of /U refused, CreateProcess failed).
+ */
+export function programStarted(child: ChildProcess): Promise<void> {
+  if (process.platform === 'win32') return (require('./win-process') as typeof import('./win-process')).hostStarted(child);
+  return new Promise((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', (e) => {
+      if (child.pid === undefined) reject(e);
+    });
+  });
+}
+
+/**
  * Sends a polite stop (SIGTERM) or a forced one (SIGKILL) to the tree headed by pid. Returns false
  * when a polite stop could reach nothing (Windows: no console group and no window to tell).
  */
-export function signalTree(pid: number, force: boolean): boolean {
+export async function signalTree(pid: number, force: boolean): Promise<boolean> {
   if (process.platform === 'win32') {
     const win = require('./win-process') as typeof import('./win-process');
     if (!force) return win.breakTree(pid);
-    win.killTree(pid);
+    await win.killTree(pid);
     return true;
   }
   try {
@@ -67,11 +82,11 @@ export function treeAlive(pgid: number): boolean {
 
 /** Polite stop, then forced after `graceMs`; resolves when the tree is gone (or `graceMs` after the force). */
 export async function stopTree(pid: number, graceMs: number): Promise<void> {
-  const told = signalTree(pid, false);
+  const told = await signalTree(pid, false);
   const deadline = told ? Date.now() + graceMs : 0;
   while (treeAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   if (!treeAlive(pid)) return;
-  signalTree(pid, true);
+  await signalTree(pid, true);
   const hard = Date.now() + 2000;
   while (treeAlive(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
 }

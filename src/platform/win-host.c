@@ -7,6 +7,9 @@
  *                                    (CREATE_NEW_PROCESS_GROUP, same console), in a job object that
  *                                    ends the whole tree when this host is ended; wait for it and
  *                                    exit with its exit code. armsd starts every watched program so.
+ *                                    Given a pipe as fd 3 (node's stdio[3]), the host writes one line
+ *                                    to it once the program is started, "started PID", or why it
+ *                                    could not be, "failed WHY" (then exits 126 or 127).
  *   arms-host run-as <user> <credentials file> <command line>
  *                                    the same, as another account: the password stored by `protect`
  *                                    (DPAPI, readable only by the account that stored it: the
@@ -22,6 +25,10 @@
  *                                    below it in the process table (a parent-link walk of one
  *                                    snapshot, so a child whose parent already ended is found when
  *                                    its parent was seen, unlike taskkill /T run later).
+ *   arms-host serve                  break and kill as requests on stdin, one line each, "ID break PID"
+ *                                    or "ID kill PID", answered "ID CODE" on stdout (the exit codes
+ *                                    of those verbs) in the order they finish: one resident host per
+ *                                    armsd, so that a stop starts no process. Ends at the end of stdin.
  *   arms-host service <options>      the service itself, run by the service control manager: starts
  *                                    node armsd.js, reports RUNNING once armsd answers on its pipe,
  *                                    and on stop or shutdown asks armsd to stop (which runs every
@@ -55,7 +62,38 @@
 
 #define BIG 32768
 
-/* One line "arms-host: <what> (<system message>)" on stderr in UTF-8, then `code`. */
+/* Where `run`/`run-as` tell their caller whether the program started: the pipe the caller gave
+   as its fd 3 (node's stdio[3]), found in STARTUPINFO.lpReserved2 as the C runtimes pass
+   descriptors on (a count, one flag byte each, then one HANDLE each, unaligned). NULL without one. */
+static HANDLE report_to;
+
+static void open_report(void) {
+    STARTUPINFOW si;
+    si.cb = sizeof si;
+    GetStartupInfoW(&si);
+    if (si.cbReserved2 < sizeof(int) || !si.lpReserved2) return;
+    int n;
+    memcpy(&n, si.lpReserved2, sizeof n);
+    if (n < 4 || si.cbReserved2 < sizeof(int) + (size_t)n * (1 + sizeof(HANDLE))) return;
+    HANDLE h;
+    memcpy(&h, si.lpReserved2 + sizeof(int) + n + 3 * sizeof(HANDLE), sizeof h);
+    if (!h || h == INVALID_HANDLE_VALUE || GetFileType(h) != FILE_TYPE_PIPE) return;
+    /* Only for us: the program must not hold the caller's pipe open. */
+    SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0);
+    report_to = h;
+}
+
+/* One line to the caller's report pipe, which is then closed: "started PID" or "failed WHY". */
+static void tell(const char *line, int len) {
+    if (!report_to) return;
+    DWORD written;
+    WriteFile(report_to, line, (DWORD)len, &written, NULL);
+    CloseHandle(report_to);
+    report_to = NULL;
+}
+
+/* One line "arms-host: <what> (<system message>)" on stderr in UTF-8 (and, while a caller waits
+   for a start, "failed <what> (...)" on its report pipe). */
 static void say(const wchar_t *fmt, const wchar_t *a, DWORD err) {
     wchar_t line[2048], msg[512] = L"";
     if (err) {
@@ -75,6 +113,10 @@ static void say(const wchar_t *fmt, const wchar_t *a, DWORD err) {
     DWORD written;
     HANDLE h = GetStdHandle(STD_ERROR_HANDLE);
     if (h && h != INVALID_HANDLE_VALUE && bytes > 0) WriteFile(h, out, (DWORD)bytes, &written, NULL);
+    if (report_to && bytes > 11) {
+        memcpy(out + 4, "failed ", 7); /* "arms-host: X" -> "failed X" */
+        tell(out + 4, bytes - 4);
+    }
 }
 
 static void fail(int code, const wchar_t *fmt, const wchar_t *a, DWORD err) {
@@ -164,13 +206,20 @@ static int do_run(HANDLE token, int words) {
     DWORD flags = CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT;
     BOOL started = token ? CreateProcessAsUserW(token, NULL, cl, NULL, NULL, TRUE, flags, NULL, NULL, &si, &pi)
                          : CreateProcessW(NULL, cl, NULL, NULL, TRUE, flags, NULL, NULL, &si, &pi);
-    if (!started) fail(127, L"cannot start %ls", cl, GetLastError());
+    if (!started) {
+        DWORD err = GetLastError();
+        if (token) fail(127, L"the logon worked, but the program could not be started as that account%ls", L"", err);
+        fail(127, L"cannot start %ls", cl, err);
+    }
     if (job && !AssignProcessToJobObject(job, pi.hProcess)) {
         CloseHandle(job); /* an old Windows refusing nested jobs: the tree is found by kill's walk */
         job = NULL;
     }
     ResumeThread(pi.hThread);
     CloseHandle(pi.hThread);
+    /* Only now is the program started (as the account, for run-as): the caller may say so. */
+    char line[64];
+    tell(line, snprintf(line, sizeof line, "started %lu\n", pi.dwProcessId));
     /* `break` asks through this event; the Ctrl+Break is sent from here, inside the console the
        program shares (attaching another process to it was refused under Wine). */
     wchar_t name[64];
@@ -207,7 +256,7 @@ static int do_run_as(int argc, wchar_t **argv) {
         !LogonUserW(name, domain, pw, LOGON32_LOGON_INTERACTIVE, LOGON32_PROVIDER_DEFAULT, &token)) {
         DWORD err = GetLastError();
         SecureZeroMemory(pw, wcslen(pw) * sizeof(wchar_t));
-        fail(126, L"cannot log on as %ls", argv[2], err);
+        fail(126, L"cannot log on as %ls with the stored credentials", argv[2], err);
     }
     SecureZeroMemory(pw, wcslen(pw) * sizeof(wchar_t));
     return do_run(token, 4);
@@ -247,44 +296,59 @@ typedef struct {
     wchar_t exe[MAX_PATH];
 } proc_t;
 
-static proc_t *procs;
-static int nprocs;
+/* One snapshot of the process table and the tree of one pid in it. Each request of `serve` has
+   its own (they run on threads of their own). */
+typedef struct {
+    proc_t *procs;
+    char *in;
+    int n;
+} table_t;
 
-static void snapshot(void) {
+static void table_free(table_t *t) {
+    if (t->procs) HeapFree(GetProcessHeap(), 0, t->procs);
+    if (t->in) HeapFree(GetProcessHeap(), 0, t->in);
+    t->procs = NULL, t->in = NULL, t->n = 0;
+}
+
+/* Reads the table into t; FALSE (and GetLastError) when it cannot. */
+static BOOL snapshot(table_t *t) {
+    ZeroMemory(t, sizeof *t);
     HANDLE s = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
-    if (s == INVALID_HANDLE_VALUE) fail(1, L"cannot read the process table%ls", L"", GetLastError());
+    if (s == INVALID_HANDLE_VALUE) return FALSE;
     int cap = 1024;
-    procs = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, cap * sizeof(proc_t));
+    t->procs = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, cap * sizeof(proc_t));
     PROCESSENTRY32W e;
     e.dwSize = sizeof e;
     for (BOOL ok = Process32FirstW(s, &e); ok; ok = Process32NextW(s, &e)) {
-        if (nprocs == cap) {
+        if (t->n == cap) {
             cap *= 2;
-            procs = HeapReAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, procs, cap * sizeof(proc_t));
+            t->procs = HeapReAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, t->procs, cap * sizeof(proc_t));
         }
-        procs[nprocs].pid = e.th32ProcessID;
-        procs[nprocs].ppid = e.th32ParentProcessID;
-        wcsncpy(procs[nprocs].exe, e.szExeFile, MAX_PATH - 1);
-        nprocs++;
+        t->procs[t->n].pid = e.th32ProcessID;
+        t->procs[t->n].ppid = e.th32ParentProcessID;
+        wcsncpy(t->procs[t->n].exe, e.szExeFile, MAX_PATH - 1);
+        t->n++;
     }
     CloseHandle(s);
+    t->in = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, t->n + 1);
+    return TRUE;
 }
 
-/* Marks `pid` and everything below it (by parent links); returns how many. */
-static int tree(DWORD pid, char *in) {
+/* Marks `pid` and everything below it (by parent links) in t->in; returns how many. */
+static int tree(table_t *t, DWORD pid) {
     int found = 0;
-    for (int i = 0; i < nprocs; i++)
-        if (procs[i].pid == pid) in[i] = 1, found = 1;
+    for (int i = 0; i < t->n; i++)
+        if (t->procs[i].pid == pid) t->in[i] = 1, found = 1;
     if (!found) return 0;
-    /* A process whose parent ended may carry a reused PID as its ppid: only a parent older in the
-       snapshot order is followed, and a process is never its own parent. Repeat until stable. */
+    /* A process whose parent ended may carry a reused PID as its ppid: a process is never its own
+       parent. Repeat until stable. */
     for (int changed = 1; changed;) {
         changed = 0;
-        for (int i = 0; i < nprocs; i++) {
-            if (in[i] || procs[i].pid == procs[i].ppid) continue;
-            for (int j = 0; j < nprocs; j++)
-                if (in[j] && procs[j].pid == procs[i].ppid) {
-                    in[i] = 1, changed = 1, found++;
+        for (int i = 0; i < t->n; i++) {
+            if (t->in[i] || t->procs[i].pid == t->procs[i].ppid) continue;
+            for (int j = 0; j < t->n; j++)
+                if (t->in[j] && t->procs[j].pid == t->procs[i].ppid) {
+                    t->in[i] = 1, changed = 1, found++;
                     break;
                 }
         }
@@ -301,32 +365,31 @@ static DWORD arg_pid(const wchar_t *s) {
 
 /* ---- break -------------------------------------------------------------------------------- */
 
-static DWORD *tree_pids;
-static int tree_n;
-static int windows_told;
+typedef struct {
+    table_t *t;
+    int told;
+} windows_t;
 
-static BOOL CALLBACK close_window(HWND w, LPARAM unused) {
-    (void)unused;
+static BOOL CALLBACK close_window(HWND w, LPARAM arg) {
+    windows_t *ws = (windows_t *)arg;
     DWORD pid = 0;
     GetWindowThreadProcessId(w, &pid);
-    for (int i = 0; i < tree_n; i++)
-        if (tree_pids[i] == pid && IsWindowVisible(w)) {
-            if (PostMessageW(w, WM_CLOSE, 0, 0)) windows_told++;
+    for (int i = 0; i < ws->t->n; i++)
+        if (ws->t->in[i] && ws->t->procs[i].pid == pid && IsWindowVisible(w)) {
+            if (PostMessageW(w, WM_CLOSE, 0, 0)) ws->told++;
             break;
         }
     return TRUE;
 }
 
-static int do_break(DWORD pid) {
-    snapshot();
-    char *in = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, nprocs + 1);
-    if (!tree(pid, in)) return 4; /* gone */
-    tree_pids = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, (nprocs + 1) * sizeof(DWORD));
+/* The polite stop of pid's tree: 0 told, 3 nothing could be told, 4 gone, 1 no process table. */
+static int break_tree(DWORD pid) {
+    table_t t;
+    if (!snapshot(&t)) return table_free(&t), 1;
+    if (!tree(&t, pid)) return table_free(&t), 4;
     int host = 0;
-    for (int i = 0; i < nprocs; i++) {
-        if (in[i]) tree_pids[tree_n++] = procs[i].pid;
-        if (procs[i].pid == pid && _wcsicmp(procs[i].exe, L"arms-host.exe") == 0) host = 1;
-    }
+    for (int i = 0; i < t.n; i++)
+        if (t.procs[i].pid == pid && _wcsicmp(t.procs[i].exe, L"arms-host.exe") == 0) host = 1;
     int groups = 0;
     /* Only a program a host started leads a group of its own (Ctrl+Break to any other group could
        reach armsd itself): the host sends it, asked through its event. */
@@ -345,27 +408,111 @@ static int do_break(DWORD pid) {
         if (sent) CloseHandle(sent);
         if (refused) CloseHandle(refused);
     }
-    EnumWindows(close_window, 0);
-    return groups + windows_told > 0 ? 0 : 3;
+    windows_t ws = {&t, 0};
+    EnumWindows(close_window, (LPARAM)&ws);
+    table_free(&t);
+    return groups + ws.told > 0 ? 0 : 3;
 }
 
 /* ---- kill --------------------------------------------------------------------------------- */
 
-static int do_kill(DWORD pid) {
-    snapshot();
-    char *in = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, nprocs + 1);
-    if (!tree(pid, in)) return 4;
+/* The forced stop of pid's tree: 0 done, 4 gone, 1 something could not be ended. */
+static int kill_tree(DWORD pid) {
+    table_t t;
+    if (!snapshot(&t)) return table_free(&t), 1;
+    if (!tree(&t, pid)) return table_free(&t), 4;
     int failed = 0;
     /* The head first: a job of a `run` host then ends the rest at once; then the others. */
     for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < nprocs; i++) {
-            if (!in[i] || (pass == 0) != (procs[i].pid == pid)) continue;
-            HANDLE h = OpenProcess(PROCESS_TERMINATE | SYNCHRONIZE, FALSE, procs[i].pid);
+        for (int i = 0; i < t.n; i++) {
+            if (!t.in[i] || (pass == 0) != (t.procs[i].pid == pid)) continue;
+            HANDLE h = OpenProcess(PROCESS_TERMINATE | SYNCHRONIZE, FALSE, t.procs[i].pid);
             if (!h) continue; /* ended meanwhile */
             if (!TerminateProcess(h, 1) && WaitForSingleObject(h, 0) != WAIT_OBJECT_0) failed++;
             CloseHandle(h);
         }
+    table_free(&t);
     return failed ? 1 : 0;
+}
+
+/* ---- serve -------------------------------------------------------------------------------- */
+
+/* One request of `serve`: "ID break PID" or "ID kill PID"; answered "ID CODE" (the codes of the
+   break and kill verbs), each on a thread of its own so that a kill never waits behind a break
+   whose host is slow to answer. */
+typedef struct {
+    unsigned long id, pid;
+    int kill;
+} request_t;
+
+static CRITICAL_SECTION out_lock;
+
+static void answer(unsigned long id, int code) {
+    char line[64];
+    int n = snprintf(line, sizeof line, "%lu %d\n", id, code);
+    DWORD written;
+    EnterCriticalSection(&out_lock);
+    WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), line, (DWORD)n, &written, NULL);
+    LeaveCriticalSection(&out_lock);
+}
+
+static DWORD WINAPI serve_one(LPVOID arg) {
+    request_t r = *(request_t *)arg;
+    HeapFree(GetProcessHeap(), 0, arg);
+    answer(r.id, r.kill ? kill_tree(r.pid) : break_tree(r.pid));
+    return 0;
+}
+
+static void serve_line(const char *line) {
+    char verb[16];
+    unsigned long id = 0, pid = 0;
+    char extra;
+    if (sscanf(line, "%lu %15s %lu %c", &id, verb, &pid, &extra) != 3 || pid == 0 || (strcmp(verb, "break") && strcmp(verb, "kill"))) {
+        answer(id, 2);
+        return;
+    }
+    request_t *r = HeapAlloc(GetProcessHeap(), 0, sizeof *r);
+    r->id = id, r->pid = pid, r->kill = !strcmp(verb, "kill");
+    HANDLE th = CreateThread(NULL, 64 * 1024, serve_one, r, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    if (th) CloseHandle(th);
+    else serve_one(r);
+}
+
+/* serve: one resident host per armsd (win-process.ts), so a stop costs no process start-up. Ends
+   when its stdin ends (armsd closed it or ended). */
+static int do_serve(void) {
+    InitializeCriticalSection(&out_lock);
+    /* It shares armsd's console: a Ctrl+Break meant for a group is never ours to end on. */
+    SetConsoleCtrlHandler(ignore_ctrl, TRUE);
+    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+    static char buf[4096];
+    DWORD have = 0, got;
+    while (ReadFile(in, buf + have, sizeof buf - 1 - have, &got, NULL) && got > 0) {
+        have += got;
+        buf[have] = 0;
+        char *start = buf, *nl;
+        while ((nl = memchr(start, '\n', have - (start - buf)))) {
+            *nl = 0;
+            serve_line(start);
+            start = nl + 1;
+        }
+        have -= (DWORD)(start - buf);
+        memmove(buf, start, have);
+        if (have == sizeof buf - 1) have = 0; /* a line too long for any request: dropped */
+    }
+    return 0;
+}
+
+static int do_break(DWORD pid) {
+    int code = break_tree(pid);
+    if (code == 1) fail(1, L"cannot read the process table%ls", L"", GetLastError());
+    return code;
+}
+
+static int do_kill(DWORD pid) {
+    int code = kill_tree(pid);
+    if (code == 1) say(L"could not end every process of the tree%ls", L"", 0);
+    return code;
 }
 
 /* ---- event -------------------------------------------------------------------------------- */
@@ -683,8 +830,9 @@ static int do_uninstall(int argc, wchar_t **argv) {
 int wmain(int argc, wchar_t **argv) {
     if (argc < 2) fail(2, L"usage: arms-host run|run-as|protect|break|kill|service|install|uninstall|event ...%ls", L"", 0);
     const wchar_t *verb = argv[1];
-    if (!wcscmp(verb, L"run")) return do_run(NULL, 2);
-    if (!wcscmp(verb, L"run-as")) return do_run_as(argc, argv);
+    if (!wcscmp(verb, L"run")) return open_report(), do_run(NULL, 2);
+    if (!wcscmp(verb, L"run-as")) return open_report(), do_run_as(argc, argv);
+    if (!wcscmp(verb, L"serve") && argc == 2) return do_serve();
     if (!wcscmp(verb, L"protect")) return do_protect(argc, argv);
     if (!wcscmp(verb, L"break") && argc == 3) return do_break(arg_pid(argv[2]));
     if (!wcscmp(verb, L"kill") && argc == 3) return do_kill(arg_pid(argv[2]));

@@ -66,7 +66,9 @@ export function runScript(
       if (child.pid) void stopTree(child.pid, opts.graceMs ?? KILL_GRACE_MS);
     }, opts.timeoutMs);
     // Cut short (a fencing server): the whole tree is killed at once.
-    const onAbort = () => child.pid && signalTree(child.pid, true);
+    const onAbort = () => {
+      if (child.pid) void signalTree(child.pid, true);
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     const finish = (r: Omit<ScriptResult, 'ms' | 'timedOut'>) => {

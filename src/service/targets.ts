@@ -6,7 +6,7 @@ import { identify, identityOf, isSameProcess, ProcessIdentity } from '../platfor
 import { serviceManager, ServiceDef } from '../platform/services';
 import { spawnCommandLine } from '../platform/command-line';
 import { SpawnFailed, sharedSpawner, Spawner, StartedProgram } from '../platform/spawner';
-import { spawnProgram, stopTree } from '../platform/tree';
+import { programStarted, spawnProgram, stopTree } from '../platform/tree';
 
 export interface End {
   code: number | null;
@@ -132,13 +132,18 @@ export function programTarget(spec: ProgramSpec, logFile: string): Target {
         }
         // The program has its own copy of the log file's descriptor.
         fs.closeSync(out);
-        child.once('error', (e: NodeJS.ErrnoException) => {
-          if (child.pid === undefined) reject(cannot(e));
-        });
-        child.once('spawn', () => {
-          const pid = child.pid!;
-          resolve(processRun(pid, identify(pid), new Promise<End>((r) => child.once('exit', (code, signal) => r({ code, signal })))));
-        });
+        // Its end is caught from the start: a program may end before it is reported started.
+        const exited = new Promise<End>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+        child.on('error', () => {}); // said through programStarted
+        // Started only once it runs (Windows: the host said so, after the logon of /U): until
+        // then a refusal is the start's failure (ARMLOAD exit 6), not a watch that ends.
+        programStarted(child).then(
+          () => {
+            const pid = child.pid!;
+            resolve(processRun(pid, identify(pid), exited));
+          },
+          (e: NodeJS.ErrnoException) => reject(e.code ? cannot(e) : new StartFailed(`cannot start "${spec.file}"${spec.user?.name ? ` as ${spec.user.name}` : ''}: ${e.message}`)),
+        );
       });
     },
   };

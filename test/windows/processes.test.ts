@@ -124,6 +124,8 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     const r = await cmd('ARMKILL', ['CON']);
     expect(r.code, r.stderr).toBe(0);
     expect(running(/console\.json/)).toEqual([]);
+    // The stop was asked of armsd's one resident host (no arms-host started per stop).
+    expect(running(/arms-host\.exe serve$/).length, JSON.stringify(wineProcesses().map((p) => p.cmdline))).toBe(1);
     // WINE ONLY: Wine's GenerateConsoleCtrlEvent fails (ERROR_INVALID_HANDLE), so node never saw
     // SIGBREAK. On Windows it would have: it writes console.json.break and exits 0.
     expect(fs.existsSync(path.join(spaced, 'console.json.break'))).toBe(false);
@@ -176,12 +178,24 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(readLog().filter((l) => /alerts are not reaching the system log/.test(l.msg))).toEqual([]);
   });
 
+  it("the host carries the event source's message table: events 1-3 (INFO, WARN, ERR) are their text alone", () => {
+    // What Event Viewer looks up in EventMessageFile (the host, registered by arms service
+    // install): without it, it shows "the description for Event ID 1 ... cannot be found".
+    expect(messageTable(fs.readFileSync(path.join(pkg, 'bin', 'win', 'arms-host.exe')))).toEqual(
+      new Map([
+        [1, '%1%0\n'],
+        [2, '%1%0\n'],
+        [3, '%1%0\n'],
+      ]),
+    );
+  });
+
   it('ARMLOAD /U on Windows without stored credentials: exit 6, saying so', async () => {
     const r = await cmd('ARMLOAD', ['U1', '/U', 'Administrator', 'node', '-e', '0']);
     expect(r.code).toBe(6);
     expect(r.stderr.trim()).toMatch(/^ARMLOAD: \/U Administrator/);
   });
-  it('/U with stored credentials: "arms account set" (password on stdin) seals them through the service; ARMLOAD /U then runs the program as that account', async () => {
+  it('/U with stored credentials: "arms account set" (password on stdin) seals them through the service; ARMLOAD /U answers 0 only once the program runs as that account, else 6 with the host\'s reason', async () => {
     const bat = path.join(tmp, 'ACCOUNT.BAT');
     writeBat(bat, ['@echo off', `set "ARMS_HOME=${homeWin}"`, `echo s3cret-pw| node "${bin('arms')}" account set Administrator`]);
     const r = await winenode(['cmd', '/c', w(bat)]);
@@ -192,22 +206,75 @@ describe.sequential('processes as Windows handles them (node.exe, cmd.exe and th
     expect(sealed.includes(Buffer.from('s3cret-pw', 'utf16le'))).toBe(false);
     expect(sealed.includes(Buffer.from('s3cret-pw'))).toBe(false);
 
+    // ARMLOAD answers only once the host has the program running as that account: the host says
+    // so on a pipe of its own ("started PID"), after LogonUser and CreateProcessAsUser. Here
+    // (WINE ONLY) the logon "works": Wine's LogonUser is a stub that hands back a made-up token,
+    // and CreateProcessAsUser then refuses it (ERROR_INVALID_HANDLE). So the start fails: exit 6,
+    // saying why, no watch, and the program never ran. On Windows the token is a real logon's and
+    // LocalSystem may use it: exit 0 once the program runs as the account.
     const out = w(path.join(spaced, 'as-user.json'));
     const u = await cmd('ARMLOAD', ['U2', '/U', 'Administrator', 'node', w(path.join(spaced, 'argv.js')), out, 'as user']);
-    expect(u.code, u.stderr).toBe(0);
-    // WINE ONLY: Wine's LogonUser is a stub (it hands back a made-up token) and CreateProcessAsUser
-    // then refuses it (ERROR_INVALID_HANDLE): the host ends with 127 at once and the program never
-    // runs. On Windows, LocalSystem may call CreateProcessAsUser with the token of a real logon.
-    let watch: Watch | undefined;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(500)) {
-      watch = (await status()).watches.find((x) => x.id === 'U2');
-      if (watch?.state !== 'running') break;
-    }
-    expect(watch).toMatchObject({ state: 'ended', lastExit: { code: 127 } });
+    expect(u.code, u.stderr).toBe(6);
+    expect(u.stderr.trim()).toMatch(/^ARMLOAD: cannot start "node" as Administrator: the logon worked, but the program could not be started as that account \(.+\)$/);
+    expect((await status()).watches.map((x) => x.id)).not.toContain('U2');
     expect(fs.existsSync(path.join(spaced, 'as-user.json'))).toBe(false);
-    expect((await cmd('ARMKILL', ['U2'])).code).toBe(0);
+    expect(running(/as-user\.json/)).toEqual([]);
+
+    // Stored credentials that cannot be used: the start fails before any program runs, exit 6 with
+    // the host's reason. Shown here with a sealed file that DPAPI cannot open (damaged, or sealed
+    // by another account); a refused logon (a changed password: LogonUser fails with
+    // ERROR_LOGON_FAILURE) takes the same path on Windows, which Wine's LogonUser cannot show.
+    const file = path.join(home, 'state', 'accounts', 'administrator.dpapi');
+    fs.writeFileSync(file, Buffer.from('not sealed by DPAPI'));
+    const damaged = await cmd('ARMLOAD', ['U4', '/U', 'Administrator', 'node', w(path.join(spaced, 'argv.js')), out, 'as user']);
+    expect(damaged.code, damaged.stderr).toBe(6);
+    expect(damaged.stderr.trim()).toMatch(/^ARMLOAD: cannot start "node" as Administrator: cannot unseal .*administrator\.dpapi \(stored by another account\? store them again with arms account set\)/);
+    expect((await status()).watches.map((x) => x.id)).not.toContain('U4');
+    expect(fs.existsSync(path.join(spaced, 'as-user.json'))).toBe(false);
     // A name that cannot be an account is refused before anything is looked up.
     const bad = await cmd('ARMLOAD', ['U3', '/U', 'a/b', 'node', '-e', '0']);
     expect(bad.code).toBe(2);
   });
 });
+
+/** The message table (RT_MESSAGETABLE 1, first language) of a PE file: message ID to text. */
+function messageTable(pe: Buffer): Map<number, string> {
+  const nt = pe.readUInt32LE(0x3c);
+  const sections = pe.readUInt16LE(nt + 6);
+  const optSize = pe.readUInt16LE(nt + 20);
+  const first = nt + 24 + optSize;
+  let rsrc: { rva: number; raw: number } | null = null;
+  for (let i = 0; i < sections; i++) {
+    const h = first + i * 40;
+    if (pe.toString('latin1', h, h + 8).replace(/\0+$/, '') === '.rsrc') rsrc = { rva: pe.readUInt32LE(h + 12), raw: pe.readUInt32LE(h + 20) };
+  }
+  if (!rsrc) throw new Error('no .rsrc section');
+  const base = rsrc.raw;
+  /** The entry with `id` in the resource directory at `dir` (its first entry when id is null). */
+  const entry = (dir: number, id: number | null): number => {
+    const named = pe.readUInt16LE(base + dir + 12);
+    const ids = pe.readUInt16LE(base + dir + 14);
+    for (let i = 0; i < named + ids; i++) {
+      const e = base + dir + 16 + i * 8;
+      if (id === null || pe.readUInt32LE(e) === id) return pe.readUInt32LE(e + 4) & 0x7fffffff;
+    }
+    throw new Error(`no resource ${id}`);
+  };
+  const data = base + entry(entry(entry(0, 11), 1), null);
+  let at = pe.readUInt32LE(data) - rsrc.rva + base;
+  const table = at;
+  const out = new Map<number, string>();
+  const blocks = pe.readUInt32LE(at);
+  for (let b = 0; b < blocks; b++, at += 12) {
+    const low = pe.readUInt32LE(at + 4);
+    const high = pe.readUInt32LE(at + 8);
+    let e = table + pe.readUInt32LE(at + 12);
+    for (let id = low; id <= high; id++) {
+      const len = pe.readUInt16LE(e);
+      const unicode = pe.readUInt16LE(e + 2) === 1;
+      out.set(id, pe.toString(unicode ? 'utf16le' : 'latin1', e + 4, e + len).replace(/\0+$/, ''));
+      e += len;
+    }
+  }
+  return out;
+}

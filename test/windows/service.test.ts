@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyPackage, killWine, readEcho, sleep, wineEnv, winenode, winePath, wineProcesses, writeBat } from './wine';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-win-svc-'));
@@ -34,8 +34,15 @@ beforeAll(async () => {
   const p = await winenode(['path'], {}, 600_000);
   expect(p.code, `winenode path failed: ${p.stderr}`).toBe(0);
   // Wine starts its automatic services whenever its server starts afresh (after every process of
-  // the prefix has ended): a persistent server keeps one "boot" for the whole test.
-  spawnSync('wineserver', ['-p'], { env: wineEnv() });
+  // the prefix has ended): a persistent server keeps one "boot" for the whole test. `-p` only
+  // applies to a server it starts itself: one still running (`winenode path` just started one,
+  // which ends a few seconds after its last process) is ended first, and waited for.
+  // (Started so, the server stays in the foreground: it is left running, detached; the last
+  // test's killWine ends it.)
+  await killWine();
+  spawnSync('wineserver', ['-w'], { env: wineEnv(), timeout: 30_000 });
+  spawn('wineserver', ['-p'], { env: wineEnv(), stdio: 'ignore', detached: true }).unref();
+  await sleep(1000);
   fs.mkdirSync(groupDir, { recursive: true });
   homeWin = winePath(home);
   copyPackage(pkg);
