@@ -14,7 +14,7 @@ import type { StartEvent, StopFactor } from '../service/script-env';
 import type { ClusterConfig } from './config';
 import type { Definition } from './definitions';
 import type { IOperation } from 'etcd3';
-import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
+import { connectEtcd, Etcd3, IKeyValue, json, text, within } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
 import { grantLease, HeldLease } from './lease';
 import * as policy from './policy';
@@ -395,6 +395,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   const reconcile = async () => {
     if (phase !== 'joined' || !lease || leaving) return;
+    if (!watcher) void watch().catch(() => undefined); // its creation timed out when joining
     const snap = await readSnapshot();
     if (phase !== 'joined' || !lease) return;
     for (const c of ctx.groupConfigs()) {
@@ -404,8 +405,13 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (fence) {
         // (a release under way in this group's action deletes the key a moment before it forgets it)
         if ((!o || o.fence !== fence) && !busy(g)) {
-          // Our owner key is gone while we are joined: only an operator deleting it does that.
           owned.delete(g);
+          // A release whose answer was lost (the group is stopped here, the key went at etcd).
+          if (ctx.groups.list().find((x) => x.name === c.name)?.state === 'offline' && (!o || o.value.server !== me)) {
+            info(`group ${c.name}: released (the answer of its release was lost)`, { group: c.name });
+            continue;
+          }
+          // Our owner key is gone while we are joined and the group runs: only an operator deleting it does that.
           alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
           void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
           continue;
@@ -423,6 +429,14 @@ export function openCluster(ctx: ClusterContext): Cluster {
         // An owner key from this server's previous life (its service ended before the lease did).
         await client.if(k.owner(g), 'Create', '==', o.fence).then(client.delete().key(k.owner(g))).commit();
         info(`group ${c.name}: released the ownership left by this server's previous run`, { group: c.name });
+        continue;
+      }
+      if (o && o.value.server === me && !busy(g)) {
+        // Bound to this server's lease but not taken: the take-over transaction was committed by
+        // etcd but its answer never came back (a deadline passed while the connection hung). Nothing
+        // ran here; left alone, the key would hold the group "starting" for as long as the lease
+        // lives. Given back; the policy decides again (a new token if this server takes it again).
+        void act(g, () => releaseUntaken(g, c.name, o.fence));
         continue;
       }
       const local = ctx.groups.list().find((x) => x.name === c.name);
@@ -471,6 +485,15 @@ export function openCluster(ctx: ClusterContext): Cluster {
     }
   };
 
+  const releaseUntaken = async (g: string, name: string, fence: string) => {
+    if (owned.has(g)) return;
+    const res = await client.if(k.owner(g), 'Create', '==', fence).then(client.delete().key(k.owner(g))).commit();
+    if (res.succeeded) {
+      last?.owners.delete(g);
+      info(`group ${name}: its take-over (fencing token ${fence}) went through at etcd but the answer was lost; released it, the policy decides again`, { group: name, fence });
+    }
+  };
+
   const takeRequest = (g: string, r: { key: string; req: Request; id: string }, fence: string) => {
     if (taken.has(r.key)) return;
     taken.add(r.key);
@@ -505,9 +528,23 @@ export function openCluster(ctx: ClusterContext): Cluster {
   };
 
   let watcher: { cancel(): Promise<void> } | null = null;
+  let watching = false;
   const watch = async () => {
-    if (watcher) return;
-    const w = await client.watch().prefix(k.root).create();
+    if (watcher || watching) return;
+    watching = true;
+    try {
+      await createWatch();
+    } finally {
+      watching = false;
+    }
+  };
+  const createWatch = async () => {
+    // bounded like every other call: a hung connection must not hold join() (it retries later)
+    const creating = client.watch().prefix(k.root).create();
+    const w = await within(creating, 2 * callMs, 'watch').catch((e: Error) => {
+      void creating.then((late) => late.cancel(), () => undefined);
+      throw e;
+    });
     w.on('put', schedule);
     w.on('delete', schedule);
     w.on('connected', schedule);

@@ -49,8 +49,7 @@ export async function grantLease(client: Etcd3, ttlS: number, events: LeaseEvent
     if (closed || inFlight >= 2) return;
     inFlight++;
     const sent = mono();
-    lease
-      .keepaliveOnce({ deadline: Date.now() + ttlMs / 3 })
+    within(lease.keepaliveOnce({ deadline: Date.now() + ttlMs / 3 }), ttlMs / 3 + 100, 'keep-alive')
       .then((res) => {
         if (Number(res.TTL) <= 0) fence('etcd says this server\'s lease has expired');
         else last = Math.max(last, sent);
