@@ -16,6 +16,7 @@ import type { Definition } from './definitions';
 import type { IOperation } from 'etcd3';
 import { connectEtcd, Etcd3, IKeyValue, json, text, within } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
+import { applyEvents, fromRange, Owner, Snapshot, WatchEvent } from './snapshot';
 import { grantLease, HeldLease } from './lease';
 import * as policy from './policy';
 
@@ -92,21 +93,6 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-interface Owner {
-  value: OwnerValue;
-  fence: string;
-  lease: string;
-}
-
-interface Snapshot {
-  servers: Set<string>;
-  seen: Map<string, { value: { up: boolean; since: string }; rev: string }>;
-  owners: Map<string, Owner>;
-  records: Map<string, { rec: GroupRecord; rev: string }>;
-  reqs: Map<string, Array<{ key: string; req: Request; id: string }>>;
-  readAt: string;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function openCluster(ctx: ClusterContext): Cluster {
@@ -141,23 +127,36 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   // ---- reading the cluster's state -------------------------------------------------------------
 
+  /** the watch is connected and `last` started from a read at or after the revision it covers from */
+  let watchLive = false;
+  let watchFrom = 0n;
+  const synced = () => watchLive && last !== null && last.base >= watchFrom;
+
   const readSnapshot = async (): Promise<Snapshot> => {
     const res = await client.getAll().prefix(k.root).exec();
-    const s: Snapshot = { servers: new Set(), seen: new Map(), owners: new Map(), records: new Map(), reqs: new Map(), readAt: now() };
-    for (const kv of res.kvs) {
-      const [kind, name, id] = text(kv.key).slice(k.root.length).split('/');
-      if (kind === 'server') s.servers.add(name);
-      else if (kind === 'seen') s.seen.set(name, { value: json(kv) ?? { up: false, since: '' }, rev: kv.mod_revision });
-      else if (kind === 'owner') s.owners.set(name, { value: json<OwnerValue>(kv) ?? { server: '?', state: 'error', at: '' }, fence: kv.create_revision, lease: String(kv.lease) });
-      else if (kind === 'group') s.records.set(name, { rec: { ...OFFLINE, ...json<GroupRecord>(kv) }, rev: kv.mod_revision });
-      else if (kind === 'req' && id) {
-        const req = json<Request>(kv);
-        if (req) s.reqs.set(name, [...(s.reqs.get(name) ?? []), { key: text(kv.key), req, id }]);
-      }
-    }
+    const s = fromRange(k.root, res.kvs, BigInt(res.header.revision));
+    // the watch brought newer state while this read was under way
+    if (last && synced() && last.rev > s.rev) return last;
     last = s;
     return s;
   };
+
+  /** The state as the watch keeps it, or read when the watch cannot be trusted (yet). */
+  const current = async (): Promise<Snapshot> => (synced() && last ? last : readSnapshot());
+
+  /** Who waits for the next change the watch brings (an asker waiting for an answer or an owner). */
+  const waiters = new Set<() => void>();
+  const nextChange = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const done = (changed: boolean) => {
+        clearTimeout(t);
+        waiters.delete(wake);
+        resolve(changed);
+      };
+      const wake = () => done(true);
+      const t = setTimeout(() => done(false), ms);
+      waiters.add(wake);
+    });
 
   const getOne = async (key: string): Promise<IKeyValue | undefined> => (await client.get(key).exec()).kvs[0];
 
@@ -241,7 +240,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
   /** Takes a group without owner: the owner key in a transaction, then the start script. */
   const acquire = async (g: string): Promise<void> => {
     if (phase !== 'joined' || !lease || owned.has(g)) return;
-    const snap = last && Date.now() - Date.parse(last.readAt) < 100 ? last : await readSnapshot();
+    const snap = await current();
     const known = snap.records.get(g) ?? { rec: { ...OFFLINE }, rev: '0' };
     const rec = known.rec;
     if (rec.want !== 'online' || rec.error || snap.owners.has(g) || candidate(g, rec, snap.servers) !== me) return;
@@ -294,7 +293,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const fence = owned.get(g);
     const name = config(g)?.name ?? g;
     if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
-    const snap = last ?? (await readSnapshot());
+    const snap = last ?? (await current());
     const live = snap.servers;
     let target: string | null = opts.to?.toUpperCase() ?? nextServer(g, live);
     if (opts.to) {
@@ -373,7 +372,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   let reconciling = false;
   let again = false;
-  const schedule = () => {
+  /** the next look reads the whole prefix (the timer's, and after the watch reconnects) */
+  let readNext = true;
+  const schedule = (read = false) => {
+    if (read) readNext = true;
     if (closing) return;
     if (reconciling) {
       again = true;
@@ -396,7 +398,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
   const reconcile = async () => {
     if (phase !== 'joined' || !lease || leaving) return;
     if (!watcher) void watch().catch(() => undefined); // its creation timed out when joining
-    const snap = await readSnapshot();
+    const read = readNext || !synced();
+    readNext = false;
+    const snap = read ? await readSnapshot() : last!;
     if (phase !== 'joined' || !lease) return;
     for (const c of ctx.groupConfigs()) {
       const g = c.name.toUpperCase();
@@ -539,17 +543,34 @@ export function openCluster(ctx: ClusterContext): Cluster {
     }
   };
   const createWatch = async () => {
-    // bounded like every other call: a hung connection must not hold join() (it retries later)
-    const creating = client.watch().prefix(k.root).create();
-    const w = await within(creating, 2 * callMs, 'watch').catch((e: Error) => {
-      void creating.then((late) => late.cancel(), () => undefined);
+    // the listeners first: the first events may come in the same read as the creation's answer
+    const w = client.watch().prefix(k.root).watcher();
+    w.on('data', (res: { events: WatchEvent[]; header: { revision: string } }) => {
+      if (last) applyEvents(k.root, last, res.events, BigInt(res.header.revision));
+      for (const wake of [...waiters]) wake();
+      schedule();
+    });
+    // (re)connected: it covers what comes after its header's revision; one read makes the state whole
+    w.on('connected', (res: { header: { revision: string } }) => {
+      watchLive = true;
+      watchFrom = BigInt(res.header.revision);
+      schedule(true);
+    });
+    w.on('connecting', () => (watchLive = false));
+    w.on('disconnected', () => (watchLive = false));
+    w.on('error', () => (watchLive = false));
+    watcher = w;
+    // bounded like every other call: a hung connection must not hold join() (the next look retries)
+    const created = new Promise((resolve, reject) => {
+      w.once('connected', resolve);
+      w.once('error', reject);
+    });
+    await within(created, 2 * callMs, 'watch').catch((e: Error) => {
+      watcher = null;
+      watchLive = false;
+      void w.cancel().catch(() => undefined);
       throw e;
     });
-    w.on('put', schedule);
-    w.on('delete', schedule);
-    w.on('connected', schedule);
-    w.on('error', () => undefined);
-    watcher = w;
   };
 
   let told = '';
@@ -621,17 +642,20 @@ export function openCluster(ctx: ClusterContext): Cluster {
     })();
   };
 
-  const timer = setInterval(schedule, Math.max(500, ttlMs / 2));
+  const timer = setInterval(() => schedule(true), Math.max(500, ttlMs / 2));
   void join();
 
   // ---- requests from this server's pipe ----------------------------------------------------------
 
-  const waitFor = async <T>(what: () => Promise<T | undefined>, ms: number): Promise<T | undefined> => {
+  /** Evaluates `what` on the cluster's state at each change the watch brings (a read when it is quiet for a while), until it gives an answer or `ms` pass. */
+  const waitFor = async <T>(what: (s: Snapshot) => T | undefined, ms: number): Promise<T | undefined> => {
     const deadline = Date.now() + ms;
+    let read = false;
     while (Date.now() < deadline && !closing) {
-      const v = await what().catch(() => undefined);
+      const s = await (read ? readSnapshot() : current()).catch(() => undefined);
+      const v = s ? what(s) : undefined;
       if (v !== undefined) return v;
-      await sleep(15);
+      read = !(await nextChange(Math.min(Math.max(100, ttlMs / 8), Math.max(1, deadline - Date.now()))));
     }
     return undefined;
   };
@@ -639,8 +663,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
   /** Waits until the group is online (with a fencing token above `after`), or fails. */
   const waitOnline = async (g: string, after: string, ms: number): Promise<Reply> => {
     const name = config(g)!.name;
-    const r = await waitFor<Reply>(async () => {
-      const s = await readSnapshot();
+    const r = await waitFor<Reply>((s) => {
       const o = s.owners.get(g);
       const rec = s.records.get(g)?.rec;
       if (o && BigInt(o.fence) > BigInt(after) && o.value.state === 'online') return { ok: true, message: `group ${name} is online on ${o.value.server}` };
@@ -659,7 +682,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const name = config(g)!.name;
     if (phase !== 'joined' || !lease) return { ok: false, message: `group ${name}: this server is not in cluster ${ctx.config.name} now (${problem}); ask another server` };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const snap = await readSnapshot();
+      const snap = attempt === 0 ? await current() : await readSnapshot();
       const o = snap.owners.get(g);
       if (o && o.value.server === me && owned.get(g) !== o.fence) {
         // Taken a moment ago (the answer to the transaction is on its way), or being released.
@@ -684,10 +707,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
         if (!opts.wait) return { ok: true, queued: true, message: `group ${name}: ${op} sent to ${o.value.server}` };
         // The answer, unless its owner goes away first (lost, cut off): then nobody will answer.
         let goneSince = 0;
-        const a = await waitFor<Answer | { gone: true }>(async () => {
-          const answer = json<Answer>(await getOne(k.ans(id)));
+        const a = await waitFor<Answer | { gone: true }>((s) => {
+          const answer = s.answers.get(id);
           if (answer) return answer;
-          const now = (await getOne(k.owner(g)))?.create_revision;
+          const now = s.owners.get(g)?.fence;
           if (now === o.fence) goneSince = 0;
           else if (!goneSince) goneSince = Date.now();
           else if (Date.now() - goneSince > ttlMs) return { gone: true };
@@ -719,7 +742,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   return {
     async status() {
-      const s = phase === 'joined' ? await Promise.race([readSnapshot().catch(() => last), sleep(callMs).then(() => last)]) : last;
+      const s = phase === 'joined' ? await Promise.race([current().catch(() => last), sleep(callMs).then(() => last)]) : last;
       const servers = ctx.servers.map((n) => {
         const up = s?.servers.has(n.toUpperCase()) ?? false;
         return {
