@@ -579,7 +579,6 @@ export function openCluster(ctx: ClusterContext): Cluster {
   const join = async () => {
     while (!closing) {
       try {
-        if (stale && (await stale.revoke())) stale = null;
         const l = await grantLease(client, ttlS, { fence: onFence });
         try {
           await register(l);
@@ -587,6 +586,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
           await l.revoke();
           throw e;
         }
+        // Registered again before the old lease goes: the others never see this server down in
+        // between (they would take the groups its policy gives it, e.g. when the quorum returns).
+        if (stale && (await stale.revoke())) stale = null;
         lease = l;
         phase = 'joined';
         problem = null;
