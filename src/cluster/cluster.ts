@@ -1,8 +1,9 @@
 // This server in the cluster: membership (a lease), the groups it owns (owner keys, fencing
 // tokens), self-fencing, failover by policy, and requests relayed to the owner through etcd.
 //
-// Level-triggered: every change under the cluster's prefix (and a timer, in case a watch event is
-// missed) makes this server read the whole prefix once and do what the state asks of it. Only the
+// Level-triggered: every change under the cluster's prefix makes this server look at the whole
+// state (kept current by the watch, snapshot.ts; read again by a timer every TTL/2 and whenever the
+// watch reconnects) and do what the state asks of it. Only the
 // owner acts on a group it owns; only the policy's first live candidate tries to take a group that
 // has none; every write about a group is a transaction guarded by the owner key's create revision
 // (the fencing token) or, for a group without owner, by the owner key's absence.
@@ -14,9 +15,9 @@ import type { StartEvent, StopFactor } from '../service/script-env';
 import type { ClusterConfig } from './config';
 import type { Definition } from './definitions';
 import type { IOperation } from 'etcd3';
-import { connectEtcd, Etcd3, IKeyValue, json, text, within } from './etcd';
+import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
-import { applyEvents, fromRange, Owner, Snapshot, WatchEvent } from './snapshot';
+import { openView, Owner } from './snapshot';
 import { grantLease, HeldLease } from './lease';
 import * as policy from './policy';
 
@@ -31,8 +32,6 @@ export interface ClusterContext {
   version: string;
   /** the service did not stop cleanly last time: run every group's RECOVER hook once joined */
   recover: boolean;
-  /** when each group's failovers from this server happened (ms): its maxFailovers per failoverWindow */
-  failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
 
 export interface ServerStatus {
@@ -106,7 +105,6 @@ export function openCluster(ctx: ClusterContext): Cluster {
   let phase: ClusterStatus['state'] = 'connecting';
   let problem: string | null = 'connecting to etcd';
   let lease: HeldLease | null = null;
-  let last: Snapshot | null = null;
   let closing = false;
   /** handing its groups off before the server goes down: takes nothing more */
   let leaving = false;
@@ -127,36 +125,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   // ---- reading the cluster's state -------------------------------------------------------------
 
-  /** the watch is connected and `last` started from a read at or after the revision it covers from */
-  let watchLive = false;
-  let watchFrom = 0n;
-  const synced = () => watchLive && last !== null && last.base >= watchFrom;
-
-  const readSnapshot = async (): Promise<Snapshot> => {
-    const res = await client.getAll().prefix(k.root).exec();
-    const s = fromRange(k.root, res.kvs, BigInt(res.header.revision));
-    // the watch brought newer state while this read was under way
-    if (last && synced() && last.rev > s.rev) return last;
-    last = s;
-    return s;
-  };
-
-  /** The state as the watch keeps it, or read when the watch cannot be trusted (yet). */
-  const current = async (): Promise<Snapshot> => (synced() && last ? last : readSnapshot());
-
-  /** Who waits for the next change the watch brings (an asker waiting for an answer or an owner). */
-  const waiters = new Set<() => void>();
-  const nextChange = (ms: number) =>
-    new Promise<boolean>((resolve) => {
-      const done = (changed: boolean) => {
-        clearTimeout(t);
-        waiters.delete(wake);
-        resolve(changed);
-      };
-      const wake = () => done(true);
-      const t = setTimeout(() => done(false), ms);
-      waiters.add(wake);
-    });
+  const view = openView(client, k.root, { callMs, pollMs: Math.max(100, ttlMs / 8), onChange: (read) => schedule(read) });
+  const current = view.current;
+  const readSnapshot = view.read;
 
   const getOne = async (key: string): Promise<IKeyValue | undefined> => (await client.get(key).exec()).kvs[0];
 
@@ -199,8 +170,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
         .commit();
       if (res.succeeded) {
         // What this server just wrote, for the next decision before the watch brings it back.
-        last?.records.set(g, { rec: next, rev: String(res.header.revision) });
-        if (also.deleteOwner) last?.owners.delete(g);
+        view.last()?.records.set(g, { rec: next, rev: String(res.header.revision) });
+        if (also.deleteOwner) view.last()?.owners.delete(g);
         return true;
       }
       const owner = await getOne(k.owner(g));
@@ -287,13 +258,19 @@ export function openCluster(ctx: ClusterContext): Cluster {
     else info(`group ${name}: start failed here; the next server of its policy that is up takes it`, { group: name });
   };
 
-  /** The owner stops the group and hands it on (ARMFOVER, move, server shutdown). */
-  const handover = async (g: string, factor: StopFactor, event: StartEvent, opts: { to?: string; force?: boolean; leaving?: boolean }): Promise<Answer> => {
+  /** The group's failovers within its failoverWindow (ms since the epoch), from its record. */
+  const recentFailovers = (g: string, rec: GroupRecord | undefined): number[] => {
+    const since = Date.now() - (config(g)?.failoverWindow ?? 0) * 1000;
+    return (rec?.failovers ?? []).filter((t) => t > since);
+  };
+
+  /** The owner stops the group and hands it on (ARMFOVER, move, server shutdown). `count`: a failover (ARMFOVER, /FOV, a monitor's), counted against maxFailovers. */
+  const handover = async (g: string, factor: StopFactor, event: StartEvent, opts: { to?: string; force?: boolean; leaving?: boolean; count?: boolean }): Promise<Answer> => {
     handovers.delete(g);
     const fence = owned.get(g);
     const name = config(g)?.name ?? g;
     if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
-    const snap = last ?? (await current());
+    const snap = view.last() ?? (await current());
     const live = snap.servers;
     let target: string | null = opts.to?.toUpperCase() ?? nextServer(g, live);
     if (opts.to) {
@@ -310,7 +287,11 @@ export function openCluster(ctx: ClusterContext): Cluster {
       return { ok: false, message: o.message, fence };
     }
     if (!o.ok) alert('WARN', `group ${name}: the stop script failed; going on with the handover (/F)`, { group: name });
-    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null }), { deleteOwner: true, known: snap.records.get(g) });
+    const failovers = (r: GroupRecord) => (opts.count ? [...recentFailovers(g, r), Date.now()] : r.failovers);
+    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null, failovers: failovers(r) }), {
+      deleteOwner: true,
+      known: snap.records.get(g),
+    });
     owned.delete(g);
     if (!done) return { ok: false, message: `group ${name}: the handover could not be written (this server's ownership ended)`, fence };
     info(`group ${name}: handed over (${factor}) to ${target ?? 'the next server that comes up'}`, { group: name, fence });
@@ -328,7 +309,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       await putOwner(g, fence, 'error', o.message);
       return outcome(g, o, fence);
     }
-    await updateRecord(g, fence, () => ({ ...OFFLINE }), { deleteOwner: true, known: last?.records.get(g) });
+    await updateRecord(g, fence, (r) => ({ ...OFFLINE, failovers: r.failovers }), { deleteOwner: true, known: view.last()?.records.get(g) });
     owned.delete(g);
     return outcome(g, o, fence);
   };
@@ -349,18 +330,18 @@ export function openCluster(ctx: ClusterContext): Cluster {
         const waiting = handovers.get(g);
         if (waiting && op === 'failover') return { done: waiting, joined: true };
         if (op === 'failover') {
-          // A failover loop between servers stops at the group's limit, as on one server.
+          // A failover loop between servers stops at the group's limit, counted on the whole
+          // cluster: each handover writes its time into the group's record (only the owner hands over).
           const c = config(g)!;
-          const recent = ctx.failoverHistory.get(c.name).filter((t) => t > Date.now() - c.failoverWindow * 1000);
+          const recent = recentFailovers(g, view.last()?.records.get(g)?.rec);
           if (recent.length >= c.maxFailovers) {
-            const message = `group ${name}: failover limit reached (${recent.length} of ${c.maxFailovers} from this server within ${c.failoverWindow} s): it stays here; ${opts.cause ?? 'ARMFOVER'}`;
+            const message = `group ${name}: failover limit reached (${recent.length} of ${c.maxFailovers} on the cluster within ${c.failoverWindow} s): it stays here; ${opts.cause ?? 'ARMFOVER'}`;
             alert('ERR', message, { group: name });
             return { done: Promise.resolve({ ok: false, message, fence }), joined: false };
           }
-          ctx.failoverHistory.set(c.name, [...recent, Date.now()]);
         }
         const done = act(g, () =>
-          op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
+          op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force, count: true }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
         );
         if (op === 'failover') handovers.set(g, done);
         return { done, joined: false };
@@ -397,10 +378,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   const reconcile = async () => {
     if (phase !== 'joined' || !lease || leaving) return;
-    if (!watcher) void watch().catch(() => undefined); // its creation timed out when joining
-    const read = readNext || !synced();
+    if (!view.watching()) void view.watch().catch(() => undefined); // its creation timed out when joining
+    const read = readNext || !view.synced();
     readNext = false;
-    const snap = read ? await readSnapshot() : last!;
+    const snap = read ? await readSnapshot() : view.last()!;
     if (phase !== 'joined' || !lease) return;
     for (const c of ctx.groupConfigs()) {
       const g = c.name.toUpperCase();
@@ -493,7 +474,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     if (owned.has(g)) return;
     const res = await client.if(k.owner(g), 'Create', '==', fence).then(client.delete().key(k.owner(g))).commit();
     if (res.succeeded) {
-      last?.owners.delete(g);
+      view.last()?.owners.delete(g);
       info(`group ${name}: its take-over (fencing token ${fence}) went through at etcd but the answer was lost; released it, the policy decides again`, { group: name, fence });
     }
   };
@@ -531,48 +512,6 @@ export function openCluster(ctx: ClusterContext): Cluster {
     await client.put(k.seen(me)).value(JSON.stringify({ up: true, since: now() })).exec();
   };
 
-  let watcher: { cancel(): Promise<void> } | null = null;
-  let watching = false;
-  const watch = async () => {
-    if (watcher || watching) return;
-    watching = true;
-    try {
-      await createWatch();
-    } finally {
-      watching = false;
-    }
-  };
-  const createWatch = async () => {
-    // the listeners first: the first events may come in the same read as the creation's answer
-    const w = client.watch().prefix(k.root).watcher();
-    w.on('data', (res: { events: WatchEvent[]; header: { revision: string } }) => {
-      if (last) applyEvents(k.root, last, res.events, BigInt(res.header.revision));
-      for (const wake of [...waiters]) wake();
-      schedule();
-    });
-    // (re)connected: it covers what comes after its header's revision; one read makes the state whole
-    w.on('connected', (res: { header: { revision: string } }) => {
-      watchLive = true;
-      watchFrom = BigInt(res.header.revision);
-      schedule(true);
-    });
-    w.on('connecting', () => (watchLive = false));
-    w.on('disconnected', () => (watchLive = false));
-    w.on('error', () => (watchLive = false));
-    watcher = w;
-    // bounded like every other call: a hung connection must not hold join() (the next look retries)
-    const created = new Promise((resolve, reject) => {
-      w.once('connected', resolve);
-      w.once('error', reject);
-    });
-    await within(created, 2 * callMs, 'watch').catch((e: Error) => {
-      watcher = null;
-      watchLive = false;
-      void w.cancel().catch(() => undefined);
-      throw e;
-    });
-  };
-
   let told = '';
   /** the lease of before a fence, until etcd confirms it is revoked (its owner keys with it) */
   let stale: HeldLease | null = null;
@@ -601,7 +540,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
         }
         if (!joinedOnce) await autostart();
         joinedOnce = true;
-        await watch().catch(() => undefined);
+        await view.watch().catch(() => undefined);
         schedule();
         return;
       } catch (e) {
@@ -649,23 +588,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   // ---- requests from this server's pipe ----------------------------------------------------------
 
-  /** Evaluates `what` on the cluster's state at each change the watch brings (a read when it is quiet for a while), until it gives an answer or `ms` pass. */
-  const waitFor = async <T>(what: (s: Snapshot) => T | undefined, ms: number): Promise<T | undefined> => {
-    const deadline = Date.now() + ms;
-    let read = false;
-    while (Date.now() < deadline && !closing) {
-      const s = await (read ? readSnapshot() : current()).catch(() => undefined);
-      const v = s ? what(s) : undefined;
-      if (v !== undefined) return v;
-      read = !(await nextChange(Math.min(Math.max(100, ttlMs / 8), Math.max(1, deadline - Date.now()))));
-    }
-    return undefined;
-  };
-
   /** Waits until the group is online (with a fencing token above `after`), or fails. */
   const waitOnline = async (g: string, after: string, ms: number): Promise<Reply> => {
     const name = config(g)!.name;
-    const r = await waitFor<Reply>((s) => {
+    const r = await view.waitFor<Reply>((s) => {
       const o = s.owners.get(g);
       const rec = s.records.get(g)?.rec;
       if (o && BigInt(o.fence) > BigInt(after) && o.value.state === 'online') return { ok: true, message: `group ${name} is online on ${o.value.server}` };
@@ -709,7 +635,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
         if (!opts.wait) return { ok: true, queued: true, message: `group ${name}: ${op} sent to ${o.value.server}` };
         // The answer, unless its owner goes away first (lost, cut off): then nobody will answer.
         let goneSince = 0;
-        const a = await waitFor<Answer | { gone: true }>((s) => {
+        const a = await view.waitFor<Answer | { gone: true }>((s) => {
           const answer = s.answers.get(id);
           if (answer) return answer;
           const now = s.owners.get(g)?.fence;
@@ -729,7 +655,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (op === 'move') return { ok: false, message: `group ${name} is offline: there is nothing to move (start it: arms group start ${name})` };
       if (op === 'stop') {
         if (rec.want === 'offline' && !rec.error) return { ok: true, message: `group ${name} is already offline` };
-        if (!(await updateRecord(g, null, () => ({ ...OFFLINE })))) continue;
+        if (!(await updateRecord(g, null, (r) => ({ ...OFFLINE, failovers: r.failovers })))) continue;
         info(`group ${name}: stopped (it was ${rec.error ? 'in error' : 'waiting for a server'})`, { group: name });
         return { ok: true, message: `group ${name} is offline` };
       }
@@ -744,7 +670,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   return {
     async status() {
-      const s = phase === 'joined' ? await Promise.race([current().catch(() => last), sleep(callMs).then(() => last)]) : last;
+      const s = phase === 'joined' ? await Promise.race([current().catch(() => view.last()), sleep(callMs).then(() => view.last())]) : view.last();
       const servers = ctx.servers.map((n) => {
         const up = s?.servers.has(n.toUpperCase()) ?? false;
         return {
@@ -799,7 +725,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     async close() {
       closing = true;
       clearInterval(timer);
-      await watcher?.cancel().catch(() => undefined);
+      await view.close();
       const l = lease;
       lease = null;
       await l?.revoke();
