@@ -390,15 +390,20 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (fence) {
         // (a release under way in this group's action deletes the key a moment before it forgets it)
         if ((!o || o.fence !== fence) && !busy(g)) {
-          owned.delete(g);
-          // A release whose answer was lost (the group is stopped here, the key went at etcd).
-          if (ctx.groups.list().find((x) => x.name === c.name)?.state === 'offline' && (!o || o.value.server !== me)) {
-            info(`group ${c.name}: released (the answer of its release was lost)`, { group: c.name });
-            continue;
-          }
-          // Our owner key is gone while we are joined and the group runs: only an operator deleting it does that.
-          alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
-          void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
+          // Asked of etcd itself first: what the watch brought may lag by an event.
+          void act(g, async () => {
+            if (owned.get(g) !== fence) return;
+            if ((await getOne(k.owner(g)))?.create_revision === fence) return schedule(true); // the view lagged: read it whole
+            owned.delete(g);
+            // A release whose answer was lost (the group is stopped here, the key went at etcd).
+            if (ctx.groups.list().find((x) => x.name === c.name)?.state === 'offline') {
+              info(`group ${c.name}: released (the answer of its release was lost)`, { group: c.name });
+              return;
+            }
+            // Our owner key is gone while we are joined and the group runs: only an operator deleting it does that.
+            alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
+            void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
+          });
           continue;
         }
         for (const r of snap.reqs.get(g) ?? []) takeRequest(g, r, fence);

@@ -74,14 +74,17 @@ export interface WatchEvent {
   kv: IKeyValue;
 }
 
-/** A watch response's events into the snapshot; those it already reflects are skipped. */
-export function applyEvents(root: string, s: Snapshot, events: WatchEvent[], headerRev: bigint): void {
+/** A watch response's events into the snapshot (in revision order); those its read already had are skipped. */
+export function applyEvents(root: string, s: Snapshot, events: WatchEvent[]): void {
   for (const ev of events) {
-    // a delete event's mod revision is the deletion's
-    if (BigInt(ev.kv.mod_revision) <= s.rev) continue;
+    // A delete event's mod revision is the deletion's; the changes of one transaction share one
+    // revision. The read already has those up to its own.
+    const rev = BigInt(ev.kv.mod_revision);
+    if (rev <= s.base) continue;
     apply(root, s, ev.kv, ev.type.toLowerCase() === 'delete');
+    // (never the response's header revision: changes up to it may still be on their way)
+    if (rev > s.rev) s.rev = rev;
   }
-  if (headerRev > s.rev) s.rev = headerRev;
   s.readAt = new Date().toISOString();
 }
 
@@ -141,8 +144,8 @@ export function openView(client: Etcd3, root: string, opts: { callMs: number; po
   const create = async () => {
     // the listeners first: the first events may come in the same read as the creation's answer
     const w = client.watch().prefix(root).watcher();
-    w.on('data', (res: { events: WatchEvent[]; header: { revision: string } }) => {
-      if (last) applyEvents(root, last, res.events, BigInt(res.header.revision));
+    w.on('data', (res: { events: WatchEvent[] }) => {
+      if (last) applyEvents(root, last, res.events);
       for (const wake of [...waiters]) wake();
       opts.onChange(false);
     });
