@@ -111,8 +111,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
   let joinedOnce = false;
   /** groups this server owns, by upper-case name: the fencing token */
   const owned = new Map<string, string>();
-  /** requests taken (by key), so that none is carried out twice */
-  const taken = new Set<string>();
+  /** requests taken (by key: when), so that none is carried out twice; forgotten after 10 minutes */
+  const taken = new Map<string, number>();
   const chains = new Map<string, Promise<unknown>>();
   const pending = new Map<string, number>();
   const handovers = new Map<string, Promise<Answer>>();
@@ -442,6 +442,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (cand === me) void act(g, () => acquire(g)).catch((e: Error) => info(`group ${c.name}: not taken: ${e.message}`, { group: c.name }));
       // else: the servers left to try are down; the first of them to come back takes it
     }
+    // Each request key is deleted as it is taken: one gone for minutes cannot come back.
+    const shown = new Set([...snap.reqs.values()].flat().map((r) => r.key));
+    for (const [key, at] of taken) if (at < Date.now() - 600_000 && !shown.has(key)) taken.delete(key);
     // Servers gone since the last look: down since now.
     for (const s of ctx.servers.map((x) => x.toUpperCase())) {
       const seen = snap.seen.get(s);
@@ -486,7 +489,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   const takeRequest = (g: string, r: { key: string; req: Request; id: string }, fence: string) => {
     if (taken.has(r.key)) return;
-    taken.add(r.key);
+    taken.set(r.key, Date.now());
     const answer = async (a: Answer) => {
       await client
         .put(k.ans(r.id))
