@@ -1,8 +1,9 @@
 // This server in the cluster: membership (a lease), the groups it owns (owner keys, fencing
 // tokens), self-fencing, failover by policy, and requests relayed to the owner through etcd.
 //
-// Level-triggered: every change under the cluster's prefix (and a timer, in case a watch event is
-// missed) makes this server read the whole prefix once and do what the state asks of it. Only the
+// Level-triggered: every change under the cluster's prefix makes this server look at the whole
+// state (kept current by the watch, snapshot.ts; read again by a timer every TTL/2 and whenever the
+// watch reconnects) and do what the state asks of it. Only the
 // owner acts on a group it owns; only the policy's first live candidate tries to take a group that
 // has none; every write about a group is a transaction guarded by the owner key's create revision
 // (the fencing token) or, for a group without owner, by the owner key's absence.
@@ -16,6 +17,7 @@ import type { Definition } from './definitions';
 import type { IOperation } from 'etcd3';
 import { connectEtcd, Etcd3, IKeyValue, json, text } from './etcd';
 import { Answer, GroupRecord, keys, OFFLINE, OwnerValue, Request, RequestOp } from './keys';
+import { openView, Owner } from './snapshot';
 import { grantLease, HeldLease } from './lease';
 import * as policy from './policy';
 
@@ -30,8 +32,6 @@ export interface ClusterContext {
   version: string;
   /** the service did not stop cleanly last time: run every group's RECOVER hook once joined */
   recover: boolean;
-  /** when each group's failovers from this server happened (ms): its maxFailovers per failoverWindow */
-  failoverHistory: { get(group: string): number[]; set(group: string, times: number[]): void };
 }
 
 export interface ServerStatus {
@@ -92,21 +92,6 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-interface Owner {
-  value: OwnerValue;
-  fence: string;
-  lease: string;
-}
-
-interface Snapshot {
-  servers: Set<string>;
-  seen: Map<string, { value: { up: boolean; since: string }; rev: string }>;
-  owners: Map<string, Owner>;
-  records: Map<string, { rec: GroupRecord; rev: string }>;
-  reqs: Map<string, Array<{ key: string; req: Request; id: string }>>;
-  readAt: string;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function openCluster(ctx: ClusterContext): Cluster {
@@ -120,15 +105,14 @@ export function openCluster(ctx: ClusterContext): Cluster {
   let phase: ClusterStatus['state'] = 'connecting';
   let problem: string | null = 'connecting to etcd';
   let lease: HeldLease | null = null;
-  let last: Snapshot | null = null;
   let closing = false;
   /** handing its groups off before the server goes down: takes nothing more */
   let leaving = false;
   let joinedOnce = false;
   /** groups this server owns, by upper-case name: the fencing token */
   const owned = new Map<string, string>();
-  /** requests taken (by key), so that none is carried out twice */
-  const taken = new Set<string>();
+  /** requests taken (by key: when), so that none is carried out twice; forgotten after 10 minutes */
+  const taken = new Map<string, number>();
   const chains = new Map<string, Promise<unknown>>();
   const pending = new Map<string, number>();
   const handovers = new Map<string, Promise<Answer>>();
@@ -141,23 +125,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   // ---- reading the cluster's state -------------------------------------------------------------
 
-  const readSnapshot = async (): Promise<Snapshot> => {
-    const res = await client.getAll().prefix(k.root).exec();
-    const s: Snapshot = { servers: new Set(), seen: new Map(), owners: new Map(), records: new Map(), reqs: new Map(), readAt: now() };
-    for (const kv of res.kvs) {
-      const [kind, name, id] = text(kv.key).slice(k.root.length).split('/');
-      if (kind === 'server') s.servers.add(name);
-      else if (kind === 'seen') s.seen.set(name, { value: json(kv) ?? { up: false, since: '' }, rev: kv.mod_revision });
-      else if (kind === 'owner') s.owners.set(name, { value: json<OwnerValue>(kv) ?? { server: '?', state: 'error', at: '' }, fence: kv.create_revision, lease: String(kv.lease) });
-      else if (kind === 'group') s.records.set(name, { rec: { ...OFFLINE, ...json<GroupRecord>(kv) }, rev: kv.mod_revision });
-      else if (kind === 'req' && id) {
-        const req = json<Request>(kv);
-        if (req) s.reqs.set(name, [...(s.reqs.get(name) ?? []), { key: text(kv.key), req, id }]);
-      }
-    }
-    last = s;
-    return s;
-  };
+  const view = openView(client, k.root, { callMs, pollMs: Math.max(100, ttlMs / 8), onChange: (read) => schedule(read) });
+  const current = view.current;
+  const readSnapshot = view.read;
 
   const getOne = async (key: string): Promise<IKeyValue | undefined> => (await client.get(key).exec()).kvs[0];
 
@@ -200,8 +170,8 @@ export function openCluster(ctx: ClusterContext): Cluster {
         .commit();
       if (res.succeeded) {
         // What this server just wrote, for the next decision before the watch brings it back.
-        last?.records.set(g, { rec: next, rev: String(res.header.revision) });
-        if (also.deleteOwner) last?.owners.delete(g);
+        view.last()?.records.set(g, { rec: next, rev: String(res.header.revision) });
+        if (also.deleteOwner) view.last()?.owners.delete(g);
         return true;
       }
       const owner = await getOne(k.owner(g));
@@ -241,7 +211,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
   /** Takes a group without owner: the owner key in a transaction, then the start script. */
   const acquire = async (g: string): Promise<void> => {
     if (phase !== 'joined' || !lease || owned.has(g)) return;
-    const snap = last && Date.now() - Date.parse(last.readAt) < 100 ? last : await readSnapshot();
+    const snap = await current();
     const known = snap.records.get(g) ?? { rec: { ...OFFLINE }, rev: '0' };
     const rec = known.rec;
     if (rec.want !== 'online' || rec.error || snap.owners.has(g) || candidate(g, rec, snap.servers) !== me) return;
@@ -288,13 +258,19 @@ export function openCluster(ctx: ClusterContext): Cluster {
     else info(`group ${name}: start failed here; the next server of its policy that is up takes it`, { group: name });
   };
 
-  /** The owner stops the group and hands it on (ARMFOVER, move, server shutdown). */
-  const handover = async (g: string, factor: StopFactor, event: StartEvent, opts: { to?: string; force?: boolean; leaving?: boolean }): Promise<Answer> => {
+  /** The group's failovers within its failoverWindow (ms since the epoch), from its record. */
+  const recentFailovers = (g: string, rec: GroupRecord | undefined): number[] => {
+    const since = Date.now() - (config(g)?.failoverWindow ?? 0) * 1000;
+    return (rec?.failovers ?? []).filter((t) => t > since);
+  };
+
+  /** The owner stops the group and hands it on (ARMFOVER, move, server shutdown). `count`: a failover (ARMFOVER, /FOV, a monitor's), counted against maxFailovers. */
+  const handover = async (g: string, factor: StopFactor, event: StartEvent, opts: { to?: string; force?: boolean; leaving?: boolean; count?: boolean }): Promise<Answer> => {
     handovers.delete(g);
     const fence = owned.get(g);
     const name = config(g)?.name ?? g;
     if (!fence) return { ok: false, message: `group ${name}: this server no longer owns it`, fence: '0' };
-    const snap = last ?? (await readSnapshot());
+    const snap = view.last() ?? (await current());
     const live = snap.servers;
     let target: string | null = opts.to?.toUpperCase() ?? nextServer(g, live);
     if (opts.to) {
@@ -311,7 +287,11 @@ export function openCluster(ctx: ClusterContext): Cluster {
       return { ok: false, message: o.message, fence };
     }
     if (!o.ok) alert('WARN', `group ${name}: the stop script failed; going on with the handover (/F)`, { group: name });
-    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null }), { deleteOwner: true, known: snap.records.get(g) });
+    const failovers = (r: GroupRecord) => (opts.count ? [...recentFailovers(g, r), Date.now()] : r.failovers);
+    const done = await updateRecord(g, fence, (r) => ({ ...r, want: 'online', prev: me, target, event, failed: [], error: null, failovers: failovers(r) }), {
+      deleteOwner: true,
+      known: snap.records.get(g),
+    });
     owned.delete(g);
     if (!done) return { ok: false, message: `group ${name}: the handover could not be written (this server's ownership ended)`, fence };
     info(`group ${name}: handed over (${factor}) to ${target ?? 'the next server that comes up'}`, { group: name, fence });
@@ -329,7 +309,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       await putOwner(g, fence, 'error', o.message);
       return outcome(g, o, fence);
     }
-    await updateRecord(g, fence, () => ({ ...OFFLINE }), { deleteOwner: true, known: last?.records.get(g) });
+    await updateRecord(g, fence, (r) => ({ ...OFFLINE, failovers: r.failovers }), { deleteOwner: true, known: view.last()?.records.get(g) });
     owned.delete(g);
     return outcome(g, o, fence);
   };
@@ -350,18 +330,18 @@ export function openCluster(ctx: ClusterContext): Cluster {
         const waiting = handovers.get(g);
         if (waiting && op === 'failover') return { done: waiting, joined: true };
         if (op === 'failover') {
-          // A failover loop between servers stops at the group's limit, as on one server.
+          // A failover loop between servers stops at the group's limit, counted on the whole
+          // cluster: each handover writes its time into the group's record (only the owner hands over).
           const c = config(g)!;
-          const recent = ctx.failoverHistory.get(c.name).filter((t) => t > Date.now() - c.failoverWindow * 1000);
+          const recent = recentFailovers(g, view.last()?.records.get(g)?.rec);
           if (recent.length >= c.maxFailovers) {
-            const message = `group ${name}: failover limit reached (${recent.length} of ${c.maxFailovers} from this server within ${c.failoverWindow} s): it stays here; ${opts.cause ?? 'ARMFOVER'}`;
+            const message = `group ${name}: failover limit reached (${recent.length} of ${c.maxFailovers} on the cluster within ${c.failoverWindow} s): it stays here; ${opts.cause ?? 'ARMFOVER'}`;
             alert('ERR', message, { group: name });
             return { done: Promise.resolve({ ok: false, message, fence }), joined: false };
           }
-          ctx.failoverHistory.set(c.name, [...recent, Date.now()]);
         }
         const done = act(g, () =>
-          op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
+          op === 'failover' ? handover(g, 'GROUPFAILOVER', 'FAILOVER', { force: opts.force, count: true }) : handover(g, 'GROUPMOVE', 'START', { to: opts.to }),
         );
         if (op === 'failover') handovers.set(g, done);
         return { done, joined: false };
@@ -373,7 +353,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   let reconciling = false;
   let again = false;
-  const schedule = () => {
+  /** the next look reads the whole prefix (the timer's, and after the watch reconnects) */
+  let readNext = true;
+  const schedule = (read = false) => {
+    if (read) readNext = true;
     if (closing) return;
     if (reconciling) {
       again = true;
@@ -395,7 +378,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   const reconcile = async () => {
     if (phase !== 'joined' || !lease || leaving) return;
-    const snap = await readSnapshot();
+    if (!view.watching()) void view.watch().catch(() => undefined); // its creation timed out when joining
+    const read = readNext || !view.synced();
+    readNext = false;
+    const snap = read ? await readSnapshot() : view.last()!;
     if (phase !== 'joined' || !lease) return;
     for (const c of ctx.groupConfigs()) {
       const g = c.name.toUpperCase();
@@ -404,10 +390,20 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (fence) {
         // (a release under way in this group's action deletes the key a moment before it forgets it)
         if ((!o || o.fence !== fence) && !busy(g)) {
-          // Our owner key is gone while we are joined: only an operator deleting it does that.
-          owned.delete(g);
-          alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
-          void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
+          // Asked of etcd itself first: what the watch brought may lag by an event.
+          void act(g, async () => {
+            if (owned.get(g) !== fence) return;
+            if ((await getOne(k.owner(g)))?.create_revision === fence) return schedule(true); // the view lagged: read it whole
+            owned.delete(g);
+            // A release whose answer was lost (the group is stopped here, the key went at etcd).
+            if (ctx.groups.list().find((x) => x.name === c.name)?.state === 'offline') {
+              info(`group ${c.name}: released (the answer of its release was lost)`, { group: c.name });
+              return;
+            }
+            // Our owner key is gone while we are joined and the group runs: only an operator deleting it does that.
+            alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
+            void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
+          });
           continue;
         }
         for (const r of snap.reqs.get(g) ?? []) takeRequest(g, r, fence);
@@ -425,6 +421,14 @@ export function openCluster(ctx: ClusterContext): Cluster {
         info(`group ${c.name}: released the ownership left by this server's previous run`, { group: c.name });
         continue;
       }
+      if (o && o.value.server === me && !busy(g)) {
+        // Bound to this server's lease but not taken: the take-over transaction was committed by
+        // etcd but its answer never came back (a deadline passed while the connection hung). Nothing
+        // ran here; left alone, the key would hold the group "starting" for as long as the lease
+        // lives. Given back; the policy decides again (a new token if this server takes it again).
+        void act(g, () => releaseUntaken(g, c.name, o.fence));
+        continue;
+      }
       const local = ctx.groups.list().find((x) => x.name === c.name);
       if (local && local.state !== 'offline' && local.state !== 'error' && !busy(g)) {
         alert('ERR', `group ${c.name} runs here without this server owning it; stopping it`, { group: c.name });
@@ -438,6 +442,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (cand === me) void act(g, () => acquire(g)).catch((e: Error) => info(`group ${c.name}: not taken: ${e.message}`, { group: c.name }));
       // else: the servers left to try are down; the first of them to come back takes it
     }
+    // Each request key is deleted as it is taken: one gone for minutes cannot come back.
+    const shown = new Set([...snap.reqs.values()].flat().map((r) => r.key));
+    for (const [key, at] of taken) if (at < Date.now() - 600_000 && !shown.has(key)) taken.delete(key);
     // Servers gone since the last look: down since now.
     for (const s of ctx.servers.map((x) => x.toUpperCase())) {
       const seen = snap.seen.get(s);
@@ -471,9 +478,18 @@ export function openCluster(ctx: ClusterContext): Cluster {
     }
   };
 
+  const releaseUntaken = async (g: string, name: string, fence: string) => {
+    if (owned.has(g)) return;
+    const res = await client.if(k.owner(g), 'Create', '==', fence).then(client.delete().key(k.owner(g))).commit();
+    if (res.succeeded) {
+      view.last()?.owners.delete(g);
+      info(`group ${name}: its take-over (fencing token ${fence}) went through at etcd but the answer was lost; released it, the policy decides again`, { group: name, fence });
+    }
+  };
+
   const takeRequest = (g: string, r: { key: string; req: Request; id: string }, fence: string) => {
     if (taken.has(r.key)) return;
-    taken.add(r.key);
+    taken.set(r.key, Date.now());
     const answer = async (a: Answer) => {
       await client
         .put(k.ans(r.id))
@@ -504,24 +520,12 @@ export function openCluster(ctx: ClusterContext): Cluster {
     await client.put(k.seen(me)).value(JSON.stringify({ up: true, since: now() })).exec();
   };
 
-  let watcher: { cancel(): Promise<void> } | null = null;
-  const watch = async () => {
-    if (watcher) return;
-    const w = await client.watch().prefix(k.root).create();
-    w.on('put', schedule);
-    w.on('delete', schedule);
-    w.on('connected', schedule);
-    w.on('error', () => undefined);
-    watcher = w;
-  };
-
   let told = '';
   /** the lease of before a fence, until etcd confirms it is revoked (its owner keys with it) */
   let stale: HeldLease | null = null;
   const join = async () => {
     while (!closing) {
       try {
-        if (stale && (await stale.revoke())) stale = null;
         const l = await grantLease(client, ttlS, { fence: onFence });
         try {
           await register(l);
@@ -529,6 +533,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
           await l.revoke();
           throw e;
         }
+        // Registered again before the old lease goes: the others never see this server down in
+        // between (they would take the groups its policy gives it, e.g. when the quorum returns).
+        if (stale && (await stale.revoke())) stale = null;
         lease = l;
         phase = 'joined';
         problem = null;
@@ -541,7 +548,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
         }
         if (!joinedOnce) await autostart();
         joinedOnce = true;
-        await watch().catch(() => undefined);
+        await view.watch().catch(() => undefined);
         schedule();
         return;
       } catch (e) {
@@ -584,26 +591,15 @@ export function openCluster(ctx: ClusterContext): Cluster {
     })();
   };
 
-  const timer = setInterval(schedule, Math.max(500, ttlMs / 2));
+  const timer = setInterval(() => schedule(true), Math.max(500, ttlMs / 2));
   void join();
 
   // ---- requests from this server's pipe ----------------------------------------------------------
 
-  const waitFor = async <T>(what: () => Promise<T | undefined>, ms: number): Promise<T | undefined> => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline && !closing) {
-      const v = await what().catch(() => undefined);
-      if (v !== undefined) return v;
-      await sleep(15);
-    }
-    return undefined;
-  };
-
   /** Waits until the group is online (with a fencing token above `after`), or fails. */
   const waitOnline = async (g: string, after: string, ms: number): Promise<Reply> => {
     const name = config(g)!.name;
-    const r = await waitFor<Reply>(async () => {
-      const s = await readSnapshot();
+    const r = await view.waitFor<Reply>((s) => {
       const o = s.owners.get(g);
       const rec = s.records.get(g)?.rec;
       if (o && BigInt(o.fence) > BigInt(after) && o.value.state === 'online') return { ok: true, message: `group ${name} is online on ${o.value.server}` };
@@ -622,7 +618,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const name = config(g)!.name;
     if (phase !== 'joined' || !lease) return { ok: false, message: `group ${name}: this server is not in cluster ${ctx.config.name} now (${problem}); ask another server` };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const snap = await readSnapshot();
+      const snap = attempt === 0 ? await current() : await readSnapshot();
       const o = snap.owners.get(g);
       if (o && o.value.server === me && owned.get(g) !== o.fence) {
         // Taken a moment ago (the answer to the transaction is on its way), or being released.
@@ -647,10 +643,10 @@ export function openCluster(ctx: ClusterContext): Cluster {
         if (!opts.wait) return { ok: true, queued: true, message: `group ${name}: ${op} sent to ${o.value.server}` };
         // The answer, unless its owner goes away first (lost, cut off): then nobody will answer.
         let goneSince = 0;
-        const a = await waitFor<Answer | { gone: true }>(async () => {
-          const answer = json<Answer>(await getOne(k.ans(id)));
+        const a = await view.waitFor<Answer | { gone: true }>((s) => {
+          const answer = s.answers.get(id);
           if (answer) return answer;
-          const now = (await getOne(k.owner(g)))?.create_revision;
+          const now = s.owners.get(g)?.fence;
           if (now === o.fence) goneSince = 0;
           else if (!goneSince) goneSince = Date.now();
           else if (Date.now() - goneSince > ttlMs) return { gone: true };
@@ -667,7 +663,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (op === 'move') return { ok: false, message: `group ${name} is offline: there is nothing to move (start it: arms group start ${name})` };
       if (op === 'stop') {
         if (rec.want === 'offline' && !rec.error) return { ok: true, message: `group ${name} is already offline` };
-        if (!(await updateRecord(g, null, () => ({ ...OFFLINE })))) continue;
+        if (!(await updateRecord(g, null, (r) => ({ ...OFFLINE, failovers: r.failovers })))) continue;
         info(`group ${name}: stopped (it was ${rec.error ? 'in error' : 'waiting for a server'})`, { group: name });
         return { ok: true, message: `group ${name} is offline` };
       }
@@ -682,7 +678,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
 
   return {
     async status() {
-      const s = phase === 'joined' ? await Promise.race([readSnapshot().catch(() => last), sleep(callMs).then(() => last)]) : last;
+      const s = phase === 'joined' ? await Promise.race([current().catch(() => view.last()), sleep(callMs).then(() => view.last())]) : view.last();
       const servers = ctx.servers.map((n) => {
         const up = s?.servers.has(n.toUpperCase()) ?? false;
         return {
@@ -737,7 +733,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     async close() {
       closing = true;
       clearInterval(timer);
-      await watcher?.cancel().catch(() => undefined);
+      await view.close();
       const l = lease;
       lease = null;
       await l?.revoke();

@@ -39,9 +39,11 @@ export interface GroupRecord {
   failed: string[];
   /** every server of the policy failed: the group is in error cluster-wide until an operator starts it */
   error: string | null;
+  /** when its failovers were handed over (ms since the epoch, within its failoverWindow): maxFailovers on the whole cluster */
+  failovers: number[];
 }
 
-export const OFFLINE: GroupRecord = { want: 'offline', prev: null, target: null, event: null, failed: [], error: null };
+export const OFFLINE: GroupRecord = { want: 'offline', prev: null, target: null, event: null, failed: [], error: null, failovers: [] };
 
 export interface OwnerValue {
   server: string;

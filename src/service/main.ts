@@ -378,7 +378,6 @@ async function main(): Promise<void> {
       logs,
       version: VERSION,
       recover: abnormalEnd,
-      failoverHistory,
     });
     return;
   }

@@ -193,18 +193,24 @@ describe('a group on three servers', () => {
     expect(await owner(servers.B, 'G1')).toMatchObject({ owner: 'A', state: 'online' });
   });
 
-  it('a failover loop between servers stops at maxFailovers (counted by each server that hands the group over)', async () => {
-    const { spec, servers } = await threeServers({ G1: { policy: ['A', 'B'], settings: 'maxFailovers: 1\n' } });
+  it('a failover loop between servers stops at maxFailovers, counted on the whole cluster (not per server)', async () => {
+    const { spec, servers } = await threeServers({ G1: { policy: ['A', 'B'], settings: 'maxFailovers: 2\n' } });
     expect((await run('arms', ['group', 'start', 'G1'], servers.C.env)).code).toBe(0);
     expect((await run('ARMFOVER', ['/W', 'G1'], servers.C.env)).stdout).toContain('online on B');
     expect((await run('ARMFOVER', ['/W', 'G1'], servers.C.env)).stdout).toContain('online on A');
+    // A handed the group over once only, B once: counted per server, a third would pass
     const third = await run('ARMFOVER', ['/W', 'G1'], servers.C.env);
     expect(third.code).toBe(1);
-    expect(third.stderr).toMatch(/failover limit reached \(1 of 1 from this server within 3600 s\): it stays here/);
+    expect(third.stderr).toMatch(/failover limit reached \(2 of 2 on the cluster within 3600 s\): it stays here/);
     expect(await owner(servers.B, 'G1')).toMatchObject({ owner: 'A', state: 'online' });
     // the alert reaches its file a moment after the answer
     await waitFor(async () => readLog(servers.A.home, 'alert').some((r) => /failover limit reached/.test(r.msg)), (x) => x, 5000, 'the alert');
-    expect(lines(spec, 'start')).toEqual(['A start G1 START', 'B start G1 FAILOVER', 'A start G1 FAILOVER']);
+    // a move is not a failover; the count holds across it
+    expect((await run('arms', ['group', 'move', 'G1', 'B'], servers.C.env)).code).toBe(0);
+    const fourth = await run('ARMFOVER', ['/W', 'G1'], servers.A.env);
+    expect(fourth.code).toBe(1);
+    expect(fourth.stderr).toMatch(/failover limit reached \(2 of 2 on the cluster/);
+    expect(lines(spec, 'start')).toEqual(['A start G1 START', 'B start G1 FAILOVER', 'A start G1 FAILOVER', 'B start G1 START']);
   });
 
   it('a start that fails moves on to the next server; when every server fails the group is in error everywhere, with an alert; arms group start tries again', async () => {

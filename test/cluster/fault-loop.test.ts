@@ -5,7 +5,7 @@
 // loss), and fencing tokens never go back. Bounded in steps and in time; the seed is printed
 // (FAULT_SEED=... replays the choices; timings still vary).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { run, sleep } from '../helpers';
+import { readLog, run, sleep } from '../helpers';
 import {
   checkJournal,
   clusterSpec,
@@ -67,10 +67,11 @@ it(`${STEPS} random faults and handovers: never two servers at once, fencing tok
   const rnd = random(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const files = { 'start.sh': START, 'stop.sh': STOP };
+  // maxFailovers is counted on the whole cluster: high, so that every ARMFOVER step hands over
   const spec = clusterSpec(['A', 'B', 'C'], {
-    G1: { policy: ['A', 'B', 'C'], files, settings: 'autostart: true\n' },
-    G2: { policy: ['B', 'C', 'A'], files, settings: 'autostart: true\n' },
-    G3: { policy: ['C', 'A', 'B'], files, settings: 'autostart: true\n' },
+    G1: { policy: ['A', 'B', 'C'], files, settings: 'autostart: true\nmaxFailovers: 1000\n' },
+    G2: { policy: ['B', 'C', 'A'], files, settings: 'autostart: true\nmaxFailovers: 1000\n' },
+    G3: { policy: ['C', 'A', 'B'], files, settings: 'autostart: true\nmaxFailovers: 1000\n' },
   });
   const groups = Object.keys(spec.groups);
   const servers: Record<string, Server> = {};
@@ -130,16 +131,22 @@ it(`${STEPS} random faults and handovers: never two servers at once, fencing tok
     cut[n](false);
     if (!servers[n].proc) servers[n] = await startServer(spec, n, homes[n]);
   }
-  // Liveness after the faults: every group online again. A group left stuck (seen once in CI: a
-  // group "starting" on its owner for over a minute after the last heal) is reported with the seed
-  // and checked for safety below like the others; it is an open defect of issue 13, not a pass.
+  // Liveness after the faults: every group online again on one server, within a minute of the
+  // last heal. A group left stuck (once: "starting" on its owner for over a minute, an owner key
+  // whose take-over answer was lost) fails the test, after the safety checks below have run.
   const allOnline = (v: Awaited<ReturnType<typeof clusterView>>) => v.state === 'joined' && v.groups.every((g) => g.state === 'online' && g.owner !== null);
   let end: Awaited<ReturnType<typeof clusterView>>;
+  let stuck: string | null = null;
   try {
     end = await waitFor(() => clusterView(servers.A), allOnline, 60_000, 'all online again');
   } catch (e) {
     end = await clusterView(servers.A);
-    console.warn(`fault loop (seed ${seed}): LIVENESS: ${(e as Error).message.slice(0, 200)}; stuck: ${end.groups.filter((g) => g.state !== 'online').map((g) => `${g.name} ${g.state} on ${g.owner}`).join(', ')}`);
+    stuck = `fault loop (seed ${seed}): LIVENESS: ${(e as Error).message.slice(0, 200)}; stuck: ${end.groups.filter((g) => g.state !== 'online').map((g) => `${g.name} ${g.state} on ${g.owner}`).join(', ')}`;
+    console.log(stuck);
+    for (const g of end.groups.filter((x) => x.state !== 'online' && x.owner)) {
+      const tail = readLog(homes[g.owner!]).filter((r) => r.msg.includes(g.name) || !/^group /.test(r.msg)).slice(-25);
+      console.log(`${g.owner}'s log about ${g.name}:\n${tail.map((r) => `  ${r.time} ${r.msg}`).join('\n')}`);
+    }
   }
   await sleep(spec.ttl * 1000);
 
@@ -150,15 +157,26 @@ it(`${STEPS} random faults and handovers: never two servers at once, fencing tok
   );
   if (check.problems.length) console.log(`journal: ${spec.journal}\n${check.problems.join('\n')}`);
   expect(check.problems).toEqual([]);
+  expect(stuck).toBeNull();
   expect(steps).toBeGreaterThanOrEqual(Math.min(STEPS, 200));
   expect(check.takeovers).toBeGreaterThan(10);
-  // on every server, only the owner runs each group
-  for (const n of spec.servers) {
-    const st = (await (await import('../../src/client/client')).call(servers[n].pipe, 'status', {}, 10_000)) as { groups: Array<{ name: string; state: string }> };
-    for (const g of end.groups) {
-      const here = st.groups.find((x) => x.name === g.name)!.state;
-      if (g.owner !== n) expect([n, g.name, here]).toEqual([n, g.name, 'offline']);
-      else expect([n, g.name, here]).toEqual([n, g.name, g.state === 'online' ? 'online' : here]);
+  // On every server, only the owner runs each group. A move asked with --no-wait may still have
+  // been under way when `end` was read: the view and the servers are read again until they agree.
+  const { call } = await import('../../src/client/client');
+  const disagreements = async () => {
+    const v = await clusterView(servers.A);
+    const out: string[] = [];
+    for (const n of spec.servers) {
+      const st = (await call(servers[n].pipe, 'status', {}, 10_000)) as { groups: Array<{ name: string; state: string }> };
+      for (const g of v.groups) {
+        const here = st.groups.find((x) => x.name === g.name)!.state;
+        if (g.owner !== n && here !== 'offline') out.push(`${g.name} is ${here} on ${n}, owned by ${g.owner}`);
+        if (g.owner === n && g.state === 'online' && here !== 'online') out.push(`${g.name} is ${here} on its owner ${n}`);
+      }
     }
-  }
+    return out;
+  };
+  let last: string[] = [];
+  await waitFor(async () => (last = await disagreements()), (d) => d.length === 0, 20_000, 'every server agrees with the owners').catch(() => undefined);
+  expect(last).toEqual([]);
 }, 600_000);
