@@ -238,7 +238,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     const stopped = await ctx.groups.stop(name, 'GROUPFAILOVER').queued;
     if (owned.get(g) !== fence) return;
     if (!stopped.ok) {
-      alert('ERR', `group ${name}: start failed and the stop script too; this server keeps the group in error (nothing else may take it while its resources may be held here)`, { group: name });
+      alert('ERR', `group ${name}: start failed and the stop script too; this server keeps the group in error (nothing else may take it while its resources may be held here)`, { group: name, event: 'group-error' });
       await putOwner(g, fence, 'error', stopped.message);
       return;
     }
@@ -254,7 +254,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       { deleteOwner: true },
     );
     owned.delete(g);
-    if (allFailed) alert('ERR', `group ${name} is in error on the whole cluster: ${allFailed}; "arms group start ${name}" tries again`, { group: name });
+    if (allFailed) alert('ERR', `group ${name} is in error on the whole cluster: ${allFailed}; "arms group start ${name}" tries again`, { group: name, event: 'group-error' });
     else info(`group ${name}: start failed here; the next server of its policy that is up takes it`, { group: name });
   };
 
@@ -390,6 +390,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (fence) {
         // (a release under way in this group's action deletes the key a moment before it forgets it)
         if ((!o || o.fence !== fence) && !busy(g)) {
+<<<<<<< ours
           // Asked of etcd itself first: what the watch brought may lag by an event.
           void act(g, async () => {
             if (owned.get(g) !== fence) return;
@@ -404,6 +405,12 @@ export function openCluster(ctx: ClusterContext): Cluster {
             alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
             void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
           });
+=======
+          // Our owner key is gone while we are joined: only an operator deleting it does that.
+          owned.delete(g);
+          alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name, event: 'owner-lost' });
+          void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
+>>>>>>> theirs
           continue;
         }
         for (const r of snap.reqs.get(g) ?? []) takeRequest(g, r, fence);
@@ -431,7 +438,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       }
       const local = ctx.groups.list().find((x) => x.name === c.name);
       if (local && local.state !== 'offline' && local.state !== 'error' && !busy(g)) {
-        alert('ERR', `group ${c.name} runs here without this server owning it; stopping it`, { group: c.name });
+        alert('ERR', `group ${c.name} runs here without this server owning it; stopping it`, { group: c.name, event: 'owner-lost' });
         void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'not the owner');
         continue;
       }
@@ -554,7 +561,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
       } catch (e) {
         phase = 'connecting';
         problem = `etcd not reachable (${ctx.config.etcd.join(', ')}): ${(e as Error).message}`;
-        if (told !== problem) alert('WARN', `server ${me} is not in cluster ${ctx.config.name} yet: ${problem}; its groups stay offline until it joins`);
+        if (told !== problem) alert('WARN', `server ${me} is not in cluster ${ctx.config.name} yet: ${problem}; its groups stay offline until it joins`, { event: 'not-joined' });
         told = problem;
         await sleep(Math.min(1000, ttlMs / 4));
       }
@@ -576,7 +583,7 @@ export function openCluster(ctx: ClusterContext): Cluster {
     lease = null;
     phase = 'fenced';
     problem = reason;
-    alert('ERR', `server ${me} fences itself off cluster ${ctx.config.name}: ${reason}; its groups stop now (by ${Math.max(0, deadline - Date.now())} ms)`);
+    alert('ERR', `server ${me} fences itself off cluster ${ctx.config.name}: ${reason}; its groups stop now (by ${Math.max(0, deadline - Date.now())} ms)`, { event: 'fence' });
     const names = new Set([...owned.keys()]);
     for (const s of ctx.groups.list()) if (s.state !== 'offline') names.add(s.name.toUpperCase());
     owned.clear();
