@@ -390,7 +390,6 @@ export function openCluster(ctx: ClusterContext): Cluster {
       if (fence) {
         // (a release under way in this group's action deletes the key a moment before it forgets it)
         if ((!o || o.fence !== fence) && !busy(g)) {
-<<<<<<< ours
           // Asked of etcd itself first: what the watch brought may lag by an event.
           void act(g, async () => {
             if (owned.get(g) !== fence) return;
@@ -402,15 +401,9 @@ export function openCluster(ctx: ClusterContext): Cluster {
               return;
             }
             // Our owner key is gone while we are joined and the group runs: only an operator deleting it does that.
-            alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name });
+            alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name, event: 'owner-lost' });
             void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
           });
-=======
-          // Our owner key is gone while we are joined: only an operator deleting it does that.
-          owned.delete(g);
-          alert('ERR', `group ${c.name}: its owner key was removed behind this server's back; stopping it here`, { group: c.name, event: 'owner-lost' });
-          void ctx.groups.fence(c.name, Date.now() + ttlMs / 3, 'owner key removed');
->>>>>>> theirs
           continue;
         }
         for (const r of snap.reqs.get(g) ?? []) takeRequest(g, r, fence);
