@@ -32,6 +32,8 @@ function clean(text: string): string {
 export function wineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX, WINEDEBUG: '-all' };
   for (const k of ['ARMS_HOME', 'ARMS_PIPE', 'ARMS_GROUPNAME']) delete env[k];
+  // npm run/npx pass Linux npm's settings (Linux paths) in npm_config_*: not for a Windows npm.
+  for (const k of Object.keys(env)) if (/^npm_config_/i.test(k)) delete env[k];
   return { ...env, ...extra };
 }
 
@@ -168,4 +170,49 @@ export function copyPackage(dest: string): void {
   const built = path.join(ROOT, 'dist', 'path');
   fs.cpSync(path.join(ROOT, 'dist'), path.join(dest, 'dist'), { recursive: true, filter: (src) => src !== built });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'node_modules'));
+}
+
+/**
+ * npm's own command line, npm-cli.js of the npm that runs this test. npm is the same JavaScript on
+ * every OS (the Windows installer of Node ships the same package): run by the Windows node.exe it
+ * is npm on Windows (process.platform win32: `<prefix>\node_modules\<name>`, `.cmd` shims).
+ */
+export function npmCli(): string {
+  const found = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
+  const cli = found ? fs.realpathSync(found) : '';
+  if (!cli.endsWith(path.join('bin', 'npm-cli.js'))) throw new Error(`cannot find npm-cli.js (npm is ${found || 'not on PATH'})`);
+  return cli;
+}
+
+export interface PackedInstall {
+  /** the global prefix (on Windows, npm's prefix holds the .cmd shims) */
+  prefix: string;
+  /** <prefix>/node_modules/arms: the installed package */
+  pkg: string;
+  tarball: string;
+  /** what `npm install -g` said */
+  install: Result;
+}
+
+/**
+ * The package as a release gives it, installed as on Windows: `npm pack` of this checkout (Linux
+ * npm: a tarball is the same for every OS; --ignore-scripts, as test/pack.test.ts, so that
+ * `prepare` does not rebuild dist/ under other tests), then `npm install -g --prefix PREFIX
+ * --offline TARBALL` by npm-cli.js under the Windows node.exe, with an empty cache of its own:
+ * every dependency must come from the tarball (bundleDependencies), nothing from a registry.
+ */
+export async function installPacked(dir: string): Promise<PackedInstall> {
+  const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (pack.status !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
+  const tarball = path.join(dir, (JSON.parse(pack.stdout) as Array<{ filename: string }>)[0].filename);
+  const prefix = path.join(dir, 'prefix');
+  const cache = path.join(dir, 'npm-cache');
+  fs.mkdirSync(prefix, { recursive: true });
+  fs.mkdirSync(cache, { recursive: true });
+  const install = await winenode(
+    ['node', winePath(npmCli()), 'install', '-g', '--prefix', winePath(prefix), '--cache', winePath(cache), '--offline', '--no-audit', '--no-fund', '--no-update-notifier', winePath(tarball)],
+    {},
+    600_000,
+  );
+  return { prefix, pkg: path.join(prefix, 'node_modules', 'arms'), tarball, install };
 }
