@@ -65,11 +65,14 @@ static int sigpipe_fds[2] = {-1, -1};
 static int to_reset[NSIG];
 static int nreset;
 
-static void on_sigchld(int sig) {
+/* The self-pipe carries the PID the signal names: that child is reaped first, by its PID (the
+ * kernel finds it at once; waitpid(-1) walks every child, milliseconds with 10,000 programs). */
+static void on_sigchld(int sig, siginfo_t *info, void *ctx) {
     (void)sig;
+    (void)ctx;
     int saved = errno;
-    char b = 0;
-    ssize_t r = write(sigpipe_fds[1], &b, 1);
+    pid_t pid = info ? info->si_pid : 0;
+    ssize_t r = write(sigpipe_fds[1], &pid, sizeof pid);
     (void)r;
     errno = saved;
 }
@@ -250,11 +253,30 @@ static int settle(size_t i) {
 
 static int respawn(struct kept *k, int status);
 
-static void reap(void) {
+static void ended(pid_t pid, int status);
+
+/* The PIDs the signals named, reaped by PID (the kernel finds each at once). */
+static void reap_named(const pid_t *named, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int status;
+        if (named[i] > 0 && waitpid(named[i], &status, WNOHANG) == named[i]) ended(named[i], status);
+    }
+}
+
+/* Every other ended child: a signal that came while one was pending named nobody (signals
+ * coalesce). This walks all the children: run soon after a wake (WALK_MS), not on every one. */
+#define WALK_MS 20
+static void reap_all(void) {
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return;
+        ended(pid, status);
+    }
+}
+
+static void ended(pid_t pid, int status) {
+    {
         /* an end before its start was told: the start first (a failed one is not an end to tell) */
         int told = 1;
         for (size_t i = 0; i < nstarting; i++)
@@ -262,9 +284,9 @@ static void reap(void) {
                 told = settle(i);
                 break;
             }
-        if (!told) continue;
+        if (!told) return;
         struct kept *k = kept_of(pid);
-        if (k && respawn(k, status)) continue;
+        if (k && respawn(k, status)) return;
         if (k) kept_free(k);
         report_exit(pid, status);
     }
@@ -631,8 +653,8 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigchld;
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sa.sa_sigaction = on_sigchld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP | SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     for (int sig = 1; sig < NSIG; sig++) {
@@ -643,6 +665,7 @@ int main(void) {
 
     struct pollfd *fds = NULL;
     size_t capfds = 0;
+    long long walk_at = -1; /* when the walk of every child is due (after a SIGCHLD), or -1 */
     char *in = NULL; /* what came on stdin, not yet served */
     size_t inlen = 0, incap = 0;
     for (;;) {
@@ -656,7 +679,12 @@ int main(void) {
         fds[1] = (struct pollfd){sigpipe_fds[0], POLLIN, 0};
         size_t watched = nstarting;
         for (size_t i = 0; i < watched; i++) fds[2 + i] = (struct pollfd){starting[i].fd, POLLIN, 0};
-        if (poll(fds, 2 + watched, -1) < 0) {
+        int wait_ms = -1;
+        if (walk_at >= 0) {
+            long long left = walk_at - now_ms();
+            wait_ms = left > 0 ? (int)left : 0;
+        }
+        if (poll(fds, 2 + watched, wait_ms) < 0) {
             if (errno == EINTR) continue;
             return 1;
         }
@@ -670,10 +698,16 @@ int main(void) {
                 }
         }
         if (fds[1].revents) {
-            char drain[64];
-            while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {
-            }
-            reap();
+            pid_t named[256];
+            ssize_t got;
+            size_t n = 0;
+            while (n < 256 && (got = read(sigpipe_fds[0], named + n, (256 - n) * sizeof *named)) > 0) n += (size_t)got / sizeof *named;
+            reap_named(named, n);
+            if (walk_at < 0) walk_at = now_ms() + WALK_MS;
+        }
+        if (walk_at >= 0 && now_ms() >= walk_at) {
+            walk_at = -1;
+            reap_all();
         }
         if (fds[0].revents) {
             /* everything that has come: every whole frame in it is served now */
