@@ -35,6 +35,8 @@
  *                            an approved program ended after RANMS ms and is running again as
  *                            NEWPID (exec'd). A failed new start is told as the plain end (X).
  *   H ID                     the hold is in force
+ * Ends are reaped by the PID each SIGCHLD names (passed through the self-pipe: the kernel finds it
+ * at once), and by a walk of every child 20 ms after a wake, for the signals that coalesced.
  * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
  */
 #define _GNU_SOURCE
