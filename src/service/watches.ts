@@ -385,13 +385,13 @@ export function openWatches(ctx: WatchesContext): Watches {
 
   /** The spawner restarted the program on its approve: counted and logged as a restart made here. */
   const respawned = (w: Watch, next: Running, code: number | null, signal: NodeJS.Signals | null, ranMs: number) => {
-    const how = describeEnd(code, signal);
-    const before = afterRun(pacing(w), w.counters, ranMs);
     if (watches.get(w.key) !== w) {
       // Released meanwhile (ARMKILL of a program it saw ended): the new run is nobody's.
       void next.stop(10_000);
       return;
     }
+    const how = describeEnd(code, signal);
+    const before = afterRun(pacing(w), w.counters, ranMs);
     const d = decide(w.req.policy, { ...before, streak: (before.streak ?? 0) + 1 }, ctx.clock.now());
     if (d.action !== 'restart' || closing) {
       // Not what the approve promised (the service is closing, or the policy changed meanwhile): undone.
