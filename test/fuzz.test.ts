@@ -1,4 +1,4 @@
-// The pipe under abuse: 100,000 random and mutated frames (seeded, reproducible) while a parallel
+// The pipe under abuse: 250,000 random and mutated frames (seeded, reproducible) while a parallel
 // connection's well-formed requests are all answered; slow and silent clients are dropped; a flood
 // of requests does not starve the restarts of a watch.
 import * as fs from 'node:fs';
@@ -57,12 +57,12 @@ function rss(pid: number): number {
 }
 
 describe('pipe hardening', () => {
-  it('150,000 random and mutated frames: every line answered, the well-formed requests beside them all answered, memory does not grow', async () => {
+  it('250,000 random and mutated frames: every line answered, the well-formed requests beside them all answered, memory does not grow', async () => {
     const svc = await startService({ config: 'syslog: false\nlog: { maxSize: 1MB, keep: 1 }\n' });
     const random = rng(20261122);
     const roundRss: number[] = [];
-    // 2 rounds of 50,000, and a first one that lets the heap grow to its working size.
-    for (let round = 0; round < 3; round++) {
+    // Rounds of 50,000: two that let the heap grow to its working size, then three measured.
+    for (let round = 0; round < 5; round++) {
       const bad = net.connect(svc.pipe);
       await new Promise((r) => bad.once('connect', r));
       let answers = 0;
@@ -93,9 +93,11 @@ describe('pipe hardening', () => {
       roundRss.push(rss(svc.proc.pid!));
     }
     expect((await call(svc.pipe, 'ping')) as { pid: number }).toMatchObject({ pid: svc.proc.pid });
-    // The last 50,000 frames cost nothing the ones before did not: no leak per frame (the heap
-    // grows to its working size in the first round and stays there: measured 79, 99, 94, 96, 96 MB).
-    expect(roundRss[2] - roundRss[1]).toBeLessThan(10 * 1024 * 1024);
+    // The last 150,000 frames cost nothing the ones before did not: a leak of 80 bytes a frame
+    // would show as 12 MiB. The heap grows to its working size in the first rounds, at a pace
+    // that depends on when V8 collects (measured here 81, 97, 99, 99, 100, 100 MiB; on CI's 2
+    // cores once +13 MiB from the second round to the third), so the first two are not compared.
+    expect(roundRss[4] - roundRss[1], `RSS after each round (MiB): ${roundRss.map((x) => (x / 1048576).toFixed(1)).join(' ')}`).toBeLessThan(12 * 1024 * 1024);
     await svc.stop();
   }, 180_000);
 
