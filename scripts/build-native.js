@@ -37,7 +37,7 @@ function build(src, out, args, fallback) {
   say(`built ${path.relative(ROOT, out)}`);
 }
 build(SRC, OUT, ['-pthread', '-lm'], 'the disk helper is the node one (disk-prober.js)');
-build(path.join(ROOT, 'src', 'platform', 'spawner.c'), path.join(ROOT, 'dist', 'platform', 'arms-spawner'), [], "armsd starts the watched programs with node's spawn");
+build(path.join(ROOT, 'src', 'platform', 'spawner.c'), path.join(ROOT, 'dist', 'platform', 'arms-spawner'), ['-pthread'], "armsd starts the watched programs with node's spawn");
 if (process.platform === 'linux') {
   build(path.join(ROOT, 'src', 'platform', 'sd-notify.c'), path.join(ROOT, 'dist', 'platform', 'arms-sd-notify'), [], 'armsd cannot tell systemd it is ready (arms service install writes a Type=exec unit)');
 }

@@ -275,6 +275,42 @@ describe.skipIf(!posix)('the native spawner', () => {
       expect(await p.exited).toEqual({ code: null, signal: 'SIGKILL' });
     });
 
+    it('300 approved programs killed at once (restarted side by side, in chunks): each runs again once, with its variables; those that cannot start are told as plain ends', async () => {
+      const dir = tempDir();
+      const s = spawner();
+      fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, 'gone.sh'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+      // one in ten cannot start again: its file is removed before the kills
+      const programs = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          s.start({ file: path.join(dir, i % 10 === 3 ? 'gone.sh' : 'run.sh'), args: [], cwd: dir, env: { PATH, N: String(i) }, logFile: path.join(dir, 'log'), keep: true }),
+        ),
+      );
+      for (const p of programs) started.add(p.pid);
+      programs.forEach((p, i) => p.approve(0, { ARMS_WATCH_RUN: `2-${i}` }));
+      await sleep(100);
+      fs.rmSync(path.join(dir, 'gone.sh'));
+      for (const p of programs) process.kill(p.pid, 'SIGKILL');
+      const ends = await Promise.all(programs.map((p) => p.exited));
+      ends.forEach((e) => e.next && started.add(e.next.pid));
+      ends.forEach((e, i) => {
+        expect(e).toMatchObject({ code: null, signal: 'SIGKILL' });
+        expect(!!e.next, `program ${i}`).toBe(i % 10 !== 3);
+      });
+      const next = ends.filter((e) => e.next).map((e) => e.next!);
+      expect(new Set(next.map((n) => n.pid)).size).toBe(270);
+      for (const [i, e] of ends.entries()) {
+        if (!e.next) continue;
+        const environ = fs.readFileSync(`/proc/${e.next.pid}/environ`, 'utf8').split('\0');
+        expect(environ).toEqual(expect.arrayContaining([`N=${i}`, `ARMS_WATCH_RUN=2-${i}`]));
+        expect(Number(stat(e.next.pid)[1])).toBe(s.pid());
+        expect(e.next.start).toBe(Number(stat(e.next.pid)[19])); // the start time it told
+      }
+      // once each: killed again, none comes back
+      for (const n of next) process.kill(n.pid, 'SIGKILL');
+      expect((await Promise.all(next.map((n) => n.exited))).every((e) => !e.next && e.signal === 'SIGKILL')).toBe(true);
+    });
+
     it('a hold that comes while the restart is under way is answered after it: the new run is told first', async () => {
       const dir = tempDir();
       const s = spawner();

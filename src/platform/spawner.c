@@ -3,9 +3,12 @@
  * dist/platform/arms-spawner by scripts/build-native.js when a C compiler is present). armsd is a
  * ~100 MB node process: each fork of it for a watched program costs milliseconds on its event loop.
  * This small resident process starts the programs instead and tells armsd their PIDs and, when
- * they end, how. A fork of this ~1 MB process costs tens of microseconds; it does not wait for the
- * exec: each child reports a failed exec through a close-on-exec pipe (end of file: it exec'd), so
- * many programs asked for at once exec side by side on every core.
+ * they end, how. It starts each with vfork: the child borrows this process's memory until its exec,
+ * so nothing is copied (a fork copies the page table of every kept request, and every child must
+ * then unmap it again and close each descriptor this process holds: a thousand restarts at once
+ * cost over a second that way), and a failed exec is told in that shared memory, no pipe needed.
+ * This process waits only until the kernel has taken the exec (the program's loading and linking
+ * run after it, side by side on every core) — as node's spawn also waits for the exec.
  *
  * A program is started exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
  * stdio: ['ignore', log, log]}) starts it: a session and process group of its own (setsid), stdin
@@ -27,14 +30,14 @@
  *   hold ID PID              no more restart of PID without armsd; answered H ID (after an R
  *                            for PID, when it had already been started again)
  * Answers on stdout, one per line:
- *   P ID PID START           started (the program has exec'd); START: its start time in clock
+ *   P ID PID START           started (its exec has been taken); START: its start time in clock
  *                            ticks since boot (/proc/PID/stat field 22), -1 where unknown
  *   E ID ERRNO-NAME MESSAGE  not started (MESSAGE: what failed, in words)
  *   X PID CODE SIGNAL        a program it started has ended (CODE or SIGNAL is -1)
  *   R PID CODE SIGNAL RANMS NEWPID START
  *                            an approved program ended after RANMS ms and is running again as
  *                            NEWPID (exec'd). A failed new start is told as the plain end (X).
- *   H ID                     the hold is in force
+ *   H ID                     the hold is in force (any restart already made was told before it)
  * Ends are reaped by the PID each SIGCHLD names (passed through the self-pipe: the kernel finds it
  * at once), and by a walk of every child 20 ms after a wake, for the signals that coalesced.
  * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
@@ -45,6 +48,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -79,26 +83,87 @@ static void on_sigchld(int sig, siginfo_t *info, void *ctx) {
     errno = saved;
 }
 
-/* stdout: whole lines, written at once */
+/* stdout: lines queued, then written together by flush() once the work of a wake is done. A line
+ * that tells a start ends with the program's start time, read only then: /proc/PID/stat of a
+ * program whose exec is still under way waits for that exec to finish, and reading it at once
+ * would make every start wait for the whole exec of the one before. */
+struct line {
+    char *text;
+    pid_t ticks_of; /* > 0: " START" of this PID goes after the text */
+};
+static struct line *queued;
+static size_t nqueued, capqueued;
+
+static void queue(pid_t ticks_of, const char *fmt, va_list ap) {
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0) return;
+    if (nqueued == capqueued) {
+        size_t cap = capqueued ? capqueued * 2 : 256;
+        struct line *grown = realloc(queued, cap * sizeof *grown);
+        if (!grown) {
+            free(text);
+            return;
+        }
+        queued = grown;
+        capqueued = cap;
+    }
+    queued[nqueued++] = (struct line){text, ticks_of};
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
+    queue(0, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
-    if (n >= (int)sizeof line) n = sizeof line - 1;
-    const char *p = line;
+}
+
+/* a line telling that `pid` started: its start time and the newline are added by flush() */
+static void say_started(pid_t pid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_started(pid_t pid, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    queue(pid, fmt, ap);
+    va_end(ap);
+}
+
+static long long start_ticks(pid_t pid);
+
+static void write_all(const char *p, size_t n) {
     while (n > 0) {
-        ssize_t w = write(1, p, (size_t)n);
+        ssize_t w = write(1, p, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             exit(0); /* armsd is gone */
         }
         p += w;
-        n -= (int)w;
+        n -= (size_t)w;
     }
+}
+
+static void flush(void) {
+    char buf[65536];
+    size_t used = 0;
+    for (size_t i = 0; i < nqueued; i++) {
+        char tail[32] = "";
+        if (queued[i].ticks_of > 0) snprintf(tail, sizeof tail, " %lld\n", start_ticks(queued[i].ticks_of));
+        size_t a = strlen(queued[i].text), b = strlen(tail);
+        if (used + a + b > sizeof buf) {
+            write_all(buf, used);
+            used = 0;
+        }
+        if (a + b > sizeof buf) {
+            write_all(queued[i].text, a);
+            write_all(tail, b);
+        } else {
+            memcpy(buf + used, queued[i].text, a);
+            memcpy(buf + used + a, tail, b);
+            used += a + b;
+        }
+        free(queued[i].text);
+    }
+    nqueued = 0;
+    write_all(buf, used);
 }
 
 static const char *errno_name(int e) {
@@ -122,28 +187,15 @@ static const char *errno_name(int e) {
     }
 }
 
-/* what a child that could not exec writes to its pipe before it ends */
+/* What a child that could not exec leaves, before it ends, in the memory it shares with this
+ * process until then (vfork); step -1: it exec'd. */
 struct failure {
     int step; /* 0 exec, 1 chdir, 2 setgroups/setgid/setuid, 3 stdio */
     int err;
 };
+static __thread volatile struct failure failed; /* each starting thread's own */
 
 static const char *step_words[] = {"exec", "cannot enter the working folder", "cannot switch to the user", "cannot set up its output"};
-
-/* the programs forked but not yet known to have exec'd */
-struct starting {
-    pid_t pid;
-    int fd; /* the read end of its close-on-exec pipe */
-    char id[24];
-    char cwd[PATH_MAX];
-    /* a restart without armsd: the program it replaces, how that ended, how long it ran */
-    pid_t old;
-    int old_status;
-    long long ran_ms;
-    char hold_id[24]; /* a hold of `old` that came meanwhile: answered after the R */
-};
-static struct starting *starting;
-static size_t nstarting, capstarting;
 
 static void report_exit(pid_t pid, int status) {
     if (WIFEXITED(status)) say("X %ld %d -1\n", (long)pid, WEXITSTATUS(status));
@@ -176,10 +228,74 @@ struct kept {
 static struct kept *kept;
 static size_t nkept, capkept;
 
+/* The kept programs by PID (each end looks its program up: with 10,000 of them a walk of `kept`
+ * per end is what a thousand ends at once would wait on). Open addressing, linear probing; a slot
+ * holds the index in `kept` plus one, 0 when free. */
+static pid_t *slot_pid;
+static size_t *slot_at;
+static size_t nslots; /* a power of two, more than twice nkept */
+
+static size_t home_slot(pid_t pid) {
+    return ((size_t)(uint32_t)pid * 2654435761u) & (nslots - 1);
+}
+
+static size_t find_slot(pid_t pid) {
+    size_t i = home_slot(pid);
+    while (slot_at[i] && slot_pid[i] != pid) i = (i + 1) & (nslots - 1);
+    return i;
+}
+
 static struct kept *kept_of(pid_t pid) {
-    for (size_t i = 0; i < nkept; i++)
-        if (kept[i].pid == pid) return &kept[i];
-    return NULL;
+    if (!nslots) return NULL;
+    size_t i = find_slot(pid);
+    return slot_at[i] ? &kept[slot_at[i] - 1] : NULL;
+}
+
+/* kept[at] is now `pid`'s. Returns -1 when the map cannot grow (out of memory). */
+static int map_put(pid_t pid, size_t at) {
+    if ((nkept + 1) * 2 > nslots) {
+        size_t n = nslots ? nslots * 2 : 256;
+        pid_t *pids = calloc(n, sizeof *pids);
+        size_t *ats = calloc(n, sizeof *ats);
+        if (!pids || !ats) {
+            free(pids);
+            free(ats);
+            return -1;
+        }
+        free(slot_pid);
+        free(slot_at);
+        slot_pid = pids;
+        slot_at = ats;
+        nslots = n;
+        for (size_t j = 0; j < nkept; j++)
+            if (j != at) {
+                size_t i = find_slot(kept[j].pid);
+                slot_pid[i] = kept[j].pid;
+                slot_at[i] = j + 1;
+            }
+    }
+    size_t i = find_slot(pid);
+    slot_pid[i] = pid;
+    slot_at[i] = at + 1;
+    return 0;
+}
+
+/* Forgets `pid`'s slot; the slots after it that would not be found past the hole move back. */
+static void map_drop(pid_t pid) {
+    if (!nslots) return;
+    size_t hole = find_slot(pid);
+    if (!slot_at[hole]) return;
+    slot_at[hole] = 0;
+    for (size_t j = (hole + 1) & (nslots - 1); slot_at[j]; j = (j + 1) & (nslots - 1)) {
+        size_t home = home_slot(slot_pid[j]);
+        /* j stays when its home lies cyclically in (hole, j] */
+        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (stays) continue;
+        slot_pid[hole] = slot_pid[j];
+        slot_at[hole] = slot_at[j];
+        slot_at[j] = 0;
+        hole = j;
+    }
 }
 
 static void kept_free(struct kept *k) {
@@ -189,7 +305,12 @@ static void kept_free(struct kept *k) {
     if (k->set)
         for (char **v = k->set; *v; v++) free(*v);
     free(k->set);
-    *k = kept[--nkept];
+    map_drop(k->pid);
+    size_t at = (size_t)(k - kept), last = --nkept;
+    if (at != last) {
+        *k = kept[last];
+        slot_at[find_slot(k->pid)] = at + 1;
+    }
 }
 
 /* Linux: the process's start time (clock ticks since boot, field 22 of /proc/PID/stat), which with
@@ -215,45 +336,8 @@ static long long start_ticks(pid_t pid) {
     return strtoll(p, NULL, 10);
 }
 
-/* The child at `i` has exec'd (end of file on its pipe) or failed (a struct failure): says which,
- * and forgets it. Returns 1 when it exec'd. Its pipe is ready: the exec closed it, or the child
- * wrote before ending. */
-static int settle(size_t i) {
-    struct starting *c = &starting[i];
-    struct failure f;
-    ssize_t r;
-    do r = read(c->fd, &f, sizeof f);
-    while (r < 0 && errno == EINTR);
-    int ok = r == 0;
-    if (c->old > 0) {
-        /* a restart without armsd: told as R once it has exec'd, else as the plain end it replaced */
-        int st = c->old_status;
-        int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig = WIFSIGNALED(st) ? WTERMSIG(st) : -1;
-        if (ok) say("R %ld %d %d %lld %ld %lld\n", (long)c->old, code, sig, c->ran_ms, (long)c->pid, start_ticks(c->pid));
-        else {
-            struct kept *k = kept_of(c->pid);
-            if (k) kept_free(k);
-            report_exit(c->old, st);
-        }
-        if (c->hold_id[0]) say("H %s\n", c->hold_id);
-        close(c->fd);
-        starting[i] = starting[--nstarting];
-        return ok;
-    }
-    if (!ok) {
-        struct kept *k = kept_of(c->pid);
-        if (k) kept_free(k);
-    }
-    if (ok) say("P %s %ld %lld\n", c->id, (long)c->pid, start_ticks(c->pid));
-    else if (r != (ssize_t)sizeof f) say("E %s EOTHER cannot tell whether it started\n", c->id);
-    else if (f.step == 0) say("E %s %s %s\n", c->id, errno_name(f.err), strerror(f.err));
-    else say("E %s %s %s %s: %s\n", c->id, errno_name(f.err), step_words[f.step], f.step == 1 ? c->cwd : "", strerror(f.err));
-    close(c->fd);
-    starting[i] = starting[--nstarting];
-    return ok;
-}
-
-static int respawn(struct kept *k, int status);
+static int approved_for(const struct kept *k, int status);
+static void restart_later(pid_t pid, int status);
 
 static void ended(pid_t pid, int status);
 
@@ -278,20 +362,13 @@ static void reap_all(void) {
 }
 
 static void ended(pid_t pid, int status) {
-    {
-        /* an end before its start was told: the start first (a failed one is not an end to tell) */
-        int told = 1;
-        for (size_t i = 0; i < nstarting; i++)
-            if (starting[i].pid == pid) {
-                told = settle(i);
-                break;
-            }
-        if (!told) return;
-        struct kept *k = kept_of(pid);
-        if (k && respawn(k, status)) return;
-        if (k) kept_free(k);
-        report_exit(pid, status);
+    struct kept *k = kept_of(pid);
+    if (k && approved_for(k, status)) {
+        restart_later(pid, status);
+        return;
     }
+    if (k) kept_free(k);
+    report_exit(pid, status);
 }
 
 static int parse(char *buf, size_t len, struct spec *s) {
@@ -370,10 +447,13 @@ static char **candidates(const char *file, char **envp) {
     return c;
 }
 
-/* The forked child: becomes the program, or says on `fd` why it could not and ends. */
-static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
-static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int fd, int set_uid, uid_t uid, int set_gid, gid_t gid) {
-    struct failure f = {0, 0};
+/* The child (of vfork: it runs in this process's memory until its exec, which it must not change
+ * but for `failed`): becomes the program, or leaves in `failed` why it could not and ends. Only
+ * system calls here; the user switch by raw system calls (glibc's wrappers would look for other
+ * threads to switch as well). */
+static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
+static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid) {
+    int step = 3;
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -381,23 +461,18 @@ static void child(const struct spec *s, char **cands, char **envp, int devnull, 
      * our SIGCHLD handler (until the exec), are what to reset (found once, at start) */
     for (int i = 0; i < nreset; i++) sigaction(to_reset[i], &dfl, NULL);
     setsid();
-    if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
-        f.step = 3;
-        goto failed;
-    }
-    if (s->cwd[0] && chdir(s->cwd) < 0) {
-        f.step = 1;
-        goto failed;
-    }
+    if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto failed;
+    step = 1;
+    if (s->cwd[0] && chdir(s->cwd) < 0) goto failed;
     if (set_uid || set_gid) {
-        f.step = 2;
-        if (setgroups(0, NULL) < 0 && errno != EPERM) goto failed;
-        if ((set_gid && setgid(gid) < 0) || (set_uid && setuid(uid) < 0)) goto failed;
+        step = 2;
+        if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM) goto failed;
+        if ((set_gid && syscall(SYS_setgid, gid) < 0) || (set_uid && syscall(SYS_setuid, uid) < 0)) goto failed;
     }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    f.step = 0;
+    step = 0;
     int first = 0;
     for (char **c = cands; *c; c++) {
         execve(*c, s->argv, envp);
@@ -410,31 +485,33 @@ static void child(const struct spec *s, char **cands, char **envp, int devnull, 
     }
     errno = first ? first : errno;
 failed:
-    f.err = errno;
-    ssize_t w = write(fd, &f, sizeof f);
-    (void)w;
+    failed.err = errno;
+    failed.step = step;
     _exit(127);
 }
 
-/* Forks the program of `s` (its exec told later, by settle()); its PID, or -1 when it could not be
- * forked. `old` > 0: a restart without armsd, replacing `old`, which ended with `old_status` after
- * `ran_ms`: nothing is said here (settle() says R, or the plain end). */
-static pid_t spawn_one(struct spec *s, char **envp, const sigset_t *all, pid_t old, int old_status, long long ran_ms) {
+/* vfork and the child, apart: as few of the caller's variables as possible live across the vfork. */
+static pid_t __attribute__((noinline)) start_child(const struct spec *s, char **cands, char **envp, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid) {
+    pid_t pid = vfork();
+    if (pid == 0) child(s, cands, envp, devnull, out, set_uid, uid, set_gid, gid);
+    return pid;
+}
+
+static sigset_t all_signals;
+
+/* Starts the program of `s`: its PID once its exec has been taken, else -1. Says P or E, unless
+ * `quiet` (a restart without armsd: the caller says R, or the plain end it replaced). */
+static pid_t spawn_one(const struct spec *s, char **envp, int quiet) {
     char **cands = candidates(s->file, envp);
-    int out = -1, devnull = -1, fds[2] = {-1, -1};
+    int out = -1, devnull = -1;
     pid_t pid = -1;
-    int quiet = old > 0;
-#define SAY_E(...)                  \
-    do {                            \
+#define SAY_E(...)                    \
+    do {                              \
         if (!quiet) say(__VA_ARGS__); \
     } while (0)
     if (!cands) {
         SAY_E("E %s ENOMEM out of memory\n", s->id);
         return -1;
-    }
-    if (strlen(s->id) >= sizeof starting[0].id || strlen(s->cwd) >= PATH_MAX) {
-        SAY_E("E %s ENAMETOOLONG the working folder's name is too long\n", s->id);
-        goto done;
     }
     out = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (out < 0) {
@@ -443,62 +520,46 @@ static pid_t spawn_one(struct spec *s, char **envp, const sigset_t *all, pid_t o
         goto done;
     }
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2(fds, O_CLOEXEC) < 0) {
+    if (devnull < 0) {
         int e = errno;
         SAY_E("E %s %s cannot start a process: %s\n", s->id, errno_name(e), strerror(e));
         goto done;
-    }
-    if (nstarting == capstarting) {
-        size_t cap = capstarting ? capstarting * 2 : 64;
-        struct starting *grown = realloc(starting, cap * sizeof *grown);
-        if (!grown) {
-            SAY_E("E %s ENOMEM out of memory\n", s->id);
-            goto done;
-        }
-        starting = grown;
-        capstarting = cap;
     }
     int set_uid = s->uid[0] != '\0', set_gid = s->gid[0] != '\0';
     uid_t uid = set_uid ? (uid_t)strtoul(s->uid, NULL, 10) : 0;
     gid_t gid = set_gid ? (gid_t)strtoul(s->gid, NULL, 10) : 0;
 
     sigset_t before;
-    /* Our SIGCHLD handler must not run in the child before it has reset it. */
-    sigprocmask(SIG_SETMASK, all, &before);
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        child(s, cands, envp, devnull, out, fds[1], set_uid, uid, set_gid, gid);
-    }
+    /* No handler of ours may run in the child, on this process's memory, before it has reset them. */
+    pthread_sigmask(SIG_SETMASK, &all_signals, &before);
+    failed.step = -1;
+    failed.err = 0;
+    pid = start_child(s, cands, envp, devnull, out, set_uid, uid, set_gid, gid);
     int fork_err = errno;
-    sigprocmask(SIG_SETMASK, &before, NULL);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
     if (pid < 0) {
         SAY_E("E %s %s cannot start a process: %s\n", s->id, errno_name(fork_err), strerror(fork_err));
-        pid = -1;
         goto done;
     }
-    struct starting *c = &starting[nstarting++];
-    c->pid = pid;
-    c->fd = fds[0];
-    fds[0] = -1;
-    strcpy(c->id, s->id);
-    strcpy(c->cwd, s->cwd);
-    c->old = old;
-    c->old_status = old_status;
-    c->ran_ms = ran_ms;
-    c->hold_id[0] = '\0';
+    if (failed.step >= 0) {
+        /* it ended without its exec: reaped here, its end is no program's end */
+        int status, step = failed.step, e = failed.err;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
+        pid = -1;
+        if (step == 0) SAY_E("E %s %s %s\n", s->id, errno_name(e), strerror(e));
+        else SAY_E("E %s %s %s %s: %s\n", s->id, errno_name(e), step_words[step], step == 1 ? s->cwd : "", strerror(e));
+        goto done;
+    }
+    if (!quiet) say_started(pid, "P %s %ld", s->id, (long)pid);
 done:
     if (out >= 0) close(out);
     if (devnull >= 0) close(devnull);
-    if (fds[0] >= 0) close(fds[0]);
-    if (fds[1] >= 0) close(fds[1]);
     for (char **c = cands; *c; c++) free(*c);
     free(cands);
     return pid;
 #undef SAY_E
 }
 
-static sigset_t all_signals;
 
 /* The environment of a kept program's next start: its request's, with the approves' variables. */
 static char **next_env(const struct kept *k) {
@@ -521,22 +582,113 @@ static char **next_env(const struct kept *k) {
     return env;
 }
 
-/* An approved program has ended: starts it again at once when the approval covers this end.
- * Returns 1 when a new start is under way (its R or X comes from settle()). */
-static int respawn(struct kept *k, int status) {
+/* Whether the approval of kept program `k` covers this end (a restart without armsd). */
+static int approved_for(const struct kept *k, int status) {
     long long ran = now_ms() - k->started_ms;
     if (!k->approved || ran < k->min_run_ms) return 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 2 && ran < 1000) return 0;
-    char **env = next_env(k);
-    if (!env) return 0;
-    pid_t old = k->pid;
-    pid_t pid = spawn_one(&k->spec, env, &all_signals, old, status, ran);
-    free(env);
-    if (pid < 0) return 0;
-    k->pid = pid;
-    k->approved = 0;
-    k->started_ms = now_ms();
-    return 1;
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 2 && ran < 1000);
+}
+
+/* The approved ends of one wake, started again together (run_restarts): many programs that die at
+ * once are started side by side, one starting thread per CPU. A thread waits in vfork while its
+ * child gets to its exec, and a thousand deaths at once are a thousand of those waits. */
+struct restart {
+    pid_t old;
+    int status;
+    long long ran_ms;
+    const struct spec *spec;
+    char **env;
+    pid_t pid; /* the new program, or -1 */
+};
+static struct restart *restarts;
+static size_t nrestarts, caprestarts;
+
+static void restart_later(pid_t pid, int status) {
+    if (nrestarts == caprestarts) {
+        size_t cap = caprestarts ? caprestarts * 2 : 256;
+        struct restart *grown = realloc(restarts, cap * sizeof *grown);
+        if (!grown) {
+            struct kept *k = kept_of(pid);
+            if (k) kept_free(k);
+            report_exit(pid, status);
+            return;
+        }
+        restarts = grown;
+        caprestarts = cap;
+    }
+    restarts[nrestarts++] = (struct restart){pid, status, 0, NULL, NULL, -1};
+}
+
+static size_t next_restart; /* the next one a thread takes (__atomic) */
+
+static void *starting_thread(void *unused) {
+    (void)unused;
+    for (;;) {
+        size_t i = __atomic_fetch_add(&next_restart, 1, __ATOMIC_RELAXED);
+        if (i >= nrestarts) return NULL;
+        struct restart *r = &restarts[i];
+        if (r->env) r->pid = spawn_one(r->spec, r->env, 1);
+    }
+}
+
+/* Threads that start programs beside the main one: one per CPU beyond the first, at most 3. */
+static int helper_threads;
+
+/* Starts again every program restart_later() was given, RESTART_CHUNK at a time, and says after
+ * each chunk R for each new program, or the plain end (X) when it could not be started: armsd
+ * hears of the first ones while the others start. */
+#define RESTART_CHUNK 64
+static void run_restarts(void) {
+    struct restart *all = restarts;
+    size_t total = nrestarts;
+    for (size_t from = 0; from < total; from += RESTART_CHUNK) {
+        restarts = all + from;
+        nrestarts = total - from < RESTART_CHUNK ? total - from : RESTART_CHUNK;
+        long long now = now_ms();
+        for (size_t i = 0; i < nrestarts; i++) {
+            struct restart *r = &restarts[i];
+            struct kept *k = kept_of(r->old);
+            r->spec = &k->spec;
+            r->env = next_env(k);
+            r->ran_ms = now - k->started_ms;
+        }
+        /* The kept programs stay where they are until every thread is done (nothing is freed meanwhile). */
+        next_restart = 0;
+        pthread_t threads[3];
+        int started = 0;
+        if (nrestarts >= 8) {
+            /* the threads get no signal: the SIGCHLD handler runs in the main one */
+            sigset_t before;
+            pthread_sigmask(SIG_SETMASK, &all_signals, &before);
+            for (; started < helper_threads; started++)
+                if (pthread_create(&threads[started], NULL, starting_thread, NULL) != 0) break;
+            pthread_sigmask(SIG_SETMASK, &before, NULL);
+        }
+        starting_thread(NULL);
+        for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+        for (size_t i = 0; i < nrestarts; i++) {
+            struct restart *r = &restarts[i];
+            free(r->env);
+            struct kept *k = kept_of(r->old);
+            if (r->pid < 0) {
+                kept_free(k);
+                report_exit(r->old, r->status);
+                continue;
+            }
+            size_t at = (size_t)(k - kept);
+            map_drop(r->old);
+            k->pid = r->pid;
+            k->approved = 0;
+            k->started_ms = now_ms();
+            if (map_put(r->pid, at) < 0) kept_free(k); /* cannot be found by its PID: no more restarts without armsd */
+            int st = r->status;
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig = WIFSIGNALED(st) ? WTERMSIG(st) : -1;
+            say_started(r->pid, "R %ld %d %d %lld %ld", (long)r->old, code, sig, r->ran_ms, (long)r->pid);
+        }
+        flush();
+    }
+    restarts = all;
+    nrestarts = 0;
 }
 
 /* approve PID MINRUN NSET NAME=VALUE... */
@@ -591,12 +743,6 @@ static void serve(char *frame, size_t len) {
         pid_t target = (pid_t)strtol(pid, NULL, 10);
         struct kept *k = kept_of(target);
         if (k) k->approved = 0;
-        /* started again and not yet told: the hold is answered after the R */
-        for (size_t i = 0; i < nstarting; i++)
-            if (starting[i].old == target && strlen(id) < sizeof starting[i].hold_id) {
-                strcpy(starting[i].hold_id, id);
-                return;
-            }
         say("H %s\n", id);
         return;
     }
@@ -612,7 +758,7 @@ static void serve(char *frame, size_t len) {
     if (parse(copy, len, &s) < 0) {
         say("E ? EINVAL a request the spawner could not read\n");
     } else {
-        pid_t pid = spawn_one(&s, s.envp, &all_signals, 0, 0, 0);
+        pid_t pid = spawn_one(&s, s.envp, 0);
         if (pid > 0 && strcmp(s.keep, "1") == 0) {
             if (nkept == capkept) {
                 size_t cap = capkept ? capkept * 2 : 64;
@@ -622,7 +768,7 @@ static void serve(char *frame, size_t len) {
                     capkept = cap;
                 }
             }
-            if (nkept < capkept) {
+            if (nkept < capkept && map_put(pid, nkept) == 0) {
                 kept[nkept++] = (struct kept){pid, copy, s, NULL, 0, 0, now_ms()};
                 return; /* the frame and the spec's arrays are the kept program's now */
             }
@@ -652,6 +798,10 @@ int main(void) {
     }
     fcntl(0, F_SETFD, FD_CLOEXEC);
     fcntl(1, F_SETFD, FD_CLOEXEC);
+#ifdef F_SETPIPE_SZ
+    /* a thousand R lines at once must not wait for armsd to read the first ones (64 KiB by default) */
+    fcntl(1, F_SETPIPE_SZ, 1 << 20);
+#endif
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -664,40 +814,23 @@ int main(void) {
         if (sigaction(sig, NULL, &now) == 0 && now.sa_handler != SIG_DFL) to_reset[nreset++] = sig;
     }
     sigfillset(&all_signals);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    helper_threads = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0;
 
-    struct pollfd *fds = NULL;
-    size_t capfds = 0;
     long long walk_at = -1; /* when the walk of every child is due (after a SIGCHLD), or -1 */
     char *in = NULL; /* what came on stdin, not yet served */
     size_t inlen = 0, incap = 0;
     for (;;) {
-        if (capfds < nstarting + 2) {
-            capfds = (nstarting + 2) * 2;
-            struct pollfd *grown = realloc(fds, capfds * sizeof *fds);
-            if (!grown) return 2;
-            fds = grown;
-        }
-        fds[0] = (struct pollfd){0, POLLIN, 0};
-        fds[1] = (struct pollfd){sigpipe_fds[0], POLLIN, 0};
-        size_t watched = nstarting;
-        for (size_t i = 0; i < watched; i++) fds[2 + i] = (struct pollfd){starting[i].fd, POLLIN, 0};
+        struct pollfd fds[2] = {{0, POLLIN, 0}, {sigpipe_fds[0], POLLIN, 0}};
         int wait_ms = -1;
         if (walk_at >= 0) {
             long long left = walk_at - now_ms();
             wait_ms = left > 0 ? (int)left : 0;
         }
-        if (poll(fds, 2 + watched, wait_ms) < 0) {
+        flush(); /* what the last wake did, told before waiting again */
+        if (poll(fds, 2, wait_ms) < 0) {
             if (errno == EINTR) continue;
             return 1;
-        }
-        /* starts settled first: a program's start is told before its end */
-        for (size_t i = watched; i-- > 0;) {
-            if (!fds[2 + i].revents) continue;
-            for (size_t j = 0; j < nstarting; j++)
-                if (starting[j].fd == fds[2 + i].fd) {
-                    settle(j);
-                    break;
-                }
         }
         if (fds[1].revents) {
             pid_t named[256];
@@ -711,6 +844,7 @@ int main(void) {
             walk_at = -1;
             reap_all();
         }
+        run_restarts();
         if (fds[0].revents) {
             /* everything that has come: every whole frame in it is served now */
             if (inlen == incap) {
@@ -722,7 +856,10 @@ int main(void) {
             }
             ssize_t r = read(0, in + inlen, incap - inlen);
             if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) return 0; /* armsd closed us (or is gone): the programs go on */
+            if (r <= 0) {
+                flush();
+                return 0; /* armsd closed us (or is gone): the programs go on */
+            }
             inlen += (size_t)r;
             size_t at = 0;
             while (inlen - at >= 4) {
