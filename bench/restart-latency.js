@@ -378,10 +378,18 @@ function killAndDetect(parents, oldPid, timeoutMs = 5000) {
 }
 
 /**
- * Mass restart: kill -9 every PID of `pids` (children of `parents`) at once, then spin as
- * killAndDetect does until as many new children of `parents` have exec'd sleep. Returns, for each
- * replacement, its time from the first kill (ms), and how long the kills themselves took.
+ * Mass restart: kill -9 every PID of `pids` (children of `parents`) at once, then look as
+ * killAndDetect does, one turn every MASS_TURN_MS, until as many new children of `parents` have
+ * exec'd sleep. Returns, for each replacement, its time from the first kill (ms), and how long the
+ * kills themselves took.
+ *
+ * Not spinning: a thousand programs starting at once need every CPU, and a thread that reads
+ * /proc without pause slows them however low its priority (it takes kernel locks the starting
+ * programs wait on: measured at 10,000 watches, the same build, 830-1,515 ms spinning against 639
+ * ms with a 2 ms turn; the spawner alone, no probe, 340-370 ms). A turn of 1 ms bounds the error
+ * at 1 ms, well below what is measured here.
  */
+const MASS_TURN_MS = 1;
 function killManyAndDetect(parents, pids, timeoutMs = 10_000) {
   for (const pid of pids) if (!parents.includes(ppidOf(pid))) throw new Error(`pid ${pid} is not a child of ${parents.join(' or ')}`);
   const killed = new Set(pids);
@@ -402,7 +410,9 @@ function killManyAndDetect(parents, pids, timeoutMs = 10_000) {
   const t0 = process.hrtime.bigint();
   for (const pid of pids) process.kill(pid, 'SIGKILL');
   const killMs = msSince(t0);
+  const turn = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
+    Atomics.wait(turn, 0, 0, MASS_TURN_MS);
     const now = msSince(t0);
     for (const pid of [...pending.keys()]) look(pid, now);
     const last = lastPid();
@@ -870,6 +880,28 @@ function massKill(parents, pids) {
   );
 }
 
+/**
+ * The machine's floor for starting `m` programs at once (bench/native/spawn-floor.c, compiled here
+ * into the temporary folder): what no supervisor can beat on this machine at this moment.
+ */
+function spawnFloor(m) {
+  const cc = process.env.CC || 'cc';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-floor-'));
+  try {
+    const bin = path.join(dir, 'spawn-floor');
+    const built = spawnSync(cc, ['-O2', '-pthread', '-o', bin, path.join(__dirname, 'native', 'spawn-floor.c')], { encoding: 'utf8' });
+    if (built.error || built.status !== 0) return { skipped: `no C compiler (${cc}) or it failed: ${built.error ? built.error.message : built.stderr.trim().split('\n')[0]}` };
+    const sleepPath = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p));
+    if (!sleepPath) return { skipped: 'no /usr/bin/sleep' };
+    const threads = Math.min(4, os.availableParallelism());
+    const r = spawnSync(bin, [String(m), String(threads), sleepPath], { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' });
+    if (r.status !== 0) throw new Error(`spawn-floor failed: ${r.error ? r.error.message : `exit ${r.status}: ${r.stderr}`}`);
+    return JSON.parse(r.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A minimal node supervisor of `n` sleeps (spawn each; on its 'exit' spawn it again): the reference for a mass restart. */
 const MINIMAL_RESTARTER_MANY = `
 const { spawn } = require('child_process');
@@ -1033,6 +1065,12 @@ async function scaleMain(opts, client) {
   if (refDist) say(`   reference, a minimal node supervisor of ${M} sleeps: median ${refDist.median.toFixed(1)}  p90 ${refDist.p90.toFixed(1)}  all ${refDist.max.toFixed(1)} ms; armsd / reference (all running) ${dist && refDist ? (dist.max / refDist.max).toFixed(2) : '-'}`);
   noteSleeps(many.proc.pid);
   await stopChild(many);
+
+  // the machine's floor: M sleeps started by a C program as fast as it can, beside the N watches
+  const floor = spawnFloor(M);
+  result.massFloor = floor;
+  if (floor.allRunningMs !== undefined) say(`   floor of this machine now, ${M} sleeps started by a C program (vfork from ${floor.threads} threads, nothing else; bench/native/spawn-floor.c): all running after ${floor.allRunningMs.toFixed(1)} ms; armsd / floor ${dist ? (dist.max / floor.allRunningMs).toFixed(2) : '-'}`);
+  else say(`   floor of this machine: not measured (${floor.skipped})`);
 
   // the end
   noteSleeps(svc.proc.pid);

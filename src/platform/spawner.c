@@ -8,7 +8,9 @@
  * then unmap it again and close each descriptor this process holds: a thousand restarts at once
  * cost over a second that way), and a failed exec is told in that shared memory, no pipe needed.
  * This process waits only until the kernel has taken the exec (the program's loading and linking
- * run after it, side by side on every core) — as node's spawn also waits for the exec.
+ * run after it, side by side on every core) — as node's spawn also waits for the exec. A thousand
+ * programs that die at once are started again side by side, one starting thread per CPU (at most
+ * four), 64 at a time, the R lines of each 64 told before the next.
  *
  * A program is started exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
  * stdio: ['ignore', log, log]}) starts it: a session and process group of its own (setsid), stdin
@@ -27,7 +29,7 @@
  *                            these variables set, and say R instead of X. Once only: the new
  *                            program needs an approve of its own. Never for an exit code of 2
  *                            within its first second (a usage error: armsd's to judge).
- *   hold ID PID              no more restart of PID without armsd; answered H ID (after an R
+ *   hold ID PID              no more restart of PID without armsd; answered H ID (after the R
  *                            for PID, when it had already been started again)
  * Answers on stdout, one per line:
  *   P ID PID START           started (its exec has been taken); START: its start time in clock
@@ -40,7 +42,8 @@
  *   H ID                     the hold is in force (any restart already made was told before it)
  * Ends are reaped by the PID each SIGCHLD names (passed through the self-pipe: the kernel finds it
  * at once), and by a walk of every child 20 ms after a wake, for the signals that coalesced.
- * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the programs it started keep running (they are sessions of their own).
+ * Descriptors it inherits beyond 0-2 are closed at its start. It exits when stdin closes; the
+ * programs it started keep running (they are sessions of their own).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -447,10 +450,20 @@ static char **candidates(const char *file, char **envp) {
     return c;
 }
 
+#ifdef __linux__
+/* glibc's wrappers would also switch the other threads of this process (the starting threads) */
+#define switch_groups() syscall(SYS_setgroups, 0, NULL)
+#define switch_gid(g) syscall(SYS_setgid, (g))
+#define switch_uid(u) syscall(SYS_setuid, (u))
+#else
+#define switch_groups() setgroups(0, NULL)
+#define switch_gid(g) setgid(g)
+#define switch_uid(u) setuid(u)
+#endif
+
 /* The child (of vfork: it runs in this process's memory until its exec, which it must not change
  * but for `failed`): becomes the program, or leaves in `failed` why it could not and ends. Only
- * system calls here; the user switch by raw system calls (glibc's wrappers would look for other
- * threads to switch as well). */
+ * system calls here. */
 static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid) __attribute__((noreturn));
 static void child(const struct spec *s, char **cands, char **envp, int devnull, int out, int set_uid, uid_t uid, int set_gid, gid_t gid) {
     int step = 3;
@@ -466,8 +479,8 @@ static void child(const struct spec *s, char **cands, char **envp, int devnull, 
     if (s->cwd[0] && chdir(s->cwd) < 0) goto failed;
     if (set_uid || set_gid) {
         step = 2;
-        if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM) goto failed;
-        if ((set_gid && syscall(SYS_setgid, gid) < 0) || (set_uid && syscall(SYS_setuid, uid) < 0)) goto failed;
+        if (switch_groups() < 0 && errno != EPERM) goto failed;
+        if ((set_gid && switch_gid(gid) < 0) || (set_uid && switch_uid(uid) < 0)) goto failed;
     }
     sigset_t none;
     sigemptyset(&none);

@@ -1,9 +1,9 @@
 // POSIX: the watched programs are started by a small resident native process (spawner.c, built into
 // dist/platform/arms-spawner), not by forking armsd: a fork of a ~100 MB node process costs
-// milliseconds on its event loop each time, a fork of the ~1 MB helper costs tens of microseconds, and it does not wait for the exec. The
-// helper starts a program exactly as node's spawn(file, args, {detached: true, cwd, env, uid, gid,
-// stdio: ['ignore', log, log]}) would (see spawner.c), says its PID once it has exec'd, and how it
-// ended. When armsd's restart policy already knows its answer to a program's next end (a restart
+// milliseconds on its event loop each time; the helper starts each with vfork (nothing copied), and
+// many at once side by side, one thread per CPU. The helper starts a program exactly as node's
+// spawn(file, args, {detached: true, cwd, env, uid, gid, stdio: ['ignore', log, log]}) would (see
+// spawner.c), says its PID once it has exec'd, and how it ended. When armsd's restart policy already knows its answer to a program's next end (a restart
 // left, no delay due), it approves that restart in advance: the helper starts the program again the
 // moment it dies, without a round trip through armsd's event loop, and tells armsd afterwards (R).
 // Windows, or a build without a C compiler: none (sharedSpawner() is null), armsd spawns.
