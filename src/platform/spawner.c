@@ -8,7 +8,10 @@
  * then unmap it again and close each descriptor this process holds: a thousand restarts at once
  * cost over a second that way), and a failed exec is told in that shared memory, no pipe needed.
  * This process waits only until the kernel has taken the exec (the program's loading and linking
- * run after it, side by side on every core) — as node's spawn also waits for the exec. A thousand
+ * run after it, side by side on every core) — as node's spawn also waits for the exec (libuv reads
+ * its exec pipe until then). The price: a child that hangs before its exec (its working folder or
+ * its program on a hard-mounted network share that does not answer) holds this process's starts
+ * until it returns; with fork it held only its own. A thousand
  * programs that die at once are started again side by side, one starting thread per CPU (at most
  * four), 64 at a time, the R lines of each 64 told before the next.
  *
