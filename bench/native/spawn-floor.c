@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
     if (count < 1 || threads < 1 || threads > 16) return 2;
     per_thread = (count + threads - 1) / threads;
     pids = calloc((size_t)count, sizeof *pids);
+    if (!pids) return 1;
     pthread_t t[16];
     double t0 = now_ms();
     for (long k = 0; k < threads; k++) pthread_create(&t[k], NULL, starter, (void *)k);

@@ -89,49 +89,19 @@ static void on_sigchld(int sig, siginfo_t *info, void *ctx) {
     errno = saved;
 }
 
-/* stdout: lines queued, then written together by flush() once the work of a wake is done. A line
- * that tells a start ends with the program's start time, read only then: /proc/PID/stat of a
+/* stdout: lines gathered, then written together by flush() once the work of a wake is done. A
+ * line that tells a start ends with the program's start time, read only then: /proc/PID/stat of a
  * program whose exec is still under way waits for that exec to finish, and reading it at once
  * would make every start wait for the whole exec of the one before. */
-struct line {
-    char *text;
-    pid_t ticks_of; /* > 0: " START" of this PID goes after the text */
+static char *out;
+static size_t outlen, outcap;
+/* where a start time goes in `out` (" START\n"), in order */
+struct tick {
+    size_t at;
+    pid_t pid;
 };
-static struct line *queued;
-static size_t nqueued, capqueued;
-
-static void queue(pid_t ticks_of, const char *fmt, va_list ap) {
-    char *text = NULL;
-    if (vasprintf(&text, fmt, ap) < 0) return;
-    if (nqueued == capqueued) {
-        size_t cap = capqueued ? capqueued * 2 : 256;
-        struct line *grown = realloc(queued, cap * sizeof *grown);
-        if (!grown) {
-            free(text);
-            return;
-        }
-        queued = grown;
-        capqueued = cap;
-    }
-    queued[nqueued++] = (struct line){text, ticks_of};
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    queue(0, fmt, ap);
-    va_end(ap);
-}
-
-/* a line telling that `pid` started: its start time and the newline are added by flush() */
-static void say_started(pid_t pid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say_started(pid_t pid, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    queue(pid, fmt, ap);
-    va_end(ap);
-}
+static struct tick *ticks;
+static size_t nticks, capticks;
 
 static long long start_ticks(pid_t pid);
 
@@ -148,28 +118,78 @@ static void write_all(const char *p, size_t n) {
 }
 
 static void flush(void) {
-    char buf[65536];
-    size_t used = 0;
-    for (size_t i = 0; i < nqueued; i++) {
-        char tail[32] = "";
-        if (queued[i].ticks_of > 0) snprintf(tail, sizeof tail, " %lld\n", start_ticks(queued[i].ticks_of));
-        size_t a = strlen(queued[i].text), b = strlen(tail);
-        if (used + a + b > sizeof buf) {
-            write_all(buf, used);
-            used = 0;
-        }
-        if (a + b > sizeof buf) {
-            write_all(queued[i].text, a);
-            write_all(tail, b);
-        } else {
-            memcpy(buf + used, queued[i].text, a);
-            memcpy(buf + used + a, tail, b);
-            used += a + b;
-        }
-        free(queued[i].text);
+    size_t from = 0;
+    for (size_t i = 0; i < nticks; i++) {
+        char tail[32];
+        int n = snprintf(tail, sizeof tail, " %lld\n", start_ticks(ticks[i].pid));
+        write_all(out + from, ticks[i].at - from);
+        write_all(tail, (size_t)n);
+        from = ticks[i].at;
     }
-    nqueued = 0;
-    write_all(buf, used);
+    write_all(out + from, outlen - from);
+    outlen = 0;
+    nticks = 0;
+}
+
+/* Room for n more bytes, and for a start time when `started`; 0 when out of memory. */
+static int room(size_t n, int started) {
+    if (outlen + n > outcap) {
+        size_t cap = outcap ? outcap : 65536;
+        while (cap < outlen + n) cap *= 2;
+        char *grown = realloc(out, cap);
+        if (!grown) return 0;
+        out = grown;
+        outcap = cap;
+    }
+    if (started && nticks == capticks) {
+        size_t cap = capticks ? capticks * 2 : 256;
+        struct tick *grown = realloc(ticks, cap * sizeof *grown);
+        if (!grown) return 0;
+        ticks = grown;
+        capticks = cap;
+    }
+    return 1;
+}
+
+/* Adds a line (for a start, all of it but its start time and newline). Out of memory, what was
+ * gathered is written at once, and this line after it: no line is lost. */
+static void gather(pid_t started, const char *fmt, va_list ap) {
+    char line[PATH_MAX + 512];
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof line) {
+        n = sizeof line - 1; /* cut short, still a line */
+        if (!started) line[n - 1] = '\n';
+    }
+    if (!room((size_t)n, started > 0)) {
+        flush();
+        write_all(line, (size_t)n);
+        if (started) {
+            char tail[32];
+            write_all(tail, (size_t)snprintf(tail, sizeof tail, " %lld\n", start_ticks(started)));
+        }
+        return;
+    }
+    memcpy(out + outlen, line, (size_t)n);
+    outlen += (size_t)n;
+    if (started) ticks[nticks++] = (struct tick){outlen, started};
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    gather(0, fmt, ap);
+    va_end(ap);
+}
+
+/* a line telling that `pid` started: its start time and the newline are added by flush() */
+static void say_started(pid_t pid, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_started(pid_t pid, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    gather(pid, fmt, ap);
+    va_end(ap);
 }
 
 static const char *errno_name(int e) {
@@ -315,7 +335,7 @@ static void kept_free(struct kept *k) {
     size_t at = (size_t)(k - kept), last = --nkept;
     if (at != last) {
         *k = kept[last];
-        slot_at[find_slot(k->pid)] = at + 1;
+        if (k->pid > 0) slot_at[find_slot(k->pid)] = at + 1;
     }
 }
 
@@ -611,8 +631,8 @@ static int approved_for(const struct kept *k, int status) {
 struct restart {
     pid_t old;
     int status;
+    size_t at; /* its kept program's index */
     long long ran_ms;
-    const struct spec *spec;
     char **env;
     pid_t pid; /* the new program, or -1 */
 };
@@ -632,18 +652,20 @@ static void restart_later(pid_t pid, int status) {
         restarts = grown;
         caprestarts = cap;
     }
-    restarts[nrestarts++] = (struct restart){pid, status, 0, NULL, NULL, -1};
+    restarts[nrestarts++] = (struct restart){pid, status, 0, 0, NULL, -1};
 }
 
-static size_t next_restart; /* the next one a thread takes (__atomic) */
+/* The chunk the starting threads work on, and the next of it one takes (__atomic). */
+static struct restart *chunk;
+static size_t chunk_len, chunk_next;
 
 static void *starting_thread(void *unused) {
     (void)unused;
     for (;;) {
-        size_t i = __atomic_fetch_add(&next_restart, 1, __ATOMIC_RELAXED);
-        if (i >= nrestarts) return NULL;
-        struct restart *r = &restarts[i];
-        if (r->env) r->pid = spawn_one(r->spec, r->env, 1);
+        size_t i = __atomic_fetch_add(&chunk_next, 1, __ATOMIC_RELAXED);
+        if (i >= chunk_len) return NULL;
+        struct restart *r = &chunk[i];
+        if (r->env) r->pid = spawn_one(&kept[r->at].spec, r->env, 1);
     }
 }
 
@@ -655,24 +677,25 @@ static int helper_threads;
  * hears of the first ones while the others start. */
 #define RESTART_CHUNK 64
 static void run_restarts(void) {
-    struct restart *all = restarts;
-    size_t total = nrestarts;
-    for (size_t from = 0; from < total; from += RESTART_CHUNK) {
-        restarts = all + from;
-        nrestarts = total - from < RESTART_CHUNK ? total - from : RESTART_CHUNK;
+    for (size_t from = 0; from < nrestarts; from += RESTART_CHUNK) {
+        chunk = restarts + from;
+        chunk_len = nrestarts - from < RESTART_CHUNK ? nrestarts - from : RESTART_CHUNK;
+        chunk_next = 0;
         long long now = now_ms();
-        for (size_t i = 0; i < nrestarts; i++) {
-            struct restart *r = &restarts[i];
+        for (size_t i = 0; i < chunk_len; i++) {
+            struct restart *r = &chunk[i];
             struct kept *k = kept_of(r->old);
-            r->spec = &k->spec;
+            r->at = (size_t)(k - kept);
             r->env = next_env(k);
             r->ran_ms = now - k->started_ms;
+            /* out of the map now: a new program of this chunk may be given one of these PIDs */
+            map_drop(r->old);
+            k->pid = 0;
         }
-        /* The kept programs stay where they are until every thread is done (nothing is freed meanwhile). */
-        next_restart = 0;
+        /* Nothing in `kept` moves until every thread is done. */
         pthread_t threads[3];
         int started = 0;
-        if (nrestarts >= 8) {
+        if (chunk_len >= 8) {
             /* the threads get no signal: the SIGCHLD handler runs in the main one */
             sigset_t before;
             pthread_sigmask(SIG_SETMASK, &all_signals, &before);
@@ -682,28 +705,35 @@ static void run_restarts(void) {
         }
         starting_thread(NULL);
         for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
-        for (size_t i = 0; i < nrestarts; i++) {
-            struct restart *r = &restarts[i];
+        /* the kept programs that are no more: freed last, highest index first (a free moves the
+         * last one into the hole) */
+        size_t gone[RESTART_CHUNK], ngone = 0;
+        for (size_t i = 0; i < chunk_len; i++) {
+            struct restart *r = &chunk[i];
+            struct kept *k = &kept[r->at];
             free(r->env);
-            struct kept *k = kept_of(r->old);
             if (r->pid < 0) {
-                kept_free(k);
+                gone[ngone++] = r->at;
                 report_exit(r->old, r->status);
                 continue;
             }
-            size_t at = (size_t)(k - kept);
-            map_drop(r->old);
-            k->pid = r->pid;
             k->approved = 0;
             k->started_ms = now_ms();
-            if (map_put(r->pid, at) < 0) kept_free(k); /* cannot be found by its PID: no more restarts without armsd */
+            if (map_put(r->pid, r->at) == 0) k->pid = r->pid;
+            else gone[ngone++] = r->at; /* cannot be found by its PID: no more restarts without armsd */
             int st = r->status;
             int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig = WIFSIGNALED(st) ? WTERMSIG(st) : -1;
             say_started(r->pid, "R %ld %d %d %lld %ld", (long)r->old, code, sig, r->ran_ms, (long)r->pid);
         }
+        for (size_t i = 1; i < ngone; i++)
+            for (size_t j = i; j > 0 && gone[j - 1] < gone[j]; j--) {
+                size_t t = gone[j];
+                gone[j] = gone[j - 1];
+                gone[j - 1] = t;
+            }
+        for (size_t i = 0; i < ngone; i++) kept_free(&kept[gone[i]]);
         flush();
     }
-    restarts = all;
     nrestarts = 0;
 }
 

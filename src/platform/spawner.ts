@@ -3,9 +3,10 @@
 // milliseconds on its event loop each time; the helper starts each with vfork (nothing copied), and
 // many at once side by side, one thread per CPU. The helper starts a program exactly as node's
 // spawn(file, args, {detached: true, cwd, env, uid, gid, stdio: ['ignore', log, log]}) would (see
-// spawner.c), says its PID once it has exec'd, and how it ended. When armsd's restart policy already knows its answer to a program's next end (a restart
-// left, no delay due), it approves that restart in advance: the helper starts the program again the
-// moment it dies, without a round trip through armsd's event loop, and tells armsd afterwards (R).
+// spawner.c), says its PID once it has exec'd, and how it ended. When armsd's restart policy
+// already knows its answer to a program's next end (a restart left, no delay due), it approves that
+// restart in advance: the helper starts the program again the moment it dies, without a round trip
+// through armsd's event loop, and tells armsd afterwards (R).
 // Windows, or a build without a C compiler: none (sharedSpawner() is null), armsd spawns.
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
