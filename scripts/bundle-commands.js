@@ -38,6 +38,15 @@ entries.arms = 'require("../commands/arms/entry.js");\n';
 entries['arms-main'] = 'require("../commands/arms/main.js");\n';
 const ARMS_ENTRY = path.join(DIST, 'commands', 'arms', 'entry.js');
 
+// The Linux launcher (src/platform/launcher.c) starts the commands that make no TLS connection of
+// their own without NODE_EXTRA_CA_CERTS, which node 20 reads (every certificate) before any code
+// runs: it moves the variable to ARMS_SPARED_NODE_EXTRA_CA_CERTS. First thing, the command puts it
+// back, so what it starts or hands its environment to (ARMLOAD's program, `arms run`'s script)
+// sees the environment it was given.
+const RESTORE =
+  'if(process.env.ARMS_SPARED_NODE_EXTRA_CA_CERTS!==undefined){process.env.NODE_EXTRA_CA_CERTS=process.env.ARMS_SPARED_NODE_EXTRA_CA_CERTS;delete process.env.ARMS_SPARED_NODE_EXTRA_CA_CERTS}';
+const HEAD = `#!/usr/bin/env node\n${RESTORE}`;
+
 /** In the arms bundle, entry.js's require('./main') is the arms-main bundle (not bundled again). */
 const armsMain = {
   name: 'arms-main',
@@ -72,7 +81,7 @@ async function main() {
     const outfile = path.join(OUT, `${cmd}.js`);
     if (!esbuild) {
       // Without esbuild (an install without devDependencies) the "bundle" only loads the modules.
-      fs.writeFileSync(outfile, `#!/usr/bin/env node\n${entry}`, { mode: 0o755 });
+      fs.writeFileSync(outfile, `${HEAD}\n${entry}`, { mode: 0o755 });
       continue;
     }
     const stdin = { contents: entry, resolveDir: OUT, sourcefile: `${cmd}-entry.js` };
@@ -83,7 +92,7 @@ async function main() {
       format: 'cjs',
       target: 'node20',
       outfile,
-      banner: { js: '#!/usr/bin/env node' },
+      banner: { js: HEAD },
       plugins: [armsMain, ownPaths],
       metafile: true,
       logLevel: 'silent',

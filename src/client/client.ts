@@ -1,8 +1,10 @@
 // The one way every command reaches the service: connect to the pipe, send requests, read the
-// answers. Only node's own modules here: every command loads this on every call.
-import * as net from 'node:net';
+// answers. Only node's own modules here: every command loads this on every call; `net` only when
+// node's pipe handle cannot be used directly (raw-pipe.ts).
+import type * as net from 'node:net';
 import { lineSplitter } from '../protocol/framing';
 import { Answer, ErrorCode, EXIT_CODE, Id, parseAnswer, PROTOCOL_VERSION, ProtocolError, encode } from '../protocol/messages';
+import { available as rawAvailable, connectRaw, RawSocket } from './raw-pipe';
 
 /** An error a command reports as one line and turns into its exit code. */
 export class CommandError extends Error {
@@ -46,7 +48,7 @@ class Busy extends Error {
 
 function connectOnce(pipe: string, timeoutMs: number): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(pipe);
+    const socket: net.Socket | RawSocket = rawAvailable() ? connectRaw(pipe) : (require('node:net') as typeof net).connect(pipe);
     const pending = new Map<Id, { resolve(v: unknown): void; reject(e: Error): void; timer?: NodeJS.Timeout }>();
     let nextId = 1;
     let broken: Error | null = null;
