@@ -7,11 +7,11 @@
 //   defaults: 40 runs after 5 warm-ups; 20000 requests x 5 rounds, 128 in flight per connection;
 //   up to 30 s waiting for the busy service's heap to shrink. --check: exit 2 when a target is missed.
 //
-// 1. end-to-end latency: `node dist/path/ARMLOG x` (the bundle a script's ARMLOG runs) against a real armsd in a temporary ARMS_HOME,
+// 1. end-to-end latency: `dist/path/ARMLOG x` (what a script's ARMLOG runs, executed as it is) against a real armsd in a temporary ARMS_HOME,
 //    interleaved run by run with `node -e 0` (same load for both) and with a minimal node client
 //    (the floor for any node command that talks to armsd), with the environment as it is and with
 //    NODE_EXTRA_CA_CERTS removed from the children's environment;
-// 1b. `node bin/arms.js status` interleaved with `node -e 0` and `pm2 jlist` (PM2 installed with npm
+// 1b. `dist/path/arms status` interleaved with `node -e 0` and `pm2 jlist` (PM2 installed with npm
 //    into the temporary home, its daemon in a PM2_HOME there, stopped at the end; when it cannot be
 //    installed, the last measured pm2 jlist / node -e 0 ratio from the results file, said so);
 // 2. throughput: ARMLOG requests ("log" op, same arguments ARMLOG sends) over 1 and 16 pipelined
@@ -82,9 +82,10 @@ const DIST = {
   armlog: path.join(ROOT, 'dist', 'commands', 'armlog.js'),
   service: path.join(ROOT, 'dist', 'service', 'main.js'),
 };
-// armlog: what a group script's ARMLOG runs (dist/path/ARMLOG links to the bundle; bin/armlog.js,
-// npm's entry, only requires it: one module more).
-const BIN = { armlog: path.join(ROOT, 'dist', 'bundles', 'armlog.js'), arms: path.join(ROOT, 'bin', 'arms.js'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
+// armlog and arms: what a group script's ARMLOG and an operator's `arms` run, started as they start
+// them (the commands folder, dist/path, is on their PATH): the file itself is executed, whatever it is
+// (a launcher, or a link to the bundle with its `#!/usr/bin/env node`).
+const BIN = { armlog: path.join(ROOT, 'dist', 'path', 'ARMLOG'), arms: path.join(ROOT, 'dist', 'path', 'arms'), armsd: path.join(ROOT, 'bin', 'armsd.js') };
 
 function checkDist() {
   const missing = [...Object.values(DIST), ...Object.values(BIN)].filter((f) => !fs.existsSync(f));
@@ -136,9 +137,10 @@ async function stopService(client, svc) {
 // 1. end-to-end latency
 
 /** One command, start to exit, timed here; a failed run stops the benchmark. */
-function timeRun(args, env, label) {
+/** Runs [file, ...args] (a node command is [NODE, ...]) to its end; its time in ms. */
+function timeRun([file, ...args], env, label) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(NODE, args, { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], timeout: 15_000, killSignal: 'SIGKILL' });
+  const r = spawnSync(file, args, { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], timeout: 15_000, killSignal: 'SIGKILL' });
   const ms = msSince(t0);
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : r.signal ? `signal ${r.signal}` : `exit ${r.status}`;
@@ -165,8 +167,8 @@ s.on('error', (e) => { process.stderr.write(e.message + '\\n'); process.exitCode
 `;
 
 function measureLatency(env, pipe, opts) {
-  const commands = { armlog: [BIN.armlog, 'x'], node: ['-e', '0'], minimal: ['-e', MINIMAL_CLIENT, pipe] };
-  const labels = { armlog: '"node dist/path/ARMLOG x"', node: '"node -e 0"', minimal: 'the minimal client' };
+  const commands = { armlog: [BIN.armlog, 'x'], node: [NODE, '-e', '0'], minimal: [NODE, '-e', MINIMAL_CLIENT, pipe] };
+  const labels = { armlog: '"dist/path/ARMLOG x"', node: '"node -e 0"', minimal: 'the minimal client' };
   const keys = Object.keys(commands);
   for (let i = 0; i < opts.warmup; i++) for (const k of keys) timeRun(commands[k], env, labels[k]);
   const samples = { armlog: [], node: [], minimal: [] };
@@ -236,12 +238,12 @@ function stopPm2(pm2, env) {
   }
 }
 
-/** `node bin/arms.js status`, `node -e 0` and (when installed) `pm2 jlist`, interleaved. */
+/** `dist/path/arms status`, `node -e 0` and (when installed) `pm2 jlist`, interleaved. */
 function measureStatus(env, pm2, opts) {
-  const commands = { arms: [BIN.arms, 'status'], node: ['-e', '0'] };
-  const labels = { arms: '"node bin/arms.js status"', node: '"node -e 0"', pm2: '"pm2 jlist"' };
+  const commands = { arms: [BIN.arms, 'status'], node: [NODE, '-e', '0'] };
+  const labels = { arms: '"dist/path/arms status"', node: '"node -e 0"', pm2: '"pm2 jlist"' };
   const envs = { arms: env, node: env, pm2: pm2?.bin ? { ...env, PM2_HOME: pm2.pm2Home } : null };
-  if (pm2?.bin) commands.pm2 = [pm2.bin, 'jlist'];
+  if (pm2?.bin) commands.pm2 = [NODE, pm2.bin, 'jlist'];
   const keys = Object.keys(commands);
   // pm2's first call starts its daemon: warm-ups absorb it
   for (let i = 0; i < Math.max(opts.warmup, 2); i++) for (const k of keys) timeRun(commands[k], envs[k], labels[k]);

@@ -1,5 +1,5 @@
 // ARMLOAD watchID [options] target [args...]   (commands.md §1)
-import * as os from 'node:os';
+import os = require('node:os');
 import { call, CommandError } from '../client/client';
 import { clientPipe } from '../platform/home';
 import { defineCommand, EXIT_USAGE, parseArgs } from './cmdline';

@@ -1,8 +1,10 @@
 // Where a service keeps its config, state, logs and pipe. Everything that differs between
 // Windows and POSIX about those places is decided here.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+// `import x = require()`: a plain require in the output (no copy of the module's every export), and
+// `os` only where it is needed: every command loads this module on every call.
+import fs = require('node:fs');
+import path = require('node:path');
+const os = (): typeof import('node:os') => require('node:os');
 
 export interface Home {
   /** the folder that names this home (ARMS_HOME, or the per-OS config folder) */
@@ -45,7 +47,7 @@ function defaultHome(env: NodeJS.ProcessEnv): Omit<Home, 'pipe'> {
   if (process.getuid && process.getuid() === 0) {
     return { root: '/etc/arms', config: '/etc/arms', state: '/var/lib/arms', log: '/var/log/arms', run: '/run/arms' };
   }
-  const home = os.homedir();
+  const home = os().homedir();
   const config = path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'arms');
   const state = path.join(env.XDG_STATE_HOME || path.join(home, '.local', 'state'), 'arms');
   const run = env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'arms') : path.join(state, 'run');
@@ -71,9 +73,9 @@ function pipePath(h: Omit<Home, 'pipe'>, forService: boolean): string {
   // pointer in the home's own run/ folder.
   const pointer = path.join(h.run, POINTER);
   const known = readPointer(pointer);
-  if (known || !forService) return known ?? path.join(os.tmpdir(), `arms-${uid()}-none`, 'armsd.sock');
+  if (known || !forService) return known ?? path.join(os().tmpdir(), `arms-${uid()}-none`, 'armsd.sock');
   fs.mkdirSync(h.run, { recursive: true, mode: 0o700 });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `arms-${uid()}-`));
+  const dir = fs.mkdtempSync(path.join(os().tmpdir(), `arms-${uid()}-`));
   fs.chmodSync(dir, 0o700);
   const pipe = path.join(dir, 'armsd.sock');
   fs.writeFileSync(`${pointer}.tmp`, pipe, { mode: 0o600 });
