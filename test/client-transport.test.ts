@@ -2,26 +2,13 @@
 // is not usable or ARMS_CLIENT=net says so, through `net`. Both must behave the same for everything
 // a service (or no service) can do to a command: each case runs the real ARMLOG both ways against
 // a real armsd or a real misbehaving server process.
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envFor, fromArmlog, ROOT, run, Service, startService, stopAll, tempDir, until } from './helpers';
+import { envFor, fakeService, fromArmlog, ROOT, run, Service, startService, stopAll, tempDir, until } from './helpers';
 
 const TRANSPORTS = { raw: {}, net: { ARMS_CLIENT: 'net' } } as const;
-
-/** A server process on a Unix socket that does `behaviour` with each connection (node -e). */
-function fakeService(sock: string, behaviour: string): Promise<ChildProcess> {
-  const code = `
-    const net = require('net');
-    const srv = net.createServer((s) => { s.on('error', () => {}); ${behaviour} });
-    srv.listen(process.argv[1], () => process.stdout.write('ready\\n'));`;
-  const proc = spawn(process.execPath, ['-e', code, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    proc.stdout!.once('data', () => resolve(proc));
-    proc.once('exit', (c) => reject(new Error(`fake service exited ${c}`)));
-  });
-}
 
 const fakes: ChildProcess[] = [];
 afterAll(async () => {

@@ -169,3 +169,16 @@ export function sleepers(arg: string): number[] {
   }
   return out;
 }
+
+/** A server process on a Unix socket that does `behaviour` with each connection `s` (node -e): a service that misbehaves. */
+export function fakeService(sock: string, behaviour: string): Promise<ChildProcess> {
+  const code = `
+    const net = require('net');
+    const srv = net.createServer((s) => { s.on('error', () => {}); ${behaviour} });
+    srv.listen(process.argv[1], () => process.stdout.write('ready\\n'));`;
+  const proc = spawn(process.execPath, ['-e', code, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    proc.stdout!.once('data', () => resolve(proc));
+    proc.once('exit', (c) => reject(new Error(`fake service exited ${c}`)));
+  });
+}

@@ -7,6 +7,7 @@ import type { MonitorResult } from '../../service/monitors';
 import type { RecoveryStatus } from '../../service/recovery';
 import type { WatchStatus } from '../../service/watches';
 import type { ClusterStatus } from '../../cluster/cluster';
+import { writeOut } from '../output';
 import { printable } from '../printable';
 
 interface Status {
@@ -35,18 +36,18 @@ export async function reload(): Promise<number> {
 }
 
 /** The cluster's servers and where each group is, as etcd says; this server's own view of its groups follows in `arms status --json`. */
-function printCluster(c: ClusterStatus): void {
-  console.log(printable(`cluster ${c.name}: ${c.state}${c.problem ? ` (${c.problem})` : ''}; heartbeat timeout ${c.heartbeatTimeout} s${c.readAt ? `; read from etcd ${shortTime(c.readAt)}` : ''}`));
+function printCluster(c: ClusterStatus, say: (line: string) => void): void {
+  say(printable(`cluster ${c.name}: ${c.state}${c.problem ? ` (${c.problem})` : ''}; heartbeat timeout ${c.heartbeatTimeout} s${c.readAt ? `; read from etcd ${shortTime(c.readAt)}` : ''}`));
   const servers = [['SERVER', 'STATE', 'SINCE', 'GROUPS']];
   for (const s of c.servers) servers.push([s.name + (s.name.toUpperCase() === c.server ? ' (this)' : ''), s.up ? 'up' : 'down', shortTime(s.since), s.groups.join(', ') || '-']);
-  console.log('');
-  console.log(table(servers));
-  console.log('');
-  if (c.groups.length === 0) console.log('no groups configured');
+  say('');
+  say(table(servers));
+  say('');
+  if (c.groups.length === 0) say('no groups configured');
   else {
     const rows = [['GROUP', 'STATE', 'FENCE', 'ERROR']];
     for (const g of c.groups) rows.push([g.name, g.owner ? `${g.state} on ${g.owner}` : g.state, g.fence ?? '-', g.error ?? '-']);
-    console.log(table(rows));
+    say(table(rows));
   }
 }
 
@@ -66,13 +67,15 @@ function table(rows: string[][]): string {
 export async function status(opts: { json: boolean }): Promise<number> {
   const s = (await call(clientPipe(), 'status', {}, 10_000)) as Status;
   if (opts.json) {
-    console.log(JSON.stringify(s, null, 2));
+    writeOut(JSON.stringify(s, null, 2) + '\n');
     return 0;
   }
-  console.log(`server ${printable(s.server)}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
-  if (s.reboots.count > 0) console.log(`server shutdowns by monitoring: ${s.reboots.count} of ${s.reboots.max}${s.reboots.count >= s.reboots.max ? ' (limit reached: "arms clear reboots")' : ''}`);
-  if (s.cluster) printCluster(s.cluster);
-  else if (s.groups.length === 0) console.log('no groups configured');
+  const lines: string[] = [];
+  const say = (line: string) => lines.push(line);
+  say(`server ${printable(s.server)}: armsd pid ${s.service.pid}, up ${s.service.uptime} s, version ${s.service.version}`);
+  if (s.reboots.count > 0) say(`server shutdowns by monitoring: ${s.reboots.count} of ${s.reboots.max}${s.reboots.count >= s.reboots.max ? ' (limit reached: "arms clear reboots")' : ''}`);
+  if (s.cluster) printCluster(s.cluster, say);
+  else if (s.groups.length === 0) say('no groups configured');
   else {
     const rows = [['GROUP', 'STATE', 'SINCE', 'FAILOVERS', 'LAST EVENT', 'LAST ERROR']];
     for (const g of s.groups) {
@@ -81,7 +84,7 @@ export async function status(opts: { json: boolean }): Promise<number> {
       const err = g.lastError ? `${shortTime(g.lastError.at)} ${g.lastError.message}` : '-';
       rows.push([g.name, g.state + (g.queued ? ` (+${g.queued} queued)` : ''), shortTime(g.since), `${g.failovers.recent}/${g.failovers.max}`, event, err]);
     }
-    console.log(table(rows));
+    say(table(rows));
   }
   if (s.watches.length > 0) {
     const rows = [['WATCH', 'GROUP', 'PID', 'STATE', 'RESTARTS', 'RESETS', 'LAST EXIT', 'ESCALATION']];
@@ -89,29 +92,30 @@ export async function status(opts: { json: boolean }): Promise<number> {
       const exit = w.lastExit ? (w.lastExit.signal ?? `code ${w.lastExit.code}`) : '-';
       rows.push([w.id, w.group ?? '-', w.pid === null ? '-' : String(w.pid), w.state + (w.suspended ? ' (suspended)' : ''), `${w.restartsUsed}/${w.restartsAllowed}`, shortTime(w.resetsAt), exit, w.escalation ? `${w.escalation.action} ${shortTime(w.escalation.at)}` : '-']);
     }
-    console.log('');
-    console.log(table(rows));
+    say('');
+    say(table(rows));
   }
   if (s.monitors.length > 0) {
     const rows = [['MONITOR', 'GROUP', 'RESOURCE', 'RESULT', 'FAILURES', 'CHECKED', 'DETAIL']];
     for (const m of s.monitors) rows.push([m.monitor, m.group ?? '-', `${m.kind} ${m.resource}`, m.suspended ? 'suspended' : m.ok ? 'ok' : 'FAILED', String(m.failures), shortTime(m.at), m.detail || '-']);
-    console.log('');
-    console.log(table(rows));
+    say('');
+    say(table(rows));
   }
   const reported = new Set(s.monitors.map((m) => m.monitor.toUpperCase()));
   const quiet = (s.suspendedMonitors ?? []).filter((n) => !reported.has(n));
-  if (quiet.length > 0) console.log(`\nsuspended monitors without a result: ${quiet.join(', ')}`);
+  if (quiet.length > 0) say(`\nsuspended monitors without a result: ${quiet.join(', ')}`);
   if (s.recoveries && s.recoveries.length > 0) {
     const rows = [['RECOVERY', 'STATE', 'RESTARTS', 'FINAL ACTION', 'LAST']];
     for (const r of s.recoveries) rows.push([r.monitor, r.state, `${r.restarts}/${r.restartsAllowed}`, `${r.finalAction}${r.finalTaken ? ' (taken)' : ''}`, r.last ? `${shortTime(r.last.at)} ${r.last.action}: ${r.last.result}` : '-']);
-    console.log('');
-    console.log(table(rows));
+    say('');
+    say(table(rows));
   }
   if (s.alerts && s.alerts.length > 0) {
     const rows = [['ALERT ROUTE', 'KIND', 'SENT', 'FAILED', 'HELD BACK', 'QUEUED', 'LAST ERROR']];
     for (const a of s.alerts) rows.push([a.route, a.kind, String(a.sent), String(a.failed), String(a.suppressed + a.dropped), String(a.queued), a.lastError ? `${shortTime(a.lastError.at)} ${a.lastError.message}` : '-']);
-    console.log('');
-    console.log(table(rows));
+    say('');
+    say(table(rows));
   }
+  writeOut(lines.join('\n') + '\n');
   return 0;
 }
