@@ -1,5 +1,6 @@
 // cmd-style options for the ARM* commands: `/R 9`, `/FOV`, case-insensitive, in any order
 // before the operands; POSIX long forms (`--retries 9`) as aliases; `/?`, `-h`, `--help` print usage.
+import { writeOut } from './output';
 import { printable } from './printable';
 import { CommandError } from '../client/client';
 
@@ -127,8 +128,9 @@ export function main(cmd: Command): void {
     cwd: process.cwd(),
     pid: process.pid,
     ppid: process.ppid,
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
+    // straight to the descriptors: process.stdout would load the stream modules (output.ts)
+    out: (t) => writeOut(t, 1),
+    err: (t) => writeOut(t, 2),
   };
   void execute(cmd, process.argv.slice(2), ctx).then((code) => {
     process.exitCode = code;

@@ -1,6 +1,7 @@
-// What `arms status` prints, written to the descriptor directly rather than through process.stdout:
-// on a pipe or a file process.stdout is a stream (net or the stream modules), and loading them is a
-// third of what `arms status`, run again and again by monitoring scripts, costs beyond node's start.
+// What the commands print (`arms status`, ARMLOAD's "watch started", every error line), written to
+// the descriptor directly rather than through process.stdout: on a pipe or a file process.stdout is
+// a stream (net or the stream modules), and loading them is a third of what `arms status`, run again
+// and again by monitoring scripts, costs beyond node's start.
 // Windows keeps process.stdout (its console wants UTF-16 through WriteConsoleW).
 import fs = require('node:fs');
 
