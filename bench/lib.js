@@ -74,8 +74,9 @@ function tracked(name, hooks = {}) {
   const children = new Set();
   let home = null;
 
-  function start(args, env, label) {
-    const proc = spawn(process.execPath, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts node with `args` (or the program `file`, when given) as a tracked child. */
+  function start(args, env, label, file = process.execPath) {
+    const proc = spawn(file, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const keep = (d) => {
       if (out.length < 20_000) out += d;

@@ -885,18 +885,55 @@ function massKill(parents, pids) {
  * into the temporary folder): what no supervisor can beat on this machine at this moment.
  */
 function spawnFloor(m) {
-  const cc = process.env.CC || 'cc';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-floor-'));
   try {
-    const bin = path.join(dir, 'spawn-floor');
-    const built = spawnSync(cc, ['-O2', '-pthread', '-o', bin, path.join(__dirname, 'native', 'spawn-floor.c')], { encoding: 'utf8' });
-    if (built.error || built.status !== 0) return { skipped: `no C compiler (${cc}) or it failed: ${built.error ? built.error.message : built.stderr.trim().split('\n')[0]}` };
+    const { bin, skipped } = compileNative('spawn-floor', dir);
+    if (!bin) return { skipped };
     const sleepPath = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p));
     if (!sleepPath) return { skipped: 'no /usr/bin/sleep' };
     const threads = Math.min(4, os.availableParallelism());
     const r = spawnSync(bin, [String(m), String(threads), sleepPath], { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' });
     if (r.status !== 0) throw new Error(`spawn-floor failed: ${r.error ? r.error.message : `exit ${r.status}: ${r.stderr}`}`);
     return JSON.parse(r.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** bench/native/<name>.c compiled into `dir`; { bin } or { skipped: why }. */
+function compileNative(name, dir) {
+  const cc = process.env.CC || 'cc';
+  const bin = path.join(dir, name);
+  const built = spawnSync(cc, ['-O2', '-pthread', '-o', bin, path.join(__dirname, 'native', `${name}.c`)], { encoding: 'utf8' });
+  if (built.error || built.status !== 0) return { skipped: `no C compiler (${cc}) or it failed: ${built.error ? built.error.message : built.stderr.trim().split('\n')[0]}` };
+  return { bin };
+}
+
+/**
+ * The floor of a mass restart (bench/native/restarter.c): M sleeps under a C supervisor that does
+ * nothing but restart them, M killed at once and seen running again exactly as armsd's are.
+ */
+async function restarterFloor(m, env) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-floor-'));
+  try {
+    const c = compileNative('restarter', dir);
+    if (!c.bin) return c;
+    const sleepPath = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p));
+    if (!sleepPath) return { skipped: 'no /usr/bin/sleep' };
+    const threads = Math.min(4, os.availableParallelism());
+    const child = startChild([String(m), String(threads), sleepPath], env, 'C restarter', c.bin);
+    let kids = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(100)) {
+      kids = childrenOf(child.proc.pid).filter((p) => comm(p) === 'sleep\n').map(Number);
+      if (kids.length >= m) break;
+    }
+    noteSleeps(child.proc.pid);
+    if (kids.length < m) throw new Error(`the C restarter started ${kids.length} of ${m} sleeps within 60 s`);
+    const r = await massKill([child.proc.pid], kids.slice(0, m));
+    for (const x of r.replacements) sleeps.set(x.pid, startTicks(x.pid));
+    noteSleeps(child.proc.pid);
+    await stopChild(child);
+    return { threads, killed: m, killMs: r3(r.killMs), replacementsSeen: r.replacements.length, missing: r.missing, distribution: distribution(r.replacements.map((x) => x.ms)) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -1066,11 +1103,17 @@ async function scaleMain(opts, client) {
   noteSleeps(many.proc.pid);
   await stopChild(many);
 
-  // the machine's floor: M sleeps started by a C program as fast as it can, beside the N watches
+  // the floor of a mass restart: a C supervisor that only restarts, the same kill, the same detection
+  const restarter = await restarterFloor(M, env);
+  result.massRestarterFloor = restarter;
+  if (restarter.distribution) say(`   floor of a mass restart, a C supervisor of ${M} sleeps that only restarts them (waitpid + vfork from ${restarter.threads} threads; bench/native/restarter.c), the same kill: median ${restarter.distribution.median.toFixed(1)}  p90 ${restarter.distribution.p90.toFixed(1)}  all ${restarter.distribution.max.toFixed(1)} ms; armsd / this floor ${dist ? (dist.max / restarter.distribution.max).toFixed(2) : '-'}`);
+  else say(`   floor of a mass restart: not measured (${restarter.skipped})`);
+
+  // the machine's floor for starting alone: M sleeps started by a C program as fast as it can, beside the N watches
   const floor = spawnFloor(M);
   result.massFloor = floor;
-  if (floor.allRunningMs !== undefined) say(`   floor of this machine now, ${M} sleeps started by a C program (vfork from ${floor.threads} threads, nothing else; bench/native/spawn-floor.c): all running after ${floor.allRunningMs.toFixed(1)} ms; armsd / floor ${dist ? (dist.max / floor.allRunningMs).toFixed(2) : '-'}`);
-  else say(`   floor of this machine: not measured (${floor.skipped})`);
+  if (floor.allRunningMs !== undefined) say(`   floor of starting alone, ${M} sleeps started by a C program (vfork from ${floor.threads} threads, no kill, no exit, no detection; bench/native/spawn-floor.c): all running after ${floor.allRunningMs.toFixed(1)} ms; armsd / floor ${dist ? (dist.max / floor.allRunningMs).toFixed(2) : '-'}`);
+  else say(`   floor of starting alone: not measured (${floor.skipped})`);
 
   // the end
   noteSleeps(svc.proc.pid);
