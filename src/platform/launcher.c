@@ -12,7 +12,9 @@
  * whatever the command starts or hands its environment to sees the caller's environment unchanged.
  *
  * The trailer, appended by writeCommandsDir (no compiler needed to rewrite the folder):
- *     <this program> <node> NUL <script> NUL <spare> NUL <uint32 LE: length of the three with their NULs> "ARMSLNX1"
+ *     <this program> <node> NUL <script> NUL <spare> NUL <uint32 LE: length of the three with their NULs>
+ *     <uint32 LE: FNV-1a hash of them> "ARMSLNX1"
+ * (the hash: a trailer damaged anywhere is refused, not read as other names)
  * <node>: a bare name ("node") is looked up on PATH when the command runs, as env(1) does; a path is
  * absolute or relative to this program's folder. <script>: absolute or relative to this program's
  * folder. <spare>, decided in shims.ts (this program only applies it):
@@ -41,7 +43,7 @@
 #include <unistd.h>
 
 #define MAGIC "ARMSLNX1"
-#define TAIL 12 /* uint32 length + magic */
+#define TAIL 16 /* uint32 length, uint32 hash, magic */
 #define MAX_PAYLOAD 65536
 #define TEMPLATE_NAME "arms-launch"
 #define SPARED "ARMS_SPARED_NODE_EXTRA_CA_CERTS"
@@ -65,6 +67,17 @@ static void fail(int code, const char *fmt, ...) {
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
     _exit(code);
+}
+
+static uint32_t le32(const unsigned char *b) {
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+/* FNV-1a, 32 bits (shims.ts computes the same) */
+static uint32_t fnv1a(const char *p, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
 }
 
 /* Reads exactly `len` bytes at `off`; 0 on success. */
@@ -91,13 +104,14 @@ static void read_trailer(const char *self, const char **node, const char **scrip
     unsigned char tail[TAIL];
     if (st.st_size < TAIL) fail(126, damaged, self);
     if (read_at(fd, (char *)tail, TAIL, st.st_size - TAIL) != 0) fail(126, "cannot read %s (%s)", self, errno ? strerror(errno) : "short read");
-    if (memcmp(tail + 4, MAGIC, 8) != 0) fail(126, damaged, self);
-    uint32_t len = (uint32_t)tail[0] | ((uint32_t)tail[1] << 8) | ((uint32_t)tail[2] << 16) | ((uint32_t)tail[3] << 24);
+    if (memcmp(tail + 8, MAGIC, 8) != 0) fail(126, damaged, self);
+    uint32_t len = le32(tail), hash = le32(tail + 4);
     if (len < 6 || len > MAX_PAYLOAD || (off_t)len > st.st_size - TAIL) fail(126, damaged, self);
     char *payload = malloc(len);
     if (!payload) fail(126, "out of memory");
     if (read_at(fd, payload, len, st.st_size - TAIL - (off_t)len) != 0) fail(126, "cannot read %s (%s)", self, errno ? strerror(errno) : "short read");
     close(fd);
+    if (fnv1a(payload, len) != hash) fail(126, damaged, self);
     /* exactly three non-empty strings, each ended by its NUL */
     const char *field[3];
     size_t at = 0;

@@ -73,14 +73,17 @@ export function launcherTrailer(node: string, script: string): Buffer {
 }
 
 /**
- * What the Linux launcher reads at its own end (see launcher.c):
- * `<node> NUL <script> NUL <spare> NUL <uint32 LE: length of the three with their NULs> "ARMSLNX1"`.
+ * What the Linux launcher reads at its own end (see launcher.c): `<node> NUL <script> NUL <spare> NUL
+ * <uint32 LE: length of the three with their NULs> <uint32 LE: their FNV-1a hash> "ARMSLNX1"`.
  */
 export function linuxLauncherTrailer(node: string, script: string, spare: SpareRule): Buffer {
   const payload = Buffer.from(`${node}\0${script}\0${spare}\0`, 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(payload.length);
-  return Buffer.concat([payload, len, Buffer.from('ARMSLNX1', 'latin1')]);
+  let hash = 2166136261;
+  for (const byte of payload) hash = Math.imul(hash ^ byte, 16777619) >>> 0;
+  const tail = Buffer.alloc(8);
+  tail.writeUInt32LE(payload.length, 0);
+  tail.writeUInt32LE(hash, 4);
+  return Buffer.concat([payload, tail, Buffer.from('ARMSLNX1', 'latin1')]);
 }
 
 let linuxTemplate: Buffer | null | undefined;
