@@ -86,20 +86,30 @@ export function linuxLauncherTrailer(node: string, script: string, spare: SpareR
   return Buffer.concat([payload, tail, Buffer.from('ARMSLNX1', 'latin1')]);
 }
 
-let linuxTemplate: Buffer | null | undefined;
+/** The Linux launcher's bytes, when this is Linux and the build made it (not yet known to run here). */
+function linuxTemplate(): Buffer | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    return fs.readFileSync(LINUX_LAUNCHER);
+  } catch {
+    return null;
+  }
+}
+
+let runs: boolean | undefined;
 /**
- * The Linux launcher's bytes when this is Linux and it runs here, else null (then: symlinks). It is
- * run once to be sure: a package built on another Linux (another C library) may carry one that
- * cannot start here, and a folder of such launchers would fail every command of every script.
+ * Whether the Linux launcher starts here, tried once per process (when a folder is to be written, or
+ * when a folder of symlinks is found): a package built on another Linux (another C library) may carry
+ * one that cannot start here, and a folder of such copies would fail every command of every script.
+ * Then the folder is symlinks, as without a compiler.
  */
-function linuxLauncher(): Buffer | null {
-  if (linuxTemplate !== undefined) return linuxTemplate;
-  linuxTemplate = null;
-  if (process.platform !== 'linux' || !fs.existsSync(LINUX_LAUNCHER)) return null;
-  // Under its own name it refuses with exit code 126 and its own one-line message.
-  const r = spawnSync(LINUX_LAUNCHER, [], { encoding: 'utf8', timeout: 10_000 });
-  if (r.status === 126 && r.stderr.startsWith('arms-launch: ')) linuxTemplate = fs.readFileSync(LINUX_LAUNCHER);
-  return linuxTemplate;
+function linuxLauncherRuns(): boolean {
+  if (runs === undefined) {
+    // Under its own name it refuses with exit code 126 and its own one-line message.
+    const r = spawnSync(LINUX_LAUNCHER, [], { encoding: 'utf8', timeout: 10_000 });
+    runs = r.status === 126 && r.stderr.startsWith('arms-launch: ');
+  }
+  return runs;
 }
 
 /** What writeCommandsDir writes at `dir`/`name` on Linux with the launcher: its exact bytes. */
@@ -116,7 +126,8 @@ function linuxLauncherFor(template: Buffer, realDir: string, name: string, targe
  */
 export function writeCommandsDir(dir: string, platform: NodeJS.Platform = process.platform, node = 'node'): string[] {
   const template = platform === 'win32' ? fs.readFileSync(LAUNCHER_TEMPLATE) : null;
-  const linux = platform === 'linux' ? linuxLauncher() : null;
+  let linux = platform === 'linux' ? linuxTemplate() : null;
+  if (linux && !linuxLauncherRuns()) linux = null;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const realDir = fs.realpathSync(dir);
@@ -151,21 +162,40 @@ function linkTarget(bin: string): string {
 
 /** True when `dir` holds every launcher writeCommandsDir would write there for this platform. */
 export function commandsDirComplete(dir: string, platform: NodeJS.Platform = process.platform): boolean {
+  const linux = platform === 'linux' ? linuxTemplate() : null;
+  // Linux: copies of this launcher, byte for byte (a damaged copy, an older launcher or a moved
+  // package is rewritten); or symlinks, when this launcher does not start here.
+  if (linux) return linuxLaunchersIn(dir, linux) || (symlinksIn(dir) && !linuxLauncherRuns());
+  if (platform !== 'win32') return symlinksIn(dir);
   try {
-    const linux = platform === 'linux' ? linuxLauncher() : null;
-    const realDir = linux ? fs.realpathSync(dir) : '';
+    for (const name of Object.keys(commandBins())) {
+      if (name === name.toLowerCase() && fs.statSync(path.join(dir, `${name}.exe`)).size <= LAUNCHER_MIN) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function linuxLaunchersIn(dir: string, template: Buffer): boolean {
+  try {
+    const realDir = fs.realpathSync(dir);
     for (const [name, target] of Object.entries(commandBins())) {
-      if (linux) {
-        // byte for byte: a damaged copy, an older launcher or a moved package is rewritten
-        const file = path.join(dir, name);
-        const st = fs.lstatSync(file);
-        if (!st.isFile() || (st.mode & 0o555) !== 0o555) return false;
-        if (!fs.readFileSync(file).equals(linuxLauncherFor(linux, realDir, name, target, 'node'))) return false;
-      } else if (platform === 'win32') {
-        if (name === name.toLowerCase() && fs.statSync(path.join(dir, `${name}.exe`)).size <= LAUNCHER_MIN) return false;
-      } else if (fs.realpathSync(path.join(dir, name)) !== fs.realpathSync(linkTarget(target))) {
-        return false;
-      }
+      const file = path.join(dir, name);
+      const st = fs.lstatSync(file);
+      if (!st.isFile() || (st.mode & 0o555) !== 0o555) return false;
+      if (!fs.readFileSync(file).equals(linuxLauncherFor(template, realDir, name, target, 'node'))) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function symlinksIn(dir: string): boolean {
+  try {
+    for (const [name, target] of Object.entries(commandBins())) {
+      if (fs.realpathSync(path.join(dir, name)) !== fs.realpathSync(linkTarget(target))) return false;
     }
     return true;
   } catch {
