@@ -69,7 +69,7 @@ describe.runIf(linux)('the Linux command launcher', () => {
     const show = argvScript(dir);
     const always = ownLauncher(dir, 'SHOW', linuxLauncherTrailer('node', 'show.js', 'always'));
     const args = ['a b', '', '"quoted"', '*', '%X%', 'é', '--inspect'];
-    const base = { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` };
+    const base: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` };
     delete base.NODE_EXTRA_CA_CERTS;
     delete base.ARMS_SPARED_NODE_EXTRA_CA_CERTS;
     const shown = (file: string, a: string[], env: NodeJS.ProcessEnv) => {
