@@ -169,12 +169,3 @@ export function sleepers(arg: string): number[] {
   }
   return out;
 }
-
-/** The trailer of a Linux command launcher (src/platform/launcher.c): what it runs, and when it spares. */
-export function launcherTrailerOf(file: string): { node: string; script: string; spare: string } | null {
-  const b = fs.readFileSync(file);
-  if (b.length < 16 || b.subarray(b.length - 8).toString('latin1') !== 'ARMSLNX1') return null;
-  const len = b.readUInt32LE(b.length - 16);
-  const [node, script, spare] = b.subarray(b.length - 16 - len, b.length - 16).toString('utf8').split('\0');
-  return { node, script, spare };
-}

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commandBins, commandsDirComplete, linuxLauncherTrailer, LINUX_LAUNCHER, SPARE, spareRule, writeCommandsDir } from '../src/platform/shims';
-import { COMMANDS, fromArmlog, launcherTrailerOf, ROOT, run, Service, startService, stopAll, tempDir } from './helpers';
+import { commandBins, commandScript, commandsDirComplete, linuxLauncherTrailer, LINUX_LAUNCHER, readLinuxTrailer, SPARE, spareRule, writeCommandsDir } from '../src/platform/shims';
+import { COMMANDS, fromArmlog, ROOT, run, Service, startService, stopAll, tempDir } from './helpers';
 
 const linux = process.platform === 'linux';
 const WARNING = /Warning: Ignoring extra certs from/;
@@ -47,7 +47,7 @@ describe.runIf(linux)('the Linux command launcher', () => {
       expect(fs.lstatSync(file).isFile(), name).toBe(true);
       expect(fs.statSync(file).mode & 0o777, name).toBe(0o755);
       expect(fs.readFileSync(file).subarray(0, template.length).equals(template), name).toBe(true);
-      const t = launcherTrailerOf(file)!;
+      const t = readLinuxTrailer(file)!;
       expect(t.node).toBe('node');
       const bundle = path.join(ROOT, 'dist', 'bundles', `${name.toLowerCase()}.js`);
       expect(path.resolve(COMMANDS, t.script)).toBe(fs.existsSync(bundle) ? bundle : path.join(ROOT, 'bin', `${name}.js`));
@@ -233,6 +233,23 @@ describe.runIf(linux)('the Linux command launcher', () => {
     fs.mkdirSync(dir);
     for (const [name, bin] of Object.entries(commandBins())) fs.symlinkSync(bin, path.join(dir, name));
     expect(commandsDirComplete(dir)).toBe(false);
+  });
+
+  it('commandScript: what an entry of a commands folder runs (the batch interpreter knows its own commands by it)', () => {
+    expect(commandScript(path.join(COMMANDS, 'ARMLOG'))).toBe(path.join(ROOT, 'dist', 'bundles', 'armlog.js'));
+    expect(commandScript(path.join(COMMANDS, 'armsd'))).toBe(path.join(ROOT, 'bin', 'armsd.js'));
+    const dir = tempDir('arms-launch-script-');
+    fs.symlinkSync(path.join(ROOT, 'dist', 'bundles', 'armkill.js'), path.join(dir, 'ARMKILL'));
+    expect(commandScript(path.join(dir, 'ARMKILL'))).toBe(path.join(ROOT, 'dist', 'bundles', 'armkill.js'));
+    // anything else is itself, resolved; a launcher with a damaged trailer is not a command
+    expect(commandScript('/bin/sh')).toBe(fs.realpathSync('/bin/sh'));
+    expect(commandScript(path.join(dir, 'nothing'))).toBeNull();
+    const good = fs.readFileSync(path.join(COMMANDS, 'ARMLOG'));
+    const bad = Buffer.from(good);
+    bad[bad.length - 20] ^= 1;
+    fs.writeFileSync(path.join(dir, 'BAD'), bad);
+    expect(readLinuxTrailer(path.join(dir, 'BAD'))).toBeNull();
+    expect(commandScript(path.join(dir, 'BAD'))).toBe(path.join(fs.realpathSync(dir), 'BAD'));
   });
 
   describe('bad input: one line on stderr, exit codes as env(1) has them', () => {

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { envFor, launcherTrailerOf, ROOT, tempDir } from './helpers';
+import { readLinuxTrailer } from '../src/platform/shims';
+import { envFor, ROOT, tempDir } from './helpers';
 
 /** never in any command: the service's logger, process and cluster libraries, HTTP servers */
 const NEVER = ['pino', 'execa', 'etcd3', 'express', 'fastify', 'koa', '@hapi', 'hapi', 'restify', 'undici', 'prom-client', 'ps-list'];
@@ -62,7 +63,7 @@ describe('command start-up path', () => {
       if (process.platform !== 'win32') {
         // Linux: a launcher whose trailer names the bundle; other POSIX systems: a symlink to it
         const file = path.join(ROOT, 'dist', 'path', cmd);
-        const trailer = launcherTrailerOf(file);
+        const trailer = readLinuxTrailer(file);
         const runs = trailer ? path.resolve(path.dirname(file), trailer.script) : fs.realpathSync(file);
         expect(runs).toBe(path.join(BUNDLES, `${cmd}.js`));
         expect(trailer !== null).toBe(process.platform === 'linux' && fs.existsSync(path.join(ROOT, 'dist', 'platform', 'arms-launch')));

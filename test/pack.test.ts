@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../src/client/client';
 import { resolveHome } from '../src/platform/home';
-import { launcherTrailerOf, readLog, ROOT, sleep, tempDir } from './helpers';
+import { readLinuxTrailer } from '../src/platform/shims';
+import { readLog, ROOT, sleep, tempDir } from './helpers';
 
 const tmp = tempDir('arms-pack-');
 const prefix = path.join(tmp, 'prefix');
@@ -116,7 +117,7 @@ describe.sequential('the packed tarball, installed with npm install -g into a te
     const commands = path.join(installed, 'dist', 'path');
     if (fs.existsSync(path.join(ROOT, 'dist', 'platform', 'arms-launch'))) {
       // Linux with a C compiler: the launcher came in the tarball, runnable, and the service copied it
-      expect(launcherTrailerOf(path.join(commands, 'ARMLOG'))).toEqual({ node: 'node', script: path.join('..', 'bundles', 'armlog.js'), spare: 'always' });
+      expect(readLinuxTrailer(path.join(commands, 'ARMLOG'))).toEqual({ node: 'node', script: path.join('..', 'bundles', 'armlog.js'), spare: 'always' });
     } else {
       expect(fs.readlinkSync(path.join(commands, 'ARMLOG'))).toBe(path.join('..', 'bundles', 'armlog.js'));
     }

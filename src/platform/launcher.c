@@ -148,9 +148,9 @@ static int spares(const char *self, const char *rule, int argc, char **argv) {
 int main(int argc, char **argv) {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
+    if (n <= 0 || n >= (ssize_t)sizeof self - 1) {
         if (argc > 0 && argv[0][0]) name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-        fail(126, "cannot find its own program (/proc/self/exe: %s)", n < 0 ? strerror(errno) : "empty");
+        fail(126, "cannot find its own program (/proc/self/exe: %s)", n < 0 ? strerror(errno) : n == 0 ? "empty" : "path too long");
     }
     self[n] = 0;
     /* A file replaced while running reads "<path> (deleted)": its folder is still the one to use. */
