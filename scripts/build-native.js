@@ -3,7 +3,10 @@
 // build says so in one line and goes on. Likewise the watches' spawner (src/platform/spawner.c)
 // into dist/platform/arms-spawner; without it armsd starts the watched programs with node's spawn.
 // And armsd's sd_notify helper (src/platform/sd-notify.c, Linux: systemd's Type=notify and
-// watchdog); without it `arms service install` writes a Type=exec unit.
+// watchdog); without it `arms service install` writes a Type=exec unit. And the commands' launcher
+// (src/platform/launcher.c, Linux: starts the commands that need no TLS without node reading
+// NODE_EXTRA_CA_CERTS) into dist/platform/arms-launch, then dist/path is written again with copies of
+// it; without it dist/path keeps the symlinks scripts/make-path.js wrote.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,7 +23,7 @@ if (process.platform === 'win32') {
 }
 const cc = process.env.CC || 'cc';
 if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).error) {
-  say(`no C compiler (${cc}): the disk helper is the node one (disk-prober.js), the watched programs are started with node's spawn; Debian: apt-get install gcc libc6-dev`);
+  say(`no C compiler (${cc}): the disk helper is the node one (disk-prober.js), the watched programs are started with node's spawn, dist/path holds symlinks to the commands (node reads NODE_EXTRA_CA_CERTS on every command); Debian: apt-get install gcc libc6-dev`);
   process.exit(0);
 }
 /** Compiles `src` into `out`; says what happened, and what stands in for it when it failed. */
@@ -32,12 +35,28 @@ function build(src, out, args, fallback) {
     // tests fail on it where a compiler is present, so it is not missed.
     fs.rmSync(out, { force: true });
     say(`${cc} failed on ${path.relative(ROOT, src)} (${r.error ? r.error.message : `exit code ${r.status}`}): ${fallback}`);
-    return;
+    return false;
   }
   say(`built ${path.relative(ROOT, out)}`);
+  return true;
 }
 build(SRC, OUT, ['-pthread', '-lm'], 'the disk helper is the node one (disk-prober.js)');
 build(path.join(ROOT, 'src', 'platform', 'spawner.c'), path.join(ROOT, 'dist', 'platform', 'arms-spawner'), ['-pthread'], "armsd starts the watched programs with node's spawn");
 if (process.platform === 'linux') {
   build(path.join(ROOT, 'src', 'platform', 'sd-notify.c'), path.join(ROOT, 'dist', 'platform', 'arms-sd-notify'), [], 'armsd cannot tell systemd it is ready (arms service install writes a Type=exec unit)');
+}
+const commandsDir = path.relative(ROOT, path.join(ROOT, 'dist', 'path'));
+if (process.platform === 'linux') {
+  const symlinks = `${commandsDir} keeps its symlinks to the commands (node reads NODE_EXTRA_CA_CERTS on every command)`;
+  if (build(path.join(ROOT, 'src', 'platform', 'launcher.c'), path.join(ROOT, 'dist', 'platform', 'arms-launch'), ['-s'], symlinks)) {
+    const { writeCommandsDir, COMMANDS_DIR } = require('../dist/platform/shims.js');
+    const written = writeCommandsDir(COMMANDS_DIR);
+    say(
+      fs.lstatSync(written[0]).isSymbolicLink()
+        ? `dist/platform/arms-launch does not run here: ${symlinks}`
+        : `wrote ${commandsDir}: ${written.length} launchers (the commands that need no TLS start without NODE_EXTRA_CA_CERTS)`,
+    );
+  }
+} else {
+  say(`${commandsDir} holds symlinks to the commands (the launcher that spares NODE_EXTRA_CA_CERTS is Linux only)`);
 }
