@@ -7,8 +7,8 @@
 // One import direction: src/commands (arms run/check/migrate) drives src/batch; src/batch imports
 // nothing from src/commands. The commands are found as files (bin/NAME.js, dist/commands/NAME.js)
 // and loaded by path, with the shape below (src/commands/cmdline.ts's Command and execute).
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { commandScript } from '../platform/shims';
 
 /** Where a command runs and whom it answers (src/commands/cmdline.ts CommandContext). */
 export interface CommandContext {
@@ -38,12 +38,9 @@ const OURS = [path.join(PACKAGE_ROOT, 'bin'), path.join(PACKAGE_ROOT, 'dist', 'b
 
 /** The command a program found on PATH is, when it is one of ours that runs in this process; else null. */
 export function ownCommand(file: string): Command | null {
-  let real: string;
-  try {
-    real = fs.realpathSync(file);
-  } catch {
-    return null;
-  }
+  // a symlink to a bundle, or a Linux launcher naming one (src/platform/shims.ts)
+  const real = commandScript(file);
+  if (!real) return null;
   const name = path.basename(real, '.js');
   if (!OURS.includes(path.dirname(real)) || !IN_PROCESS.includes(name) || !real.endsWith('.js')) return null;
   return load(name);
@@ -62,10 +59,6 @@ export function preloadOwnCommands(): void {
 
 /** The name of the project's command a program found on PATH is (any of bin/: ARMRSP and arms too), or null. */
 export function projectCommandName(file: string): string | null {
-  try {
-    const real = fs.realpathSync(file);
-    return OURS.includes(path.dirname(real)) ? path.basename(real, '.js') : null;
-  } catch {
-    return null;
-  }
+  const real = commandScript(file);
+  return real && OURS.includes(path.dirname(real)) ? path.basename(real, '.js') : null;
 }

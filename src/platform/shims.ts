@@ -134,7 +134,8 @@ export function readLinuxTrailer(file: string): { node: string; script: string; 
 export function commandScript(file: string): string | null {
   try {
     const real = fs.realpathSync(file);
-    const trailer = process.platform === 'linux' && !real.endsWith('.js') ? readLinuxTrailer(real) : null;
+    // (a FIFO or a device found on PATH is not opened: opening a FIFO waits for a writer)
+    const trailer = process.platform === 'linux' && !real.endsWith('.js') && fs.statSync(real).isFile() ? readLinuxTrailer(real) : null;
     return trailer ? fs.realpathSync(path.resolve(path.dirname(real), trailer.script)) : real;
   } catch {
     return null;
