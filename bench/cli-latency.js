@@ -538,7 +538,7 @@ async function main() {
     for (const [k, s] of [['armlog x', t.armlog], ['node -e 0', t.nodeE0], ['minimal client', t.minimalClient]]) {
       say(`     ${k.padEnd(16)}${fmt(s.median.toFixed(1))}${fmt(s.p95.toFixed(1))}${fmt(s.mean.toFixed(1))}${fmt(s.min.toFixed(1))}${fmt(s.max.toFixed(1))}`);
     }
-    say(`     ratio median ${t.ratioMedian.toFixed(2)}  (p95 ${t.ratioP95.toFixed(2)}), armlog costs ${t.overheadMedianMs.toFixed(1)} ms more than node -e 0; minimal client ratio ${t.minimalClientRatioMedian.toFixed(2)}`);
+    say(`     ratio median ${t.ratioMedian.toFixed(2)}  (p95 ${t.ratioP95.toFixed(2)}), armlog takes ${Math.abs(t.overheadMedianMs).toFixed(1)} ms ${t.overheadMedianMs >= 0 ? 'more' : 'less'} than node -e 0; minimal client ratio ${t.minimalClientRatioMedian.toFixed(2)}`);
   }
   const logged = countLoggedByArmlog(tempHome).count - before.count;
   const expected = 2 * (opts.runs + opts.warmup);
