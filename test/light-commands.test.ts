@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { readLinuxTrailer } from '../src/platform/shims';
 import { envFor, ROOT, tempDir } from './helpers';
@@ -90,6 +91,22 @@ describe('command start-up path', () => {
   it('arms service status loads neither the HTTP server nor prom-client (armsd loads them only when HTTP is on)', () => {
     const mods = modulesLoadedBy('arms.js', ['service', 'status']);
     expect(mods.filter((m) => /[\\/](prom-client|playwright-core)[\\/]|[\\/]dist[\\/]http[\\/]/.test(m))).toEqual([]);
+  });
+});
+
+describe('the code cache the commands run from', () => {
+  it("every command's loader names a cache that this node accepts for its body", () => {
+    // A cache V8 refuses costs nothing but the time it was made to save: only a check like this one sees it.
+    const loaders = fs.readdirSync(BUNDLES).filter((f) => f.endsWith('.js') && !f.endsWith('.body.js') && f !== 'arms-main.js');
+    expect(loaders.length).toBeGreaterThanOrEqual(10);
+    for (const loader of loaders) {
+      const text = fs.readFileSync(path.join(BUNDLES, loader), 'utf8');
+      const cache = /"\/([^"]+\.cache)"/.exec(text)?.[1];
+      expect(cache, loader).toBeDefined();
+      const body = path.join(BUNDLES, loader.replace(/\.js$/, '.body.js'));
+      const script = new vm.Script(fs.readFileSync(body, 'utf8'), { filename: body, cachedData: fs.readFileSync(path.join(BUNDLES, cache!)) });
+      expect(script.cachedDataRejected, `${loader}: ${cache}`).toBe(false);
+    }
   });
 });
 
