@@ -8,7 +8,6 @@
 // nothing from src/commands. The commands are found as files (bin/NAME.js, dist/commands/NAME.js)
 // and loaded by path, with the shape below (src/commands/cmdline.ts's Command and execute).
 import * as path from 'node:path';
-import { commandScript } from '../platform/shims';
 
 /** Where a command runs and whom it answers (src/commands/cmdline.ts CommandContext). */
 export interface CommandContext {
@@ -38,7 +37,7 @@ const OURS = [path.join(PACKAGE_ROOT, 'bin'), path.join(PACKAGE_ROOT, 'dist', 'b
 
 /** The command a program found on PATH is, when it is one of ours that runs in this process; else null. */
 export function ownCommand(file: string): Command | null {
-  // a symlink to a bundle, or a Linux launcher naming one (src/platform/shims.ts)
+  // a symlink to a bundle, or a Linux launcher naming one
   const real = commandScript(file);
   if (!real) return null;
   const name = path.basename(real, '.js');
@@ -61,4 +60,9 @@ export function preloadOwnCommands(): void {
 export function projectCommandName(file: string): string | null {
   const real = commandScript(file);
   return real && OURS.includes(path.dirname(real)) ? path.basename(real, '.js') : null;
+}
+
+/** What a program found on PATH runs (src/platform/launcher-trailer.ts), loaded on first use: a script that runs no program never loads it. */
+function commandScript(file: string): string | null {
+  return (require('../platform/launcher-trailer') as typeof import('../platform/launcher-trailer')).commandScript(file);
 }
