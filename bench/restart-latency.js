@@ -887,10 +887,8 @@ function massKill(parents, pids) {
 function spawnFloor(m) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arms-floor-'));
   try {
-    const { bin, skipped } = compileNative('spawn-floor', dir);
+    const { bin, sleepPath, skipped } = compileNative('spawn-floor', dir);
     if (!bin) return { skipped };
-    const sleepPath = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p));
-    if (!sleepPath) return { skipped: 'no /usr/bin/sleep' };
     const threads = Math.min(4, os.availableParallelism());
     const r = spawnSync(bin, [String(m), String(threads), sleepPath], { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' });
     if (r.status !== 0) throw new Error(`spawn-floor failed: ${r.error ? r.error.message : `exit ${r.status}: ${r.stderr}`}`);
@@ -900,13 +898,15 @@ function spawnFloor(m) {
   }
 }
 
-/** bench/native/<name>.c compiled into `dir`; { bin } or { skipped: why }. */
+/** bench/native/<name>.c compiled into `dir`, and the sleep it starts; { bin, sleepPath } or { skipped: why }. */
 function compileNative(name, dir) {
+  const sleepPath = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p));
+  if (!sleepPath) return { skipped: 'no /usr/bin/sleep' };
   const cc = process.env.CC || 'cc';
   const bin = path.join(dir, name);
   const built = spawnSync(cc, ['-O2', '-pthread', '-o', bin, path.join(__dirname, 'native', `${name}.c`)], { encoding: 'utf8' });
   if (built.error || built.status !== 0) return { skipped: `no C compiler (${cc}) or it failed: ${built.error ? built.error.message : built.stderr.trim().split('\n')[0]}` };
-  return { bin };
+  return { bin, sleepPath };
 }
 
 /**
@@ -918,10 +918,8 @@ async function restarterFloor(m, env) {
   try {
     const c = compileNative('restarter', dir);
     if (!c.bin) return c;
-    const sleepPath = ['/usr/bin/sleep', '/bin/sleep'].find((p) => fs.existsSync(p));
-    if (!sleepPath) return { skipped: 'no /usr/bin/sleep' };
     const threads = Math.min(4, os.availableParallelism());
-    const child = startChild([String(m), String(threads), sleepPath], env, 'C restarter', c.bin);
+    const child = startChild([String(m), String(threads), c.sleepPath], env, 'C restarter', c.bin);
     let kids = [];
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(100)) {
       kids = childrenOf(child.proc.pid).filter((p) => comm(p) === 'sleep\n').map(Number);

@@ -18,23 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "start-sleep.h"
+
 static const char *sleep_path;
 static int count;
 static pid_t *pids;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stopping;
-
-static pid_t __attribute__((noinline)) start_one(void) {
-    static char *const argv[] = {"sleep", "1000", NULL};
-    pid_t pid = vfork();
-    if (pid == 0) {
-        setsid();
-        execve(sleep_path, argv, environ);
-        _exit(127);
-    }
-    return pid;
-}
 
 static void *reaper(void *arg) {
     (void)arg;
@@ -52,7 +42,7 @@ static void *reaper(void *arg) {
         if (slot >= 0) pids[slot] = 0;
         pthread_mutex_unlock(&lock);
         if (slot < 0) continue;
-        pid_t next = start_one();
+        pid_t next = start_sleep(sleep_path);
         pthread_mutex_lock(&lock);
         pids[slot] = next;
         pthread_mutex_unlock(&lock);
@@ -75,7 +65,7 @@ int main(int argc, char **argv) {
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &term, NULL); /* every thread inherits it: only sigwait below takes it */
-    for (int i = 0; i < count; i++) pids[i] = start_one();
+    for (int i = 0; i < count; i++) pids[i] = start_sleep(sleep_path);
     for (int k = 0; k < threads; k++) {
         pthread_t t;
         if (pthread_create(&t, NULL, reaper, NULL) != 0) return 1;

@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "start-sleep.h"
+
 static int count, per_thread;
 static pid_t *pids;
 static const char *sleep_path;
@@ -28,20 +29,9 @@ static double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static pid_t __attribute__((noinline)) start_one(void) {
-    static char *const argv[] = {"sleep", "1000", NULL};
-    pid_t pid = vfork();
-    if (pid == 0) {
-        setsid();
-        execve(sleep_path, argv, environ);
-        _exit(127);
-    }
-    return pid;
-}
-
 static void *starter(void *arg) {
     long first = (long)arg * per_thread;
-    for (long i = first; i < first + per_thread && i < count; i++) pids[i] = start_one();
+    for (long i = first; i < first + per_thread && i < count; i++) pids[i] = start_sleep(sleep_path);
     return NULL;
 }
 

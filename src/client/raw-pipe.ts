@@ -102,7 +102,6 @@ export function connectRaw(address: string): RawSocket {
 
 export class RawSocket extends EventEmitter {
   private handle: StreamHandle | null;
-  private writing = 0;
   private ending = false;
   /** write requests in flight, kept referenced until libuv is done with them */
   private readonly inFlight = new Set<object>();
@@ -147,9 +146,8 @@ export class RawSocket extends EventEmitter {
     req.async = false;
     req.oncomplete = (status) => {
       this.inFlight.delete(req);
-      this.writing--;
       if (status < 0) this.fail('write', status);
-      else if (this.ending && this.writing === 0) this.destroy();
+      else if (this.ending && this.inFlight.size === 0) this.destroy();
     };
     const err = handle.writeUtf8String(req, text);
     if (err < 0) {
@@ -157,7 +155,6 @@ export class RawSocket extends EventEmitter {
       return false;
     }
     if (this.b.state[this.b.lastWriteAsync]) {
-      this.writing++;
       this.inFlight.add(req);
     }
     return true;
@@ -166,7 +163,7 @@ export class RawSocket extends EventEmitter {
   /** closes once what was written has gone to the service (a Unix socket keeps it for the reader) */
   end(): void {
     this.ending = true;
-    if (this.writing === 0) this.destroy();
+    if (this.inFlight.size === 0) this.destroy();
   }
 
   destroy(): void {
